@@ -1,0 +1,2 @@
+# Empty dependencies file for codex-responses-api-proxy.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,2 @@
+CMakeFiles/codex-responses-api-proxy.dir/parent/main.cpp.o: \
+ /work/main/parent/main.cpp /usr/include/stdc-predef.h

@@ -1,0 +1,56 @@
+// Command-line options of the proxy (parent and worker share one parser;
+// the worker is started with the same non-secret options plus --worker-mode).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace proxy {
+
+struct Options {
+    // --- flags of the original proxy ---
+    std::optional<std::uint16_t> port;  // --port N (0 or absent: ephemeral)
+    std::string server_info;            // --server-info FILE
+    bool http_shutdown = false;         // --http-shutdown
+    std::string upstream_url = "https://api.openai.com/v1/responses";  // --upstream-url URL
+    std::string dump_dir;                                               // --dump-dir DIR
+
+    // --- ours ---
+    std::string upstream_ca_file;        // --upstream-ca-file FILE (replaces system store)
+    bool allow_insecure_upstream = false;  // --allow-insecure-upstream: permit http:// (tests)
+    std::string worker_user = "nobody";  // --worker-user NAME
+    unsigned workers = 1;                // --workers N
+    std::vector<std::string> allowed_hosts;  // --allow-host NAME (extra Host names we answer to)
+    std::string openai_organization;     // --openai-organization VALUE (fixed, replaces client's)
+    std::string openai_project;          // --openai-project VALUE
+    std::string key_file;                // --key-file FILE (instead of stdin; systemd credential)
+
+    // limits and timeouts (seconds / bytes); defaults documented in README + man page
+    unsigned header_timeout_s = 30;          // --header-timeout
+    unsigned body_timeout_s = 60;            // --body-timeout (idle, per read)
+    unsigned upstream_connect_timeout_s = 10;  // --upstream-connect-timeout
+    unsigned upstream_idle_timeout_s = 300;  // --upstream-idle-timeout (no byte from upstream)
+    unsigned keepalive_timeout_s = 75;       // --keepalive-timeout (idle client connection)
+    unsigned shutdown_timeout_s = 30;        // --shutdown-timeout (drain on SIGTERM)
+    std::uint64_t max_body_bytes = 64ull << 20;  // --max-body-size
+    std::uint32_t max_header_bytes = 64u << 10;  // --max-header-size
+    std::uint32_t max_headers = 100;             // --max-headers
+    std::uint32_t max_connections = 4096;        // --max-connections (per worker)
+
+    // --- internal ---
+    bool worker_mode = false;  // --worker-mode (set by the parent only)
+    unsigned worker_id = 0;    // --worker-id N
+};
+
+// Parsed upstream URL: https://host[:port]/path?query
+struct UpstreamUrl {
+    bool tls = true;
+    std::string host;          // without brackets for IPv6
+    std::uint16_t port = 443;
+    std::string host_header;   // host[:port] exactly as in the URL
+    std::string path_and_query;  // "/v1/responses" (+ "?..." if given)
+};
+
+}  // namespace proxy
