@@ -21,6 +21,7 @@ struct Options {
     std::string upstream_ca_file;        // --upstream-ca-file FILE (replaces system store)
     bool allow_insecure_upstream = false;  // --allow-insecure-upstream: permit http:// (tests)
     std::string worker_user = "nobody";  // --worker-user NAME
+    std::string chroot_dir = "/run/codex-responses-api-proxy/empty";  // --chroot-dir DIR
     unsigned workers = 1;                // --workers N
     std::vector<std::string> allowed_hosts;  // --allow-host NAME (extra Host names we answer to)
     std::string openai_organization;     // --openai-organization VALUE (fixed, replaces client's)
@@ -40,6 +41,7 @@ struct Options {
     std::uint32_t max_connections = 4096;        // --max-connections (per worker)
 
     // --- internal ---
+    bool verbose = false;      // --verbose: debug log lines
     bool worker_mode = false;  // --worker-mode (set by the parent only)
     unsigned worker_id = 0;    // --worker-id N
 };

@@ -23,6 +23,7 @@ endif()
 # PROXY_CORE_SOURCES at CMakeLists.txt:41 (file)
 file(GLOB_RECURSE NEW_GLOB LIST_DIRECTORIES false "/work/main/common/*.cpp")
 set(OLD_GLOB
+  "/work/main/common/http_syntax.cpp"
   "/work/main/common/http_types.cpp"
   "/work/main/common/log.cpp"
   )

@@ -69,10 +69,24 @@ include CMakeFiles/proxy_core.dir/progress.make
 # Include the compile flags for this target's objects.
 include CMakeFiles/proxy_core.dir/flags.make
 
+CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o: CMakeFiles/proxy_core.dir/flags.make
+CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o: /work/main/common/http_syntax.cpp
+CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o: CMakeFiles/proxy_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building CXX object CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o"
+	/usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o -MF CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o.d -o CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o -c /work/main/common/http_syntax.cpp
+
+CMakeFiles/proxy_core.dir/common/http_syntax.cpp.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing CXX source to CMakeFiles/proxy_core.dir/common/http_syntax.cpp.i"
+	/usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -E /work/main/common/http_syntax.cpp > CMakeFiles/proxy_core.dir/common/http_syntax.cpp.i
+
+CMakeFiles/proxy_core.dir/common/http_syntax.cpp.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/proxy_core.dir/common/http_syntax.cpp.s"
+	/usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/common/http_syntax.cpp -o CMakeFiles/proxy_core.dir/common/http_syntax.cpp.s
+
 CMakeFiles/proxy_core.dir/common/http_types.cpp.o: CMakeFiles/proxy_core.dir/flags.make
 CMakeFiles/proxy_core.dir/common/http_types.cpp.o: /work/main/common/http_types.cpp
 CMakeFiles/proxy_core.dir/common/http_types.cpp.o: CMakeFiles/proxy_core.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building CXX object CMakeFiles/proxy_core.dir/common/http_types.cpp.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building CXX object CMakeFiles/proxy_core.dir/common/http_types.cpp.o"
 	/usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT CMakeFiles/proxy_core.dir/common/http_types.cpp.o -MF CMakeFiles/proxy_core.dir/common/http_types.cpp.o.d -o CMakeFiles/proxy_core.dir/common/http_types.cpp.o -c /work/main/common/http_types.cpp
 
 CMakeFiles/proxy_core.dir/common/http_types.cpp.i: cmake_force
@@ -86,7 +100,7 @@ CMakeFiles/proxy_core.dir/common/http_types.cpp.s: cmake_force
 CMakeFiles/proxy_core.dir/common/log.cpp.o: CMakeFiles/proxy_core.dir/flags.make
 CMakeFiles/proxy_core.dir/common/log.cpp.o: /work/main/common/log.cpp
 CMakeFiles/proxy_core.dir/common/log.cpp.o: CMakeFiles/proxy_core.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building CXX object CMakeFiles/proxy_core.dir/common/log.cpp.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building CXX object CMakeFiles/proxy_core.dir/common/log.cpp.o"
 	/usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT CMakeFiles/proxy_core.dir/common/log.cpp.o -MF CMakeFiles/proxy_core.dir/common/log.cpp.o.d -o CMakeFiles/proxy_core.dir/common/log.cpp.o -c /work/main/common/log.cpp
 
 CMakeFiles/proxy_core.dir/common/log.cpp.i: cmake_force
@@ -99,17 +113,19 @@ CMakeFiles/proxy_core.dir/common/log.cpp.s: cmake_force
 
 # Object files for target proxy_core
 proxy_core_OBJECTS = \
+"CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o" \
 "CMakeFiles/proxy_core.dir/common/http_types.cpp.o" \
 "CMakeFiles/proxy_core.dir/common/log.cpp.o"
 
 # External object files for target proxy_core
 proxy_core_EXTERNAL_OBJECTS =
 
+libproxy_core.a: CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o
 libproxy_core.a: CMakeFiles/proxy_core.dir/common/http_types.cpp.o
 libproxy_core.a: CMakeFiles/proxy_core.dir/common/log.cpp.o
 libproxy_core.a: CMakeFiles/proxy_core.dir/build.make
 libproxy_core.a: CMakeFiles/proxy_core.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Linking CXX static library libproxy_core.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Linking CXX static library libproxy_core.a"
 	$(CMAKE_COMMAND) -P CMakeFiles/proxy_core.dir/cmake_clean_target.cmake
 	$(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/proxy_core.dir/link.txt --verbose=$(VERBOSE)
 

@@ -1,4 +1,6 @@
 file(REMOVE_RECURSE
+  "CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o"
+  "CMakeFiles/proxy_core.dir/common/http_syntax.cpp.o.d"
   "CMakeFiles/proxy_core.dir/common/http_types.cpp.o"
   "CMakeFiles/proxy_core.dir/common/http_types.cpp.o.d"
   "CMakeFiles/proxy_core.dir/common/log.cpp.o"
