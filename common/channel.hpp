@@ -1,0 +1,66 @@
+// One end of a parent<->worker SOCK_SEQPACKET socketpair, driven by libevent.
+// Sends never block: a full socket queues messages and resumes on EV_WRITE.
+// Receives decode each datagram with the codec and hand it to the owner.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/event_ptr.hpp"
+#include "common/ipc.hpp"
+#include "common/unique_fd.hpp"
+
+namespace proxy {
+
+class ChannelOwner {
+public:
+    virtual ~ChannelOwner() = default;
+    // A well-formed message arrived. The owner may close or destroy the
+    // channel from here; the channel checks `alive` before touching itself.
+    virtual void on_message(ipc::Message& msg) = 0;
+    // The peer closed, an I/O error happened, or a datagram did not decode.
+    // `malformed` is true for the latter: the peer is hostile or broken.
+    virtual void on_channel_down(const char* why, bool malformed) = 0;
+};
+
+class Channel {
+public:
+    Channel(event_base* base, UniqueFd fd, ChannelOwner& owner);
+    ~Channel();
+    Channel(const Channel&) = delete;
+    Channel& operator=(const Channel&) = delete;
+
+    // Queue one message. Payload over ipc::kMaxPayload is a programming error
+    // (callers split data) and returns false; so does a closed channel.
+    bool send(ipc::Type type, std::uint32_t stream, std::string_view payload = {});
+    // Body data of any size, split into kMaxPayload pieces.
+    bool send_data(ipc::Type type, std::uint32_t stream, std::string_view data);
+
+    std::size_t queued_bytes() const { return queued_bytes_; }
+    bool is_open() const { return fd_.get() >= 0; }
+    int fd() const { return fd_.get(); }
+    void close();
+
+private:
+    static void on_readable(evutil_socket_t, short, void* arg);
+    static void on_writable(evutil_socket_t, short, void* arg);
+    void read_some();
+    bool flush();
+    void fail(const char* why, bool malformed);
+
+    UniqueFd fd_;
+    ChannelOwner& owner_;
+    EventPtr read_event_;
+    EventPtr write_event_;
+    std::deque<std::string> queue_;
+    std::size_t queued_bytes_ = 0;
+    std::string scratch_;
+    // Set to false by the destructor so a callback that destroyed us returns.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace proxy

@@ -1,0 +1,233 @@
+#include "common/ipc.hpp"
+
+#include <cstring>
+
+namespace proxy::ipc {
+
+namespace {
+
+void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
+void put_u16(std::string& out, std::uint16_t v) {
+    put_u8(out, static_cast<std::uint8_t>(v));
+    put_u8(out, static_cast<std::uint8_t>(v >> 8));
+}
+void put_u32(std::string& out, std::uint32_t v) {
+    put_u16(out, static_cast<std::uint16_t>(v));
+    put_u16(out, static_cast<std::uint16_t>(v >> 16));
+}
+void put_u64(std::string& out, std::uint64_t v) {
+    put_u32(out, static_cast<std::uint32_t>(v));
+    put_u32(out, static_cast<std::uint32_t>(v >> 32));
+}
+
+// Bounds-checked little-endian reader; any overrun sets `ok` false for good.
+struct Reader {
+    std::string_view in;
+    bool ok = true;
+
+    bool take(std::size_t n, std::string_view& out) {
+        if (!ok || in.size() < n) return ok = false;
+        out = in.substr(0, n);
+        in.remove_prefix(n);
+        return true;
+    }
+    std::uint64_t uint(std::size_t bytes) {
+        std::string_view b;
+        if (!take(bytes, b)) return 0;
+        std::uint64_t v = 0;
+        for (std::size_t i = 0; i < bytes; ++i) {
+            v |= static_cast<std::uint64_t>(static_cast<unsigned char>(b[i])) << (8 * i);
+        }
+        return v;
+    }
+    bool done() const { return ok && in.empty(); }
+};
+
+void put_headers(std::string& out, const HeaderList& headers) {
+    put_u16(out, static_cast<std::uint16_t>(headers.size()));
+    for (const auto& h : headers) {
+        put_u16(out, static_cast<std::uint16_t>(h.name.size()));
+        out.append(h.name);
+        put_u32(out, static_cast<std::uint32_t>(h.value.size()));
+        out.append(h.value);
+    }
+}
+
+bool get_headers(Reader& r, HeaderList& headers) {
+    auto count = r.uint(2);
+    // Each header needs at least 6 bytes of lengths: a count the payload
+    // cannot hold is refused before anything is reserved.
+    if (!r.ok || count * 6 > r.in.size()) return false;
+    headers.reserve(count);
+    for (std::uint64_t i = 0; i < count; ++i) {
+        std::string_view name, value;
+        auto nlen = r.uint(2);
+        if (!r.take(nlen, name)) return false;
+        auto vlen = r.uint(4);
+        if (!r.take(vlen, value)) return false;
+        headers.push_back({std::string(name), std::string(value)});
+    }
+    return r.ok;
+}
+
+bool framing_ok(std::uint64_t f) { return f <= static_cast<std::uint64_t>(BodyFraming::UntilClose); }
+
+bool fits_u16_lengths(const HeaderList& headers) {
+    if (headers.size() > 0xffff) return false;
+    for (const auto& h : headers) {
+        if (h.name.size() > 0xffff || h.value.size() > 0xffffffffu) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+const char* type_name(Type t) {
+    switch (t) {
+        case Type::ReqOpen: return "REQ_OPEN";
+        case Type::ReqBody: return "REQ_BODY";
+        case Type::ReqEnd: return "REQ_END";
+        case Type::ReqCancel: return "REQ_CANCEL";
+        case Type::RespCredit: return "RESP_CREDIT";
+        case Type::Shutdown: return "SHUTDOWN";
+        case Type::RespHead: return "RESP_HEAD";
+        case Type::RespBody: return "RESP_BODY";
+        case Type::RespEnd: return "RESP_END";
+        case Type::RespAbort: return "RESP_ABORT";
+        case Type::RespError: return "RESP_ERROR";
+        case Type::ReqCredit: return "REQ_CREDIT";
+    }
+    return "UNKNOWN";
+}
+
+bool is_worker_to_parent(Type t) {
+    auto v = static_cast<std::uint16_t>(t);
+    return v >= 1 && v <= 6;
+}
+bool is_parent_to_worker(Type t) {
+    auto v = static_cast<std::uint16_t>(t);
+    return v >= 32 && v <= 37;
+}
+
+const char* decode_error_name(DecodeError e) {
+    switch (e) {
+        case DecodeError::None: return "ok";
+        case DecodeError::Truncated: return "truncated header";
+        case DecodeError::LengthMismatch: return "length does not match datagram";
+        case DecodeError::Oversized: return "payload over the size cap";
+        case DecodeError::UnknownType: return "unknown message type";
+    }
+    return "?";
+}
+
+bool encode(Type type, std::uint32_t stream, std::string_view payload, std::string& out,
+            std::uint16_t flags) {
+    if (payload.size() > kMaxPayload) return false;
+    out.clear();
+    out.reserve(kHeaderSize + payload.size());
+    put_u16(out, static_cast<std::uint16_t>(type));
+    put_u16(out, flags);
+    put_u32(out, stream);
+    put_u32(out, static_cast<std::uint32_t>(payload.size()));
+    out.append(payload);
+    return true;
+}
+
+DecodeError decode(std::span<const std::uint8_t> datagram, Message& out) {
+    if (datagram.size() < kHeaderSize) return DecodeError::Truncated;
+    Reader r{std::string_view(reinterpret_cast<const char*>(datagram.data()), datagram.size())};
+    auto type = static_cast<std::uint16_t>(r.uint(2));
+    auto flags = static_cast<std::uint16_t>(r.uint(2));
+    auto stream = static_cast<std::uint32_t>(r.uint(4));
+    auto length = r.uint(4);
+    if (length > kMaxPayload) return DecodeError::Oversized;
+    if (length != r.in.size()) return DecodeError::LengthMismatch;
+    auto t = static_cast<Type>(type);
+    if (!is_worker_to_parent(t) && !is_parent_to_worker(t)) return DecodeError::UnknownType;
+    out.type = t;
+    out.flags = flags;
+    out.stream = stream;
+    out.payload.assign(r.in);
+    return DecodeError::None;
+}
+
+std::string encode_open(const OpenRequest& r) {
+    std::string out;
+    if (!fits_u16_lengths(r.headers)) return out;
+    put_u8(out, static_cast<std::uint8_t>(r.framing));
+    put_u64(out, r.content_length);
+    put_headers(out, r.headers);
+    return out;
+}
+
+std::optional<OpenRequest> decode_open(std::string_view payload) {
+    Reader r{payload};
+    OpenRequest o;
+    auto framing = r.uint(1);
+    if (!r.ok || !framing_ok(framing)) return std::nullopt;
+    o.framing = static_cast<BodyFraming>(framing);
+    o.content_length = r.uint(8);
+    if (!get_headers(r, o.headers) || !r.done()) return std::nullopt;
+    return o;
+}
+
+std::string encode_response_start(const ResponseStart& s) {
+    std::string out;
+    if (!fits_u16_lengths(s.headers)) return out;
+    put_u16(out, s.status);
+    put_u8(out, static_cast<std::uint8_t>(s.framing));
+    put_u64(out, s.content_length);
+    put_headers(out, s.headers);
+    return out;
+}
+
+std::optional<ResponseStart> decode_response_start(std::string_view payload) {
+    Reader r{payload};
+    ResponseStart s;
+    s.status = static_cast<std::uint16_t>(r.uint(2));
+    auto framing = r.uint(1);
+    if (!r.ok || !framing_ok(framing)) return std::nullopt;
+    s.framing = static_cast<BodyFraming>(framing);
+    s.content_length = r.uint(8);
+    if (!get_headers(r, s.headers) || !r.done()) return std::nullopt;
+    if (s.status < 100 || s.status > 999) return std::nullopt;
+    return s;
+}
+
+std::string encode_error(const ErrorReply& e) {
+    std::string out;
+    put_u16(out, e.status);
+    put_u16(out, static_cast<std::uint16_t>(e.code.size()));
+    out.append(e.code);
+    put_u16(out, static_cast<std::uint16_t>(e.message.size()));
+    out.append(e.message);
+    return out;
+}
+
+std::optional<ErrorReply> decode_error(std::string_view payload) {
+    Reader r{payload};
+    ErrorReply e;
+    e.status = static_cast<std::uint16_t>(r.uint(2));
+    std::string_view code, message;
+    if (!r.take(r.uint(2), code)) return std::nullopt;
+    if (!r.take(r.uint(2), message)) return std::nullopt;
+    if (!r.done() || e.status < 400 || e.status > 599) return std::nullopt;
+    e.code.assign(code);
+    e.message.assign(message);
+    return e;
+}
+
+std::string encode_u32(std::uint32_t v) {
+    std::string out;
+    put_u32(out, v);
+    return out;
+}
+
+std::optional<std::uint32_t> decode_u32(std::string_view payload) {
+    Reader r{payload};
+    auto v = r.uint(4);
+    if (!r.done()) return std::nullopt;
+    return static_cast<std::uint32_t>(v);
+}
+
+}  // namespace proxy::ipc

@@ -1,0 +1,109 @@
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "common/ipc.hpp"
+
+using namespace proxy;
+using namespace proxy::ipc;
+
+namespace {
+std::span<const std::uint8_t> bytes(const std::string& s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+}  // namespace
+
+TEST_CASE("ipc: message round trip keeps type, flags, stream and payload") {
+    std::string wire;
+    REQUIRE(encode(Type::ReqBody, 0xdeadbeef, std::string("a\0b", 3), wire, 7));
+    CHECK(wire.size() == kHeaderSize + 3);
+    Message m;
+    REQUIRE(decode(bytes(wire), m) == DecodeError::None);
+    CHECK(m.type == Type::ReqBody);
+    CHECK(m.flags == 7);
+    CHECK(m.stream == 0xdeadbeef);
+    CHECK(m.payload == std::string("a\0b", 3));
+}
+
+TEST_CASE("ipc: encode refuses payloads over the cap, accepts exactly the cap") {
+    std::string wire;
+    CHECK(encode(Type::RespBody, 1, std::string(kMaxPayload, 'x'), wire));
+    CHECK_FALSE(encode(Type::RespBody, 1, std::string(kMaxPayload + 1, 'x'), wire));
+}
+
+TEST_CASE("ipc: truncated, mismatched, oversized and unknown datagrams are refused") {
+    std::string wire;
+    REQUIRE(encode(Type::ReqEnd, 5, "", wire));
+    Message m;
+    for (std::size_t n = 0; n < kHeaderSize; ++n) {
+        CHECK(decode(bytes(wire.substr(0, n)), m) == DecodeError::Truncated);
+    }
+    REQUIRE(encode(Type::ReqBody, 5, "hello", wire));
+    CHECK(decode(bytes(wire.substr(0, wire.size() - 1)), m) == DecodeError::LengthMismatch);
+    CHECK(decode(bytes(wire + "x"), m) == DecodeError::LengthMismatch);
+
+    std::string huge = wire.substr(0, 8);
+    std::uint32_t len = kMaxPayload + 1;
+    huge.append(reinterpret_cast<const char*>(&len), 4);  // little-endian host
+    huge.append(kMaxPayload + 1, 'x');
+    CHECK(decode(bytes(huge), m) == DecodeError::Oversized);
+
+    std::string unknown = wire;
+    unknown[0] = 99;
+    CHECK(decode(bytes(unknown), m) == DecodeError::UnknownType);
+}
+
+TEST_CASE("ipc: direction of each message type") {
+    CHECK(is_worker_to_parent(Type::ReqOpen));
+    CHECK_FALSE(is_parent_to_worker(Type::ReqOpen));
+    CHECK(is_parent_to_worker(Type::RespHead));
+    CHECK_FALSE(is_worker_to_parent(Type::RespHead));
+}
+
+TEST_CASE("ipc: OpenRequest round trip and strict decoding") {
+    OpenRequest r;
+    r.framing = BodyFraming::Length;
+    r.content_length = 1ull << 40;
+    r.headers = {{"content-type", "application/json"}, {"x-codex-turn", std::string("v\0", 2)}, {"e", ""}};
+    std::string p = encode_open(r);
+    auto back = decode_open(p);
+    REQUIRE(back);
+    CHECK(back->framing == BodyFraming::Length);
+    CHECK(back->content_length == r.content_length);
+    REQUIRE(back->headers.size() == 3);
+    CHECK(back->headers[1].value == std::string("v\0", 2));
+
+    for (std::size_t n = 0; n < p.size(); ++n) CHECK_FALSE(decode_open(p.substr(0, n)));
+    CHECK_FALSE(decode_open(p + "z"));
+    std::string bad_framing = p;
+    bad_framing[0] = 9;
+    CHECK_FALSE(decode_open(bad_framing));
+    // A header count the payload cannot possibly hold.
+    std::string lying = p.substr(0, 9) + std::string("\xff\xff", 2);
+    CHECK_FALSE(decode_open(lying));
+}
+
+TEST_CASE("ipc: ResponseStart, ErrorReply and u32 round trips") {
+    ResponseStart s{429, BodyFraming::Chunked, 0, {{"retry-after", "3"}}};
+    auto sb = decode_response_start(encode_response_start(s));
+    REQUIRE(sb);
+    CHECK(sb->status == 429);
+    CHECK(sb->framing == BodyFraming::Chunked);
+    CHECK(sb->headers[0].name == "retry-after");
+    s.status = 42;
+    CHECK_FALSE(decode_response_start(encode_response_start(s)));
+
+    ErrorReply e{504, "upstream_timeout", "upstream did not answer"};
+    auto eb = decode_error(encode_error(e));
+    REQUIRE(eb);
+    CHECK(eb->status == 504);
+    CHECK(eb->code == "upstream_timeout");
+    CHECK(eb->message == "upstream did not answer");
+    e.status = 200;
+    CHECK_FALSE(decode_error(encode_error(e)));
+
+    CHECK(decode_u32(encode_u32(123456)) == 123456u);
+    CHECK_FALSE(decode_u32("abc"));
+    CHECK_FALSE(decode_u32("abcde"));
+}
