@@ -19,7 +19,7 @@
 namespace proxy::ipc {
 
 inline constexpr std::size_t kHeaderSize = 12;
-inline constexpr std::size_t kMaxPayload = 32 * 1024;
+inline constexpr std::size_t kMaxPayload = 64 * 1024;
 inline constexpr std::size_t kMaxMessage = kHeaderSize + kMaxPayload;
 
 enum class Type : std::uint16_t {

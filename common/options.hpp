@@ -36,7 +36,7 @@ struct Options {
     unsigned keepalive_timeout_s = 75;       // --keepalive-timeout (idle client connection)
     unsigned shutdown_timeout_s = 30;        // --shutdown-timeout (drain on SIGTERM)
     std::uint64_t max_body_bytes = 64ull << 20;  // --max-body-size
-    std::uint32_t max_header_bytes = 64u << 10;  // --max-header-size
+    std::uint32_t max_header_bytes = 32u << 10;  // --max-header-size
     std::uint32_t max_headers = 100;             // --max-headers
     std::uint32_t max_connections = 4096;        // --max-connections (per worker)
 

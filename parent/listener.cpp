@@ -1,0 +1,59 @@
+#include "parent/listener.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "parent/systemd.hpp"
+
+namespace proxy {
+
+namespace {
+std::uint16_t local_port(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+    if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    return 0;
+}
+}  // namespace
+
+std::optional<Listener> open_listener(std::optional<std::uint16_t> port, std::string& error) {
+    Listener l;
+    // Socket activation: the port stays bound across restarts, so no other
+    // local user can squat it while we are down.
+    auto fds = systemd_listen_fds();
+    if (!fds.empty()) {
+        l.fd.reset(fds.front());
+        for (std::size_t i = 1; i < fds.size(); ++i) UniqueFd extra(fds[i]);
+        l.port = local_port(l.fd.get());
+        l.from_systemd = true;
+        return l;
+    }
+    l.fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!l.fd) {
+        error = std::string("socket: ") + std::strerror(errno);
+        return std::nullopt;
+    }
+    int one = 1;
+    setsockopt(l.fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port.value_or(0));
+    if (::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        error = "failed to bind 127.0.0.1:" + std::to_string(port.value_or(0)) + ": " + std::strerror(errno);
+        return std::nullopt;
+    }
+    if (::listen(l.fd.get(), SOMAXCONN) != 0) {
+        error = std::string("listen: ") + std::strerror(errno);
+        return std::nullopt;
+    }
+    l.port = local_port(l.fd.get());
+    return l;
+}
+
+}  // namespace proxy

@@ -1,0 +1,20 @@
+// The listening socket: handed over by systemd, or bound on 127.0.0.1.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/unique_fd.hpp"
+
+namespace proxy {
+
+struct Listener {
+    UniqueFd fd;
+    std::uint16_t port = 0;
+    bool from_systemd = false;
+};
+
+std::optional<Listener> open_listener(std::optional<std::uint16_t> port, std::string& error);
+
+}  // namespace proxy

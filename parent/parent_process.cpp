@@ -1,0 +1,179 @@
+#include "parent/parent_process.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "common/exit_codes.hpp"
+#include "common/log.hpp"
+#include "common/secret_page.hpp"
+#include "common/upstream_url.hpp"
+#include "parent/exchange_dump.hpp"
+#include "parent/hardening.hpp"
+#include "parent/key_intake.hpp"
+#include "parent/listener.hpp"
+#include "parent/server_info.hpp"
+#include "parent/supervisor.hpp"
+#include "parent/systemd.hpp"
+#include "parent/tls_context.hpp"
+#include "parent/upstream_pool.hpp"
+#include "worker/sandbox.hpp"
+
+namespace proxy {
+
+namespace {
+
+// Startup failures: one line on stderr, a documented exit status.
+int fail(int status, const std::string& message) {
+    std::fprintf(stderr, "codex-responses-api-proxy: %s\n", message.c_str());
+    return status;
+}
+
+int read_key(const Options& o, KeyPage& page) {
+    UniqueFd file;
+    int fd = STDIN_FILENO;
+    if (!o.key_file.empty()) {
+        file.reset(::open(o.key_file.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!file) return fail(exit_code::key_read_error, "cannot open --key-file " + o.key_file + ": " + std::strerror(errno));
+        fd = file.get();
+    }
+    int read_errno = 0;
+    KeyIntakeError e = read_key_from_fd(page, fd, &read_errno);
+    if (e != KeyIntakeError::None) {
+        std::string msg = key_intake_message(e);
+        if (e == KeyIntakeError::ReadError) msg += std::strerror(read_errno);
+        return fail(key_intake_exit_code(e), msg);
+    }
+    return exit_code::ok;
+}
+
+struct Parent {
+    explicit Parent(const Options& o) : options(o) {}
+    const Options& options;
+    EventBasePtr base;
+    EvDnsBasePtr dns;
+    SslCtxPtr tls;
+    std::unique_ptr<UpstreamPool> pool;
+    std::unique_ptr<DumpWriter> dump;
+    std::unique_ptr<UpstreamEnv> env;
+    std::unique_ptr<Supervisor> supervisor;
+    EventPtr sigterm, sigint, sighup, sigchld;
+    int exit_status = exit_code::ok;
+    bool stopping = false;
+
+    void stop(int status) {
+        if (stopping) return;
+        stopping = true;
+        exit_status = status;
+        systemd_notify("STOPPING=1");
+        LOG_INFO("stopping: draining open streams (up to %us)", options.shutdown_timeout_s);
+        supervisor->begin_shutdown([this] { event_base_loopexit(base.get(), nullptr); });
+    }
+
+    static void on_signal(evutil_socket_t sig, short, void* arg) {
+        auto* self = static_cast<Parent*>(arg);
+        switch (sig) {
+            case SIGTERM:
+            case SIGINT: self->stop(exit_code::ok); break;
+            case SIGHUP:
+                systemd_notify(systemd_reloading_state());
+                self->supervisor->reload();
+                systemd_notify("READY=1");
+                break;
+            case SIGCHLD: self->supervisor->on_child_exit(); break;
+            default: break;
+        }
+    }
+};
+
+}  // namespace
+
+int run_parent(const Options& o) {
+    log::set_role("parent");
+    log::set_verbose(o.verbose);
+
+    // 1. The key, into its locked page, before anything else can fail noisily.
+    std::string error;
+    auto page = KeyPage::create(error);
+    if (!page) return fail(exit_code::runtime, "cannot set up the key page: " + error);
+    if (int st = read_key(o, *page); st != exit_code::ok) return st;
+    if (!page->seal()) return fail(exit_code::runtime, "cannot make the key page read-only");
+
+    // 2. Configuration that needs files: upstream trust, dump directory.
+    UpstreamUrl url;
+    if (!parse_upstream_url(o.upstream_url, url, error)) return fail(exit_code::usage, "--upstream-url: " + error);
+    Parent p(o);
+    if (url.tls) {
+        p.tls = make_upstream_tls_context(o.upstream_ca_file, error);
+        if (!p.tls) return fail(exit_code::config_failed, error);
+    }
+    if (!o.dump_dir.empty()) {
+        if (::mkdir(o.dump_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+            return fail(exit_code::config_failed, "cannot create --dump-dir " + o.dump_dir + ": " + std::strerror(errno));
+        }
+        p.dump = std::make_unique<DumpWriter>(o.dump_dir, url.host_header);
+    }
+    const bool root = geteuid() == 0;
+    if (root) {
+        if (!getpwnam(o.worker_user.c_str())) {
+            return fail(exit_code::config_failed, "--worker-user " + o.worker_user + ": no such user");
+        }
+        if (!prepare_chroot_dir(o.chroot_dir, error)) return fail(exit_code::config_failed, "--chroot-dir: " + error);
+    }
+
+    // 3. Event loop, resolver (reads resolv.conf and hosts now, before the
+    // sandbox), listener.
+    p.base.reset(event_base_new());
+    if (!p.base) return fail(exit_code::runtime, "cannot create event base");
+    p.dns.reset(evdns_base_new(p.base.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE));
+    if (!p.dns) {
+        // No resolv.conf: numeric hosts and /etc/hosts still work.
+        p.dns.reset(evdns_base_new(p.base.get(), 0));
+        if (p.dns) evdns_base_load_hosts(p.dns.get(), nullptr);
+    }
+    auto listener = open_listener(o.port, error);
+    if (!listener) return fail(exit_code::listen_failed, error);
+
+    UpstreamPool::Config pc;
+    pc.url = url;
+    pc.tls = p.tls.get();
+    p.pool = std::make_unique<UpstreamPool>(p.base.get(), p.dns.get(), pc);
+    p.env = std::make_unique<UpstreamEnv>(UpstreamEnv{*p.pool, *page, o, p.dump.get()});
+
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
+        EventPtr ev(evsignal_new(p.base.get(), sig, &Parent::on_signal, &p));
+        event_add(ev.get(), nullptr);
+        (sig == SIGTERM ? p.sigterm : sig == SIGINT ? p.sigint : sig == SIGHUP ? p.sighup : p.sigchld) = std::move(ev);
+    }
+
+    // 4. Workers, then our own sandbox (workers are re-executed through
+    // exe_fd, which the parent's filter allows and nothing else).
+    int exe_fd = open_self_exe();
+    if (exe_fd < 0) return fail(exit_code::runtime, std::string("cannot open own executable: ") + std::strerror(errno));
+    p.supervisor = std::make_unique<Supervisor>(p.base.get(), *p.env, listener->fd.get(), exe_fd);
+    p.supervisor->set_stop_handler([&p](int status) { p.stop(status); });
+    if (!p.supervisor->start_all(error)) return fail(exit_code::runtime, "cannot start workers: " + error);
+    std::string skipped = drop_parent_privileges();
+    apply_parent_sandbox(exe_fd);
+    if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());
+
+    // 5. Tell the world.
+    if (!o.server_info.empty() && !write_server_info(o.server_info, listener->port, getpid(), error)) {
+        p.supervisor->begin_shutdown([] {});
+        return fail(exit_code::config_failed, error);
+    }
+    LOG_INFO("listening on 127.0.0.1:%u, forwarding to %s", listener->port, url.host_header.c_str());
+    systemd_notify("READY=1\nMAINPID=" + std::to_string(getpid()));
+
+    event_base_dispatch(p.base.get());
+    LOG_INFO("exiting with status %d", p.exit_status);
+    return p.exit_status;
+}
+
+}  // namespace proxy

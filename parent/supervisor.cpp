@@ -1,0 +1,243 @@
+#include "parent/supervisor.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+
+#include "common/cli.hpp"
+#include "common/exit_codes.hpp"
+#include "common/log.hpp"
+#include "worker/worker_process.hpp"
+
+extern char** environ;
+
+namespace proxy {
+
+namespace {
+
+constexpr auto kHealthyAfter = std::chrono::seconds(2);
+constexpr int kMaxBackoffMs = 30000;
+
+// The environment a worker gets: nothing of ours (no secrets can ride along),
+// only sanitizer settings so the ASan build can be configured.
+std::vector<std::string> worker_environment() {
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        if (std::strncmp(*e, "ASAN_OPTIONS=", 13) == 0 || std::strncmp(*e, "UBSAN_OPTIONS=", 14) == 0 ||
+            std::strncmp(*e, "LSAN_OPTIONS=", 13) == 0) {
+            env.emplace_back(*e);
+        }
+    }
+    return env;
+}
+
+std::vector<char*> c_array(std::vector<std::string>& v) {
+    std::vector<char*> out;
+    for (auto& s : v) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+}
+
+}  // namespace
+
+Supervisor::Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int exe_fd)
+    : base_(base), env_(env), listen_fd_(listen_fd), exe_fd_(exe_fd) {}
+
+Supervisor::~Supervisor() = default;
+
+bool Supervisor::start_all(std::string& error) {
+    for (unsigned i = 0; i < env_.options.workers; ++i) {
+        auto slot = std::make_unique<Slot>();
+        slot->id = i + 1;
+        slot->owner = this;
+        slot->respawn_timer.reset(evtimer_new(base_, &Supervisor::on_respawn_timer, slot.get()));
+        if (!spawn(*slot, error)) return false;
+        slots_.push_back(std::move(slot));
+    }
+    return true;
+}
+
+bool Supervisor::spawn(Slot& slot, std::string& error) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        error = std::string("socketpair: ") + std::strerror(errno);
+        return false;
+    }
+    UniqueFd ours(sv[0]), theirs(sv[1]);
+    // Everything the child needs is prepared before fork: after it, only
+    // async-signal-safe calls until execveat.
+    std::vector<std::string> args = worker_arguments(env_.options, slot.id);
+    args.insert(args.begin(), "codex-responses-api-proxy");
+    std::vector<std::string> envs = worker_environment();
+    std::vector<char*> argv = c_array(args), envp = c_array(envs);
+    int listen_fd = listen_fd_, exe_fd = exe_fd_, chan = theirs.get();
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        error = std::string("fork: ") + std::strerror(errno);
+        return false;
+    }
+    if (pid == 0) {
+        // Fixed fd layout: 0 /dev/null, 1-2 inherited, 3 listener, 4 channel.
+        int l = fcntl(listen_fd, F_DUPFD, 10);
+        int c = fcntl(chan, F_DUPFD, 10);
+        int devnull = open("/dev/null", O_RDWR);
+        if (l < 0 || c < 0 || devnull < 0 || dup2(devnull, 0) < 0 || dup2(l, kWorkerListenFd) < 0 ||
+            dup2(c, kWorkerIpcFd) < 0) {
+            _exit(exit_code::worker_no_respawn);
+        }
+        // Keep only exe_fd (CLOEXEC: it vanishes at exec) besides 0-4.
+        if (exe_fd > kWorkerIpcFd + 1) syscall(SYS_close_range, kWorkerIpcFd + 1, exe_fd - 1, 0);
+        syscall(SYS_close_range, exe_fd + 1, ~0U, 0);
+        syscall(SYS_execveat, exe_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
+        _exit(exit_code::worker_no_respawn);
+    }
+    slot.link = std::make_unique<WorkerLink>(*this, env_, base_, slot.id, pid, std::move(ours));
+    LOG_DEBUG("started worker %u (pid %d)", slot.id, static_cast<int>(pid));
+    return true;
+}
+
+std::vector<pid_t> Supervisor::worker_pids() const {
+    std::vector<pid_t> pids;
+    for (auto& s : slots_) {
+        if (s->link) pids.push_back(s->link->pid());
+    }
+    for (auto& r : retired_) pids.push_back(r->pid());
+    return pids;
+}
+
+void Supervisor::on_child_exit() {
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        Slot* slot = nullptr;
+        std::unique_ptr<WorkerLink> link;
+        for (auto& s : slots_) {
+            if (s->link && s->link->pid() == pid) {
+                slot = s.get();
+                link = std::move(s->link);
+            }
+        }
+        for (auto it = retired_.begin(); !link && it != retired_.end(); ++it) {
+            if ((*it)->pid() == pid) {
+                link = std::move(*it);
+                retired_.erase(it);
+                break;
+            }
+        }
+        if (!link) continue;
+        unsigned id = link->id();
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+            LOG_SECURITY("worker %u (pid %d) killed by SIGSYS: seccomp violation", id, static_cast<int>(pid));
+        } else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL && WTERMSIG(status) != SIGTERM) {
+            LOG_WARN("worker %u (pid %d) died of signal %d", id, static_cast<int>(pid), WTERMSIG(status));
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && !stopping_) {
+            LOG_WARN("worker %u (pid %d) exited with status %d", id, static_cast<int>(pid), WEXITSTATUS(status));
+        }
+        bool healthy = std::chrono::steady_clock::now() - link->started > kHealthyAfter;
+        link->drop_all_streams();
+        link.reset();
+        if (!slot || stopping_) continue;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == exit_code::worker_no_respawn) {
+            LOG_ERROR("worker %u cannot start; not respawning it", id);
+            continue;
+        }
+        slot->failures = healthy ? 0 : slot->failures + 1;
+        schedule_respawn(*slot);
+    }
+    check_all_exited();
+    // No worker left and none coming back: nothing can be served.
+    bool any = !retired_.empty();
+    for (auto& s : slots_) any = any || s->link || evtimer_pending(s->respawn_timer.get(), nullptr);
+    if (!any && !stopping_) {
+        LOG_ERROR("no worker can run; exiting");
+        if (stop_handler_) stop_handler_(exit_code::runtime);
+    }
+}
+
+void Supervisor::schedule_respawn(Slot& slot) {
+    // Crash-loop backoff: immediate after a healthy run, then 100 ms doubling
+    // up to 30 s while workers keep dying young.
+    int ms = slot.failures == 0 ? 0 : std::min(kMaxBackoffMs, 100 << std::min(slot.failures, 9));
+    if (ms > 0) LOG_WARN("respawning worker %u in %d ms", slot.id, ms);
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(slot.respawn_timer.get(), &tv);
+}
+
+void Supervisor::on_respawn_timer(evutil_socket_t, short, void* arg) {
+    auto* slot = static_cast<Slot*>(arg);
+    Supervisor* self = slot->owner;
+    if (self->stopping_) return;
+    std::string error;
+    if (!self->spawn(*slot, error)) {
+        LOG_ERROR("cannot respawn worker %u: %s", slot->id, error.c_str());
+        slot->failures++;
+        self->schedule_respawn(*slot);
+    }
+}
+
+void Supervisor::reload() {
+    if (stopping_) return;
+    LOG_INFO("reload: replacing workers");
+    for (auto& s : slots_) {
+        std::string error;
+        std::unique_ptr<WorkerLink> old = std::move(s->link);
+        if (!spawn(*s, error)) {
+            LOG_ERROR("reload: cannot start worker %u: %s; keeping the old one", s->id, error.c_str());
+            s->link = std::move(old);
+            continue;
+        }
+        if (old) {
+            old->draining = true;
+            ::kill(old->pid(), SIGTERM);
+            retired_.push_back(std::move(old));
+        }
+    }
+}
+
+void Supervisor::request_shutdown() {
+    if (stop_handler_) stop_handler_(exit_code::ok);
+}
+
+void Supervisor::begin_shutdown(std::function<void()> done) {
+    if (stopping_) return;
+    stopping_ = true;
+    done_ = std::move(done);
+    for (auto& s : slots_) {
+        evtimer_del(s->respawn_timer.get());
+        if (s->link) ::kill(s->link->pid(), SIGTERM);
+    }
+    for (auto& r : retired_) ::kill(r->pid(), SIGTERM);
+    deadline_.reset(evtimer_new(base_, &Supervisor::on_deadline, this));
+    timeval tv{static_cast<time_t>(env_.options.shutdown_timeout_s), 0};
+    evtimer_add(deadline_.get(), &tv);
+    check_all_exited();
+}
+
+void Supervisor::on_deadline(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Supervisor*>(arg);
+    LOG_WARN("shutdown timeout: stopping remaining streams");
+    for (pid_t pid : self->worker_pids()) ::kill(pid, SIGKILL);
+}
+
+void Supervisor::check_all_exited() {
+    if (!stopping_) return;
+    for (auto& s : slots_) {
+        if (s->link) return;
+    }
+    if (!retired_.empty()) return;
+    if (deadline_) evtimer_del(deadline_.get());
+    if (done_) {
+        auto done = std::move(done_);
+        done_ = nullptr;
+        done();
+    }
+}
+
+}  // namespace proxy

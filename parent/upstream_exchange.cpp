@@ -1,0 +1,370 @@
+#include "parent/upstream_exchange.hpp"
+
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/http_head.hpp"
+#include "common/log.hpp"
+#include "common/secret_page.hpp"
+#include "parent/exchange_dump.hpp"
+#include "parent/response_head_parser.hpp"
+#include "parent/tls_context.hpp"
+#include "policy/header_policy.hpp"
+
+namespace proxy {
+
+namespace {
+constexpr std::uint32_t kWindow = 256 * 1024;   // matches the worker's window
+constexpr std::uint64_t kCreditBatch = 16 * 1024;
+constexpr std::size_t kMaxResponseHead = 64 * 1024;
+constexpr std::size_t kMaxResponseHeaders = 256;
+
+timeval seconds(unsigned s) { return timeval{static_cast<time_t>(s), 0}; }
+}  // namespace
+
+UpstreamExchange::UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
+                                   ipc::OpenRequest request)
+    : env_(env), sink_(sink), stream_(stream), request_(std::move(request)), pending_(evbuffer_new()) {}
+
+UpstreamExchange::~UpstreamExchange() {
+    if (conn_ && conn_->bev) {
+        evbuffer_remove_cb(bufferevent_get_output(conn_->bev.get()), &UpstreamExchange::on_output_drained,
+                           this);
+        bufferevent_setcb(conn_->bev.get(), nullptr, nullptr, nullptr, nullptr);
+    }
+}
+
+void UpstreamExchange::start() {
+    if (env_.dump) dump_ = env_.dump->begin(request_.headers);
+    write_head();
+    if (auto idle = env_.pool.take_idle()) {
+        attach(std::move(idle));
+        connected();
+        return;
+    }
+    std::string error;
+    auto conn = env_.pool.connect_new(error);
+    if (!conn) {
+        fail(refusal::kUpstreamUnreachable, error);
+        return;
+    }
+    attach(std::move(conn));
+    timeval tv = seconds(env_.options.upstream_connect_timeout_s);
+    bufferevent_set_timeouts(conn_->bev.get(), &tv, &tv);
+    bufferevent_enable(conn_->bev.get(), EV_READ | EV_WRITE);
+}
+
+void UpstreamExchange::attach(std::unique_ptr<UpstreamConnection> conn) {
+    conn_ = std::move(conn);
+    bufferevent_setcb(conn_->bev.get(), &UpstreamExchange::on_read, nullptr, &UpstreamExchange::on_event,
+                      this);
+}
+
+// The request head: only ever POST to the configured path and Host, whatever
+// the worker asked for; Authorization added by reference to the locked page.
+void UpstreamExchange::write_head() {
+    const UpstreamUrl& url = env_.pool.url();
+    evbuffer* out = pending_.get();
+    evbuffer_add_printf(out, "POST %s HTTP/1.1\r\nHost: %s\r\n", url.path_and_query.c_str(),
+                        url.host_header.c_str());
+    for (const auto& h : request_.headers) {
+        evbuffer_add(out, h.name.data(), h.name.size());
+        evbuffer_add(out, ": ", 2);
+        evbuffer_add(out, h.value.data(), h.value.size());
+        evbuffer_add(out, "\r\n", 2);
+    }
+    static constexpr char kAuth[] = "Authorization: ";
+    evbuffer_add(out, kAuth, sizeof kAuth - 1);
+    std::string_view key = env_.key.header_value();
+    // No copy of the key: the evbuffer points at the sealed page, and the TLS
+    // layer encrypts straight from it.
+    evbuffer_add_reference(out, key.data(), key.size(), nullptr, nullptr);
+    if (request_.framing == BodyFraming::Chunked) {
+        evbuffer_add_printf(out, "\r\nTransfer-Encoding: chunked\r\n\r\n");
+    } else {
+        std::uint64_t len = request_.framing == BodyFraming::Length ? request_.content_length : 0;
+        evbuffer_add_printf(out, "\r\nContent-Length: %llu\r\n\r\n", static_cast<unsigned long long>(len));
+        if (len == 0) req_done_ = true;
+    }
+}
+
+void UpstreamExchange::connected() {
+    phase_ = Phase::AwaitHead;
+    bufferevent* bev = conn_->bev.get();
+    timeval idle = seconds(env_.options.upstream_idle_timeout_s);
+    bufferevent_set_timeouts(bev, &idle, &idle);
+    evbuffer* out = bufferevent_get_output(bev);
+    evbuffer_add_cb(out, &UpstreamExchange::on_output_drained, this);
+    evbuffer_add_buffer(out, pending_.get());
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void UpstreamExchange::append_body(std::string_view data) {
+    evbuffer* out = phase_ == Phase::Connecting ? pending_.get() : bufferevent_get_output(conn_->bev.get());
+    if (request_.framing == BodyFraming::Chunked) {
+        evbuffer_add_printf(out, "%zx\r\n", data.size());
+        evbuffer_add(out, data.data(), data.size());
+        evbuffer_add(out, "\r\n", 2);
+    } else {
+        evbuffer_add(out, data.data(), data.size());
+    }
+}
+
+bool UpstreamExchange::on_req_body(std::string_view data) {
+    if (req_done_ || request_.framing == BodyFraming::None) return false;
+    req_body_bytes_ += data.size();
+    if (req_body_bytes_ > env_.options.max_body_bytes) return false;
+    if (request_.framing == BodyFraming::Length && req_body_bytes_ > request_.content_length) return false;
+    // A worker that ignores the credit window is trying to make us buffer.
+    req_uncredited_ += data.size();
+    if (req_uncredited_ > 2ull * kWindow + ipc::kMaxPayload) return false;
+    if (dump_) dump_->request_body(data);
+    if (phase_ == Phase::Finished || data.empty()) return true;
+    append_body(data);
+    return true;
+}
+
+bool UpstreamExchange::on_req_end() {
+    if (req_done_) return false;
+    if (request_.framing == BodyFraming::Length && req_body_bytes_ != request_.content_length) return false;
+    req_done_ = true;
+    if (dump_) dump_->request_done();
+    if (phase_ != Phase::Finished && request_.framing == BodyFraming::Chunked) {
+        evbuffer* out = phase_ == Phase::Connecting ? pending_.get()
+                                                    : bufferevent_get_output(conn_->bev.get());
+        evbuffer_add(out, "0\r\n\r\n", 5);
+    }
+    return true;
+}
+
+void UpstreamExchange::on_cancel() {
+    // The client left: the upstream connection is in an unknown state.
+    conn_.reset();
+    phase_ = Phase::Finished;
+    finish();
+}
+
+void UpstreamExchange::on_resp_credit(std::uint32_t bytes) {
+    resp_inflight_ -= std::min<std::uint64_t>(bytes, resp_inflight_);
+    if (read_paused_ && resp_inflight_ < kWindow && conn_ && phase_ == Phase::Body) {
+        read_paused_ = false;
+        bufferevent_enable(conn_->bev.get(), EV_READ);
+        process_input();  // bytes that arrived before the pause
+    }
+}
+
+void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
+    auto* self = static_cast<UpstreamExchange*>(arg);
+    if (info->n_deleted == 0 || self->req_uncredited_ == 0) return;
+    std::uint64_t pending = evbuffer_get_length(buf);
+    if (self->req_uncredited_ <= pending) return;
+    std::uint64_t credit = self->req_uncredited_ - pending;
+    if (credit < kCreditBatch && pending != 0) return;
+    self->req_uncredited_ -= credit;
+    self->sink_.send_to_worker(ipc::Type::ReqCredit, self->stream_,
+                               ipc::encode_u32(static_cast<std::uint32_t>(credit)));
+}
+
+void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
+    auto* self = static_cast<UpstreamExchange*>(arg);
+    if (what & BEV_EVENT_CONNECTED) {
+        self->connected();
+        return;
+    }
+    const UpstreamUrl& url = self->env_.pool.url();
+    if (what & BEV_EVENT_TIMEOUT) {
+        self->fail(refusal::kUpstreamTimeout,
+                   self->phase_ == Phase::Connecting ? "connect to " + url.host_header + " timed out"
+                                                     : "no data from " + url.host_header + " in time");
+        return;
+    }
+    if ((what & BEV_EVENT_EOF) && self->phase_ == Phase::Body &&
+        self->resp_head_.framing == BodyFraming::UntilClose) {
+        self->process_input();
+        self->response_complete();
+        return;
+    }
+    if (self->phase_ == Phase::Connecting) {
+        int dns = bufferevent_socket_get_dns_error(bev);
+        if (dns != 0) {
+            self->fail(refusal::kUpstreamUnreachable,
+                       "cannot resolve " + url.host + ": " + evutil_gai_strerror(dns));
+            return;
+        }
+        unsigned long tls = self->conn_ && self->conn_->tls ? bufferevent_get_openssl_error(bev) : 0;
+        if (tls != 0 || (self->conn_ && self->conn_->ssl && SSL_get_verify_result(self->conn_->ssl) != X509_V_OK)) {
+            std::string detail = "TLS handshake with " + url.host_header + " failed";
+            long verify = self->conn_->ssl ? SSL_get_verify_result(self->conn_->ssl) : X509_V_OK;
+            if (verify != X509_V_OK) {
+                detail += ": certificate verification: ";
+                detail += X509_verify_cert_error_string(verify);
+            } else if (tls != 0) {
+                char buf[256];
+                ERR_error_string_n(tls, buf, sizeof buf);
+                detail += ": ";
+                detail += buf;
+            }
+            while (bufferevent_get_openssl_error(bev) != 0) {
+            }
+            self->fail(refusal::kUpstreamTls, detail);
+            return;
+        }
+        int err = EVUTIL_SOCKET_ERROR();
+        self->fail(refusal::kUpstreamUnreachable,
+                   "connect to " + url.host_header + " failed: " + (err ? std::strerror(err) : "closed"));
+        return;
+    }
+    self->fail(refusal::kUpstreamUnreachable, self->got_response_bytes_
+                                                  ? "upstream connection lost mid-response"
+                                                  : "upstream closed the connection before answering");
+}
+
+void UpstreamExchange::on_read(bufferevent*, void* arg) { static_cast<UpstreamExchange*>(arg)->process_input(); }
+
+void UpstreamExchange::process_input() {
+    if (!conn_ || phase_ == Phase::Finished) return;
+    evbuffer* in = bufferevent_get_input(conn_->bev.get());
+    while (phase_ != Phase::Finished && evbuffer_get_length(in) > 0) {
+        got_response_bytes_ = true;
+        if (phase_ == Phase::AwaitHead) {
+            if (!parse_head()) return;
+            continue;
+        }
+        if (phase_ != Phase::Body) return;
+        if (resp_inflight_ >= kWindow) {
+            // Flow control: the client is slower than the upstream.
+            read_paused_ = true;
+            bufferevent_disable(conn_->bev.get(), EV_READ);
+            return;
+        }
+        std::size_t len = std::min<std::size_t>(evbuffer_get_length(in), ipc::kMaxPayload);
+        if (resp_head_.framing == BodyFraming::Length) {
+            len = static_cast<std::size_t>(std::min<std::uint64_t>(len, resp_remaining_));
+        }
+        auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(len)));
+        std::string_view avail(p, len);
+        if (resp_head_.framing == BodyFraming::Chunked) {
+            std::size_t consumed = 0;
+            std::string_view data;
+            auto st = chunked_->feed(avail, consumed, data);
+            if (st == ChunkedDecoder::Status::Error) {
+                fail(refusal::kUpstreamProtocol, "bad chunked framing from upstream");
+                return;
+            }
+            if (!data.empty()) deliver(data);
+            evbuffer_drain(in, consumed);
+            if (st == ChunkedDecoder::Status::Done) response_complete();
+            continue;
+        }
+        deliver(avail);
+        evbuffer_drain(in, len);
+        if (resp_head_.framing == BodyFraming::Length) {
+            resp_remaining_ -= len;
+            if (resp_remaining_ == 0) response_complete();
+        }
+    }
+}
+
+bool UpstreamExchange::parse_head() {
+    evbuffer* in = bufferevent_get_input(conn_->bev.get());
+    std::size_t len = evbuffer_get_length(in);
+    std::size_t scan = std::min(len, kMaxResponseHead + 4);
+    auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(scan)));
+    std::size_t head_len = http::find_head_end(std::string_view(p, scan));
+    if (head_len == 0) {
+        if (len > kMaxResponseHead) fail(refusal::kUpstreamProtocol, "upstream response head too large");
+        return false;
+    }
+    HeadLimits limits;
+    limits.max_head_bytes = kMaxResponseHead;
+    limits.max_headers = kMaxResponseHeaders;
+    resp_head_ = ResponseHead{};
+    if (auto err = parse_response_head(std::string_view(p, head_len), limits, resp_head_)) {
+        fail(refusal::kUpstreamProtocol, std::string("bad response head from upstream: ") + err->message);
+        return false;
+    }
+    evbuffer_drain(in, head_len);
+    if (resp_head_.status < 200) {
+        if (resp_head_.status == 101) {
+            fail(refusal::kUpstreamProtocol, "upstream tried to switch protocols");
+            return false;
+        }
+        return true;  // 100 Continue, 103 Early Hints: wait for the final head
+    }
+    ipc::ResponseStart start;
+    start.status = static_cast<std::uint16_t>(resp_head_.status);
+    start.framing = resp_head_.framing == BodyFraming::Length ? BodyFraming::Length
+                    : resp_head_.framing == BodyFraming::None ? BodyFraming::Length
+                                                               : BodyFraming::Chunked;
+    start.content_length = resp_head_.framing == BodyFraming::Length ? resp_head_.content_length : 0;
+    start.headers = filter_response_headers(resp_head_.headers);
+    std::string payload = ipc::encode_response_start(start);
+    if (payload.empty() || payload.size() > ipc::kMaxPayload) {
+        fail(refusal::kUpstreamProtocol, "upstream response head too large");
+        return false;
+    }
+    if (dump_) dump_->response_head(resp_head_.status, start.headers);
+    sink_.send_to_worker(ipc::Type::RespHead, stream_, payload);
+    phase_ = Phase::Body;
+    resp_remaining_ = resp_head_.content_length;
+    if (resp_head_.framing == BodyFraming::Chunked) chunked_.emplace();
+    if (resp_head_.framing == BodyFraming::None ||
+        (resp_head_.framing == BodyFraming::Length && resp_head_.content_length == 0)) {
+        response_complete();
+    }
+    return true;
+}
+
+void UpstreamExchange::deliver(std::string_view data) {
+    if (data.empty()) return;
+    if (dump_) dump_->response_body(data);
+    for (std::size_t off = 0; off < data.size(); off += ipc::kMaxPayload) {
+        auto piece = data.substr(off, ipc::kMaxPayload);
+        sink_.send_to_worker(ipc::Type::RespBody, stream_, piece);
+    }
+    resp_inflight_ += data.size();
+}
+
+void UpstreamExchange::response_complete() {
+    if (phase_ == Phase::Finished) return;
+    phase_ = Phase::Finished;
+    sink_.send_to_worker(ipc::Type::RespEnd, stream_, {});
+    if (dump_) dump_->response_done();
+    bool reusable = conn_ && resp_head_.keep_alive && req_done_ &&
+                    resp_head_.framing != BodyFraming::UntilClose &&
+                    evbuffer_get_length(bufferevent_get_input(conn_->bev.get())) == 0 &&
+                    evbuffer_get_length(bufferevent_get_output(conn_->bev.get())) == 0;
+    if (reusable) {
+        evbuffer_remove_cb(bufferevent_get_output(conn_->bev.get()), &UpstreamExchange::on_output_drained,
+                           this);
+        env_.pool.give_back(std::move(conn_));
+    }
+    conn_.reset();
+    finish();
+}
+
+void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
+    if (phase_ == Phase::Finished) return;
+    bool head_sent = phase_ == Phase::Body;
+    phase_ = Phase::Finished;
+    conn_.reset();
+    if (head_sent) {
+        LOG_WARN("stream %u aborted: %s", stream_, detail.c_str());
+        sink_.send_to_worker(ipc::Type::RespAbort, stream_, {});
+    } else {
+        LOG_WARN("upstream error (%s, answering %u): %s", r.code, r.status, detail.c_str());
+        ipc::ErrorReply e{r.status, r.code, r.message};
+        sink_.send_to_worker(ipc::Type::RespError, stream_, ipc::encode_error(e));
+    }
+    if (dump_) dump_->response_done();
+    finish();
+}
+
+void UpstreamExchange::finish() { sink_.exchange_done(stream_); }
+
+}  // namespace proxy

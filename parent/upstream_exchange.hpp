@@ -1,0 +1,102 @@
+// One request/response exchange with the upstream on behalf of one worker
+// stream. The parent writes the request head itself: the configured method,
+// path and Host, the forwarded headers, Authorization by reference to the
+// locked key page, and body framing of its own choosing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/chunked_decoder.hpp"
+#include "common/event_ptr.hpp"
+#include "common/http_types.hpp"
+#include "common/ipc.hpp"
+#include "common/options.hpp"
+#include "parent/upstream_pool.hpp"
+#include "policy/refusal.hpp"
+
+namespace proxy {
+
+class KeyPage;
+class ExchangeDump;
+class DumpWriter;
+
+// What an exchange needs from the worker link that owns it.
+class StreamSink {
+public:
+    virtual ~StreamSink() = default;
+    virtual void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) = 0;
+    // The exchange is over; the sink destroys it later (not from inside).
+    virtual void exchange_done(std::uint32_t stream) = 0;
+};
+
+struct UpstreamEnv {
+    UpstreamPool& pool;
+    const KeyPage& key;
+    const Options& options;
+    DumpWriter* dump = nullptr;  // --dump-dir, else null
+};
+
+class UpstreamExchange {
+public:
+    UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
+                     ipc::OpenRequest request);
+    ~UpstreamExchange();
+    UpstreamExchange(const UpstreamExchange&) = delete;
+    UpstreamExchange& operator=(const UpstreamExchange&) = delete;
+
+    void start();
+    // Worker -> parent events for this stream. Each returns false when the
+    // worker broke the protocol (the caller then treats it as hostile).
+    bool on_req_body(std::string_view data);
+    bool on_req_end();
+    void on_cancel();
+    void on_resp_credit(std::uint32_t bytes);
+
+    bool request_done() const { return req_done_; }
+    std::uint64_t uncredited_request_bytes() const { return req_uncredited_; }
+
+private:
+    enum class Phase { Connecting, AwaitHead, Body, Finished };
+
+    static void on_read(bufferevent*, void* arg);
+    static void on_event(bufferevent*, short what, void* arg);
+    static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
+
+    void attach(std::unique_ptr<UpstreamConnection> conn);
+    void connected();
+    void write_head();
+    void append_body(std::string_view data);
+    void process_input();
+    bool parse_head();
+    void deliver(std::string_view data);
+    void response_complete();
+    void fail(const Refusal& r, const std::string& detail);
+    void finish();
+    void credit_request();
+
+    UpstreamEnv& env_;
+    StreamSink& sink_;
+    std::uint32_t stream_;
+    ipc::OpenRequest request_;
+    std::unique_ptr<UpstreamConnection> conn_;
+    EvBufferPtr pending_;  // request bytes written before the connection is up
+    Phase phase_ = Phase::Connecting;
+
+    bool req_done_ = false;
+    std::uint64_t req_body_bytes_ = 0;
+    std::uint64_t req_uncredited_ = 0;
+
+    ResponseHead resp_head_;
+    std::optional<ChunkedDecoder> chunked_;
+    std::uint64_t resp_remaining_ = 0;
+    std::uint64_t resp_inflight_ = 0;  // sent to the worker, not yet credited
+    bool read_paused_ = false;
+    bool got_response_bytes_ = false;
+    std::unique_ptr<ExchangeDump> dump_;
+};
+
+}  // namespace proxy

@@ -1,0 +1,65 @@
+// Connections to the one configured upstream: new ones (async DNS, TCP, TLS)
+// and a keep-alive pool of idle ones. Exchanges borrow a connection and give
+// it back when the response ended cleanly.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "common/event_ptr.hpp"
+#include "common/options.hpp"
+
+namespace proxy {
+
+class UpstreamPool;
+
+struct UpstreamConnection {
+    BufferEventPtr bev;
+    SSL* ssl = nullptr;  // owned by bev
+    bool tls = true;
+    bool reused = false;
+    std::uint64_t id = 0;
+    std::list<std::unique_ptr<UpstreamConnection>>::iterator idle_pos;
+    UpstreamPool* pool = nullptr;
+};
+
+class UpstreamPool {
+public:
+    struct Config {
+        UpstreamUrl url;
+        SSL_CTX* tls = nullptr;      // null for http:// (tests only)
+        unsigned idle_keep_s = 30;   // below common server keep-alive timeouts
+        std::size_t max_idle = 256;
+    };
+    UpstreamPool(event_base* base, evdns_base* dns, Config config);
+    ~UpstreamPool();
+
+    // An idle pooled connection, or null.
+    std::unique_ptr<UpstreamConnection> take_idle();
+    // A new connection, connecting now; the caller sets callbacks and waits
+    // for BEV_EVENT_CONNECTED (TLS handshake and verification done). Null on
+    // immediate failure.
+    std::unique_ptr<UpstreamConnection> connect_new(std::string& error);
+    // Keep a connection whose last response ended cleanly.
+    void give_back(std::unique_ptr<UpstreamConnection> conn);
+
+    const UpstreamUrl& url() const { return config_.url; }
+    std::size_t idle_count() const { return idle_.size(); }
+
+private:
+    static void on_idle_read(bufferevent*, void* arg);
+    static void on_idle_event(bufferevent*, short, void* arg);
+    static int on_new_session(SSL* ssl, SSL_SESSION* session);
+    void drop_idle(UpstreamConnection* conn);
+
+    event_base* base_;
+    evdns_base* dns_;
+    Config config_;
+    std::list<std::unique_ptr<UpstreamConnection>> idle_;
+    SslSessionPtr session_;  // newest session, offered for resumption
+    std::uint64_t next_id_ = 1;
+};
+
+}  // namespace proxy

@@ -1,0 +1,169 @@
+#include "parent/worker_link.hpp"
+
+#include <csignal>
+
+#include "common/log.hpp"
+#include "parent/supervisor.hpp"
+
+namespace proxy {
+
+namespace {
+
+// Where a stream stands, as a bit so the table can list several.
+enum StreamState : unsigned {
+    kControl = 1u << 0,  // stream 0: not about a stream
+    kNew = 1u << 1,      // an id above every id seen so far
+    kBody = 1u << 2,     // open, request body still coming
+    kDone = 1u << 3,     // open, request body complete
+    kStale = 1u << 4,    // an id we saw and already finished (races are legal)
+};
+
+struct Answer {
+    ipc::Type type;
+    unsigned allowed;
+    bool (WorkerLink::*handler)(ipc::Message&, UpstreamExchange*);
+};
+
+// Everything a worker may say, and when. Nothing else is accepted.
+constexpr Answer kAnswers[] = {
+    {ipc::Type::ReqOpen, kNew, &WorkerLink::answer_req_open},
+    {ipc::Type::ReqBody, kBody | kStale, &WorkerLink::answer_req_body},
+    {ipc::Type::ReqEnd, kBody | kStale, &WorkerLink::answer_req_end},
+    {ipc::Type::ReqCancel, kBody | kDone | kStale, &WorkerLink::answer_req_cancel},
+    {ipc::Type::RespCredit, kBody | kDone | kStale, &WorkerLink::answer_resp_credit},
+    {ipc::Type::Shutdown, kControl, &WorkerLink::answer_shutdown},
+};
+
+}  // namespace
+
+WorkerLink::WorkerLink(Supervisor& supervisor, UpstreamEnv& env, event_base* base, unsigned id,
+                       pid_t pid, UniqueFd channel_fd)
+    : started(std::chrono::steady_clock::now()),
+      supervisor_(supervisor),
+      env_(env),
+      rules_(make_header_rules(env.options)),
+      id_(id),
+      pid_(pid),
+      channel_(base, std::move(channel_fd), *this) {
+    reap_event_.reset(event_new(base, -1, 0, &WorkerLink::on_reap, this));
+}
+
+WorkerLink::~WorkerLink() {
+    graveyard_.clear();
+    streams_.clear();
+}
+
+void WorkerLink::send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) {
+    channel_.send(type, stream, payload);
+}
+
+void WorkerLink::exchange_done(std::uint32_t stream) {
+    auto it = streams_.find(stream);
+    if (it == streams_.end()) return;
+    graveyard_.push_back(std::move(it->second));
+    streams_.erase(it);
+    event_active(reap_event_.get(), 0, 0);
+}
+
+void WorkerLink::on_reap(evutil_socket_t, short, void* arg) {
+    static_cast<WorkerLink*>(arg)->graveyard_.clear();
+}
+
+void WorkerLink::drop_all_streams() {
+    channel_.close();
+    for (auto& [id, ex] : streams_) graveyard_.push_back(std::move(ex));
+    streams_.clear();
+    graveyard_.clear();
+}
+
+void WorkerLink::on_message(ipc::Message& msg) {
+    if (killed_) return;
+    unsigned state;
+    UpstreamExchange* ex = nullptr;
+    if (msg.stream == 0) {
+        state = kControl;
+    } else if (auto it = streams_.find(msg.stream); it != streams_.end()) {
+        ex = it->second.get();
+        state = ex->request_done() ? kDone : kBody;
+    } else {
+        state = msg.stream > max_stream_seen_ ? kNew : kStale;
+    }
+    for (const Answer& a : kAnswers) {
+        if (a.type != msg.type) continue;
+        if (!(a.allowed & state)) {
+            hostile(ipc::type_name(msg.type), "message not allowed in this stream state");
+            return;
+        }
+        if (!(this->*a.handler)(msg, ex)) hostile(ipc::type_name(msg.type), "protocol violation");
+        return;
+    }
+    hostile(ipc::type_name(msg.type), "message type a worker may not send");
+}
+
+void WorkerLink::on_channel_down(const char* why, bool malformed) {
+    if (malformed) {
+        hostile("datagram", why);
+        return;
+    }
+    // The worker exited or closed its end; the supervisor reaps and respawns.
+    LOG_DEBUG("worker %u channel closed: %s", id_, why);
+    drop_all_streams();
+}
+
+void WorkerLink::hostile(const char* what, const char* why) {
+    if (killed_) return;
+    killed_ = true;
+    LOG_SECURITY("worker %u (pid %d) sent %s: %s; killing it", id_, static_cast<int>(pid_), what, why);
+    ::kill(pid_, SIGKILL);
+    drop_all_streams();
+}
+
+bool WorkerLink::answer_req_open(ipc::Message& m, UpstreamExchange*) {
+    auto open = ipc::decode_open(m.payload);
+    if (!open) return false;
+    const Options& o = env_.options;
+    if (auto reason = check_forwarded_headers(open->headers, rules_, o.max_headers, o.max_header_bytes)) {
+        LOG_SECURITY("worker %u request headers refused: %s", id_, reason->c_str());
+        return false;
+    }
+    if (open->framing == BodyFraming::UntilClose) return false;
+    if (open->framing == BodyFraming::Length && open->content_length > o.max_body_bytes) return false;
+    if (streams_.size() >= o.max_connections) return false;
+    max_stream_seen_ = m.stream;
+    auto ex = std::make_unique<UpstreamExchange>(env_, *this, m.stream, std::move(*open));
+    UpstreamExchange* raw = ex.get();
+    streams_.emplace(m.stream, std::move(ex));
+    raw->start();
+    return true;
+}
+
+bool WorkerLink::answer_req_body(ipc::Message& m, UpstreamExchange* ex) {
+    return ex == nullptr || ex->on_req_body(m.payload);
+}
+
+bool WorkerLink::answer_req_end(ipc::Message& m, UpstreamExchange* ex) {
+    return m.payload.empty() && (ex == nullptr || ex->on_req_end());
+}
+
+bool WorkerLink::answer_req_cancel(ipc::Message& m, UpstreamExchange* ex) {
+    if (!m.payload.empty()) return false;
+    if (ex) ex->on_cancel();
+    return true;
+}
+
+bool WorkerLink::answer_resp_credit(ipc::Message& m, UpstreamExchange* ex) {
+    auto n = ipc::decode_u32(m.payload);
+    if (!n) return false;
+    if (ex) ex->on_resp_credit(*n);
+    return true;
+}
+
+bool WorkerLink::answer_shutdown(ipc::Message& m, UpstreamExchange*) {
+    // Only workers of a proxy started with --http-shutdown may ask.
+    if (!m.payload.empty() || !env_.options.http_shutdown) return false;
+    LOG_INFO("shutdown requested over HTTP (worker %u)", id_);
+    supervisor_.request_shutdown();
+    return true;
+}
+
+}  // namespace proxy

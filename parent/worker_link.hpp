@@ -1,0 +1,70 @@
+// The parent's side of one worker: its IPC channel, its streams, and the
+// dispatch table that answers its messages. The worker may be compromised:
+// every message is checked against the table's allowed states, and anything
+// malformed, unknown or out of state gets the worker killed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "common/channel.hpp"
+#include "parent/upstream_exchange.hpp"
+#include "policy/header_policy.hpp"
+
+namespace proxy {
+
+class Supervisor;
+
+class WorkerLink : public ChannelOwner, public StreamSink {
+public:
+    WorkerLink(Supervisor& supervisor, UpstreamEnv& env, event_base* base, unsigned id, pid_t pid,
+               UniqueFd channel_fd);
+    ~WorkerLink() override;
+
+    unsigned id() const { return id_; }
+    pid_t pid() const { return pid_; }
+    bool draining = false;
+    std::chrono::steady_clock::time_point started;
+
+    // The worker is gone: cancel its upstream exchanges, close the channel.
+    void drop_all_streams();
+    std::size_t stream_count() const { return streams_.size(); }
+
+    void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) override;
+    void exchange_done(std::uint32_t stream) override;
+
+    // Dispatch table entries (OpenSSH monitor style): the worker's ask_X is
+    // answered by answer_X. Each returns false when the message breaks the
+    // protocol.
+    bool answer_req_open(ipc::Message& m, UpstreamExchange* ex);
+    bool answer_req_body(ipc::Message& m, UpstreamExchange* ex);
+    bool answer_req_end(ipc::Message& m, UpstreamExchange* ex);
+    bool answer_req_cancel(ipc::Message& m, UpstreamExchange* ex);
+    bool answer_resp_credit(ipc::Message& m, UpstreamExchange* ex);
+    bool answer_shutdown(ipc::Message& m, UpstreamExchange* ex);
+
+private:
+    void on_message(ipc::Message& msg) override;
+    void on_channel_down(const char* why, bool malformed) override;
+    void hostile(const char* what, const char* why);
+    static void on_reap(evutil_socket_t, short, void* arg);
+
+    Supervisor& supervisor_;
+    UpstreamEnv& env_;
+    HeaderRules rules_;
+    unsigned id_;
+    pid_t pid_;
+    Channel channel_;
+    std::unordered_map<std::uint32_t, std::unique_ptr<UpstreamExchange>> streams_;
+    std::vector<std::unique_ptr<UpstreamExchange>> graveyard_;
+    EventPtr reap_event_;
+    std::uint32_t max_stream_seen_ = 0;
+    bool killed_ = false;
+};
+
+}  // namespace proxy

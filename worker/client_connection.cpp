@@ -1,0 +1,448 @@
+#include "worker/client_connection.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/log.hpp"
+#include "policy/header_policy.hpp"
+#include "policy/refusal.hpp"
+#include "policy/request_policy.hpp"
+#include "worker/reason_phrase.hpp"
+#include "worker/request_head_parser.hpp"
+#include "worker/worker_process.hpp"
+
+namespace proxy {
+
+namespace {
+// Send response-body credit to the parent once this much has drained, or
+// whenever the client's output buffer runs empty.
+constexpr std::uint64_t kCreditBatch = 16 * 1024;
+// After an error answer, keep reading (and discarding) for this long so the
+// client sees our answer instead of a reset caused by its unread body.
+constexpr int kLingerSeconds = 2;
+
+timeval seconds(unsigned s) { return timeval{static_cast<time_t>(s), 0}; }
+}  // namespace
+
+ClientConnection::ClientConnection(WorkerProcess& worker, evutil_socket_t fd) : worker_(worker) {
+    // SSE events must leave at once; never wait to coalesce small writes.
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
+    bufferevent_setcb(bev_.get(), &ClientConnection::on_read, &ClientConnection::on_write,
+                      &ClientConnection::on_event, this);
+    // Never hold more unread client bytes than one head: a flooding or
+    // pipelining client stalls in its own socket buffer, not in our memory.
+    bufferevent_setwatermark(bev_.get(), EV_READ, 0, worker.options().max_header_bytes + 1);
+    bufferevent_set_max_single_read(bev_.get(), 64 * 1024);
+    evbuffer_add_cb(bufferevent_get_output(bev_.get()), &ClientConnection::on_output_drained, this);
+    head_timer_.reset(evtimer_new(worker.base(), &ClientConnection::on_head_timer, this));
+    start_head_timer(worker.options().header_timeout_s);
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+}
+
+ClientConnection::~ClientConnection() = default;
+
+void ClientConnection::start_head_timer(unsigned s) {
+    timeval tv = seconds(s);
+    evtimer_add(head_timer_.get(), &tv);
+}
+
+// ---- input side ----
+
+void ClientConnection::on_read(bufferevent*, void* arg) {
+    auto* self = static_cast<ClientConnection*>(arg);
+    if (self->lingering_) {
+        evbuffer_drain(bufferevent_get_input(self->bev_.get()), static_cast<size_t>(-1));
+        return;
+    }
+    self->process_input();
+}
+
+void ClientConnection::process_input() {
+    while (!closed_ && !closing_) {
+        evbuffer* in = bufferevent_get_input(bev_.get());
+        std::size_t len = evbuffer_get_length(in);
+        if (req_ == ReqState::Body) {
+            pump_body();
+            return;
+        }
+        // A pipelined request waits until the current exchange is over.
+        if (req_ != ReqState::Head || resp_ != RespState::None || len == 0) return;
+        if (!head_started_) {
+            // The keep-alive idle timer becomes the head deadline.
+            head_started_ = true;
+            start_head_timer(worker_.options().header_timeout_s);
+        }
+        const std::size_t limit = worker_.options().max_header_bytes;
+        std::size_t scan = std::min(len, limit + 4);
+        auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(scan)));
+        std::size_t head_len = find_head_end(std::string_view(p, scan));
+        if (head_len == 0 || head_len > limit) {
+            if (len > limit || head_len > limit) refuse(refusal::kHeaderTooLarge);
+            return;
+        }
+        handle_head(std::string_view(p, head_len));
+        evbuffer_drain(in, head_len);
+        if (closing_ || closed_) return;
+    }
+}
+
+void ClientConnection::handle_head(std::string_view block) {
+    evtimer_del(head_timer_.get());
+    head_started_ = false;
+    head_ = RequestHead{};
+    if (auto err = parse_request_head(block, worker_.head_limits(), head_)) {
+        send_error(err->status, err->status >= 500 ? refusal::kServer : refusal::kClient, err->code,
+                   err->message);
+        return;
+    }
+    Decision d = decide(head_, worker_.request_policy());
+    if (d.refusal) {
+        refuse(*d.refusal);
+        return;
+    }
+    if (d.route == Route::Shutdown) {
+        static constexpr char kOk[] =
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        bufferevent_write(bev_.get(), kOk, sizeof kOk - 1);
+        shutdown_pending_ = true;
+        close_after_flush();
+        return;
+    }
+    if (draining_ || worker_.draining()) {
+        refuse(refusal::kShuttingDown);
+        return;
+    }
+    if (head_.framing == BodyFraming::Length &&
+        head_.content_length > worker_.options().max_body_bytes) {
+        // Decided from Content-Length alone, before reading a byte of body.
+        refuse(refusal::kBodyTooLarge);
+        return;
+    }
+    ipc::OpenRequest open;
+    open.framing = head_.framing;
+    open.content_length = head_.content_length;
+    open.headers = filter_request_headers(head_.headers, worker_.header_rules());
+    std::string payload = ipc::encode_open(open);
+    if (payload.empty() || payload.size() > ipc::kMaxPayload) {
+        refuse(refusal::kHeaderTooLarge);
+        return;
+    }
+    stream_ = worker_.open_stream(this);
+    worker_.channel().send(ipc::Type::ReqOpen, stream_, payload);
+    resp_ = RespState::Waiting;
+    body_remaining_ = head_.content_length;
+    body_seen_ = 0;
+    req_uncredited_ = 0;
+    if (head_.framing == BodyFraming::Chunked) chunked_.emplace();
+    if (head_.framing == BodyFraming::None ||
+        (head_.framing == BodyFraming::Length && head_.content_length == 0)) {
+        req_ = ReqState::Done;
+        worker_.channel().send(ipc::Type::ReqEnd, stream_);
+        return;
+    }
+    req_ = ReqState::Body;
+    if (head_.expect_continue) {
+        static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        bufferevent_write(bev_.get(), kContinue, sizeof kContinue - 1);
+    }
+    timeval tv = seconds(worker_.options().body_timeout_s);
+    bufferevent_set_timeouts(bev_.get(), &tv, nullptr);
+}
+
+void ClientConnection::pump_body() {
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    while (req_ == ReqState::Body && !closed_ && !closing_) {
+        // Flow control: the upstream has not taken what we sent; stop
+        // consuming, and the read watermark stops reading the socket.
+        if (req_uncredited_ >= kStreamWindow) return;
+        std::size_t len = evbuffer_get_length(in);
+        if (len == 0) return;
+        std::size_t want = std::min<std::size_t>(len, ipc::kMaxPayload);
+        if (head_.framing == BodyFraming::Length) {
+            want = static_cast<std::size_t>(std::min<std::uint64_t>(want, body_remaining_));
+        }
+        auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(want)));
+        std::string_view avail(p, want);
+        if (head_.framing == BodyFraming::Length) {
+            worker_.channel().send_data(ipc::Type::ReqBody, stream_, avail);
+            req_uncredited_ += want;
+            body_remaining_ -= want;
+            evbuffer_drain(in, want);
+            if (body_remaining_ == 0) request_body_done();
+            continue;
+        }
+        std::size_t consumed = 0;
+        std::string_view data;
+        auto st = chunked_->feed(avail, consumed, data);
+        if (st == ChunkedDecoder::Status::Error) {
+            evbuffer_drain(in, consumed);
+            body_failed(refusal::kBadRequest);
+            return;
+        }
+        if (!data.empty()) {
+            body_seen_ += data.size();
+            if (body_seen_ > worker_.options().max_body_bytes) {
+                body_failed(refusal::kBodyTooLarge);
+                return;
+            }
+            worker_.channel().send_data(ipc::Type::ReqBody, stream_, data);
+            req_uncredited_ += data.size();
+        }
+        evbuffer_drain(in, consumed);
+        if (st == ChunkedDecoder::Status::Done) request_body_done();
+        else if (st == ChunkedDecoder::Status::NeedMore && consumed == 0) return;
+    }
+}
+
+void ClientConnection::request_body_done() {
+    req_ = ReqState::Done;
+    chunked_.reset();
+    bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+    if (stream_ != 0) worker_.channel().send(ipc::Type::ReqEnd, stream_);
+    if (resp_ == RespState::Done) exchange_finished();
+}
+
+// The client's body was bad or too large after the request was forwarded.
+void ClientConnection::body_failed(const Refusal& r) {
+    if (resp_ == RespState::Waiting) {
+        cancel_stream();
+        refuse(r);
+    } else {
+        close_now();
+    }
+}
+
+void ClientConnection::on_req_credit(std::uint32_t bytes) {
+    req_uncredited_ -= std::min<std::uint64_t>(bytes, req_uncredited_);
+    if (req_ == ReqState::Body) pump_body();
+}
+
+// ---- output side ----
+
+void ClientConnection::write_response_head(int status, const HeaderList& headers,
+                                           BodyFraming framing, std::uint64_t length,
+                                           bool keep_alive) {
+    std::string out;
+    out.reserve(256);
+    char line[64];
+    int n = std::snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
+    out.append(line, static_cast<std::size_t>(n));
+    for (const auto& h : headers) {
+        out.append(h.name).append(": ").append(h.value).append("\r\n");
+    }
+    if (framing == BodyFraming::Length) {
+        n = std::snprintf(line, sizeof line, "Content-Length: %llu\r\n",
+                          static_cast<unsigned long long>(length));
+        out.append(line, static_cast<std::size_t>(n));
+    } else if (resp_chunked_) {
+        out.append("Transfer-Encoding: chunked\r\n");
+    }
+    if (!keep_alive) out.append("Connection: close\r\n");
+    out.append("\r\n");
+    bufferevent_write(bev_.get(), out.data(), out.size());
+}
+
+void ClientConnection::send_error(int status, const char* type, const char* code,
+                                  std::string_view message) {
+    if (closed_ || closing_) return;
+    std::string body = json_error_body(message, type, code);
+    HeaderList headers{{"Content-Type", "application/json"}};
+    resp_chunked_ = false;
+    write_response_head(status, headers, BodyFraming::Length, body.size(), false);
+    bufferevent_write(bev_.get(), body.data(), body.size());
+    linger_after_flush_ = true;
+    close_after_flush();
+}
+
+void ClientConnection::refuse(const Refusal& r) { send_error(r.status, r.type, r.code, r.message); }
+
+void ClientConnection::on_resp_head(const ipc::ResponseStart& start) {
+    if (resp_ != RespState::Waiting || closed_) return;
+    resp_ = RespState::Streaming;
+    resp_uncredited_ = 0;
+    resp_chunked_ = false;
+    resp_close_delimited_ = false;
+    if (start.framing != BodyFraming::Length) {
+        // Unknown length: chunked for HTTP/1.1 clients, close-delimited for 1.0.
+        if (head_.version_minor >= 1) resp_chunked_ = true;
+        else resp_close_delimited_ = true;
+    }
+    keep_alive_ = head_.keep_alive && !resp_close_delimited_ && !draining_ && !worker_.draining() &&
+                  req_ == ReqState::Done;
+    write_response_head(start.status, start.headers, start.framing, start.content_length,
+                        keep_alive_);
+}
+
+void ClientConnection::on_resp_body(std::string_view data) {
+    if (resp_ != RespState::Streaming || closed_ || data.empty()) return;
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    if (resp_chunked_) evbuffer_add_printf(out, "%zx\r\n", data.size());
+    evbuffer_add(out, data.data(), data.size());
+    if (resp_chunked_) evbuffer_add(out, "\r\n", 2);
+    resp_uncredited_ += data.size();
+}
+
+void ClientConnection::on_resp_end() {
+    if (resp_ != RespState::Streaming || closed_) return;
+    if (resp_chunked_) bufferevent_write(bev_.get(), "0\r\n\r\n", 5);
+    worker_.end_stream(stream_);
+    stream_ = 0;
+    resp_ = RespState::Done;
+    if (req_ == ReqState::Done) {
+        exchange_finished();
+    } else {
+        // The upstream answered before the request body was complete; the
+        // rest of the body cannot be skipped reliably, so the connection ends.
+        close_after_flush();
+    }
+}
+
+void ClientConnection::on_resp_abort() {
+    if (closed_) return;
+    // No final chunk and no more bytes: the client must see a truncated
+    // response, never a complete one.
+    worker_.end_stream(stream_);
+    stream_ = 0;
+    resp_ = RespState::Done;
+    close_after_flush();
+}
+
+void ClientConnection::on_resp_error(const ipc::ErrorReply& error) {
+    if (closed_) return;
+    worker_.end_stream(stream_);
+    stream_ = 0;
+    if (resp_ == RespState::Waiting) {
+        resp_ = RespState::Done;
+        send_error(error.status, error.status >= 500 ? refusal::kServer : refusal::kClient,
+                   error.code.c_str(), error.message);
+    } else {
+        resp_ = RespState::Done;
+        close_after_flush();
+    }
+}
+
+void ClientConnection::exchange_finished() {
+    req_ = ReqState::Head;
+    resp_ = RespState::None;
+    chunked_.reset();
+    if (!keep_alive_ || draining_ || worker_.draining()) {
+        close_after_flush();
+        return;
+    }
+    start_head_timer(worker_.options().keepalive_timeout_s);
+    process_input();
+}
+
+void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
+    auto* self = static_cast<ClientConnection*>(arg);
+    if (info->n_deleted == 0 || self->stream_ == 0 || self->resp_uncredited_ == 0) return;
+    std::uint64_t pending = evbuffer_get_length(buf);
+    if (self->resp_uncredited_ <= pending) return;
+    std::uint64_t credit = self->resp_uncredited_ - pending;
+    if (credit < kCreditBatch && pending != 0) return;
+    self->resp_uncredited_ -= credit;
+    self->worker_.channel().send(ipc::Type::RespCredit, self->stream_,
+                                 ipc::encode_u32(static_cast<std::uint32_t>(credit)));
+}
+
+void ClientConnection::on_write(bufferevent*, void* arg) {
+    auto* self = static_cast<ClientConnection*>(arg);
+    if (self->closing_ && !self->lingering_) self->finish_close();
+}
+
+// ---- closing ----
+
+void ClientConnection::cancel_stream() {
+    if (stream_ == 0) return;
+    worker_.channel().send(ipc::Type::ReqCancel, stream_);
+    worker_.end_stream(stream_);
+    stream_ = 0;
+}
+
+void ClientConnection::close_after_flush() {
+    if (closed_ || closing_) return;
+    closing_ = true;
+    evtimer_del(head_timer_.get());
+    bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) finish_close();
+}
+
+void ClientConnection::finish_close() {
+    if (shutdown_pending_) {
+        shutdown_pending_ = false;
+        worker_.channel().send(ipc::Type::Shutdown, 0);
+    }
+    if (!linger_after_flush_) {
+        close_now();
+        return;
+    }
+    // Lingering close: half-close our side, discard what the client still
+    // sends for a short while, then close. Closing with unread input would
+    // send a reset that can destroy our error answer in flight.
+    lingering_ = true;
+    ::shutdown(bufferevent_getfd(bev_.get()), SHUT_WR);
+    evbuffer_drain(bufferevent_get_input(bev_.get()), static_cast<size_t>(-1));
+    bufferevent_setwatermark(bev_.get(), EV_READ, 0, 0);
+    bufferevent_enable(bev_.get(), EV_READ);
+    timeval tv = seconds(kLingerSeconds);
+    evtimer_add(head_timer_.get(), &tv);
+}
+
+void ClientConnection::close_now() {
+    if (closed_) return;
+    closed_ = true;
+    cancel_stream();
+    head_timer_.reset();
+    bev_.reset();
+    worker_.connection_closed(this);
+}
+
+void ClientConnection::begin_drain() {
+    draining_ = true;
+    if (req_ == ReqState::Head && resp_ == RespState::None && !closing_) close_now();
+}
+
+void ClientConnection::on_head_timer(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<ClientConnection*>(arg);
+    if (self->lingering_ || self->closing_) {
+        self->close_now();
+        return;
+    }
+    if (self->req_ != ReqState::Head || self->resp_ != RespState::None) return;
+    if (self->head_started_) {
+        self->refuse(refusal::kRequestTimeout);
+    } else {
+        self->close_now();  // idle keep-alive connection
+    }
+}
+
+void ClientConnection::on_event(bufferevent*, short what, void* arg) {
+    auto* self = static_cast<ClientConnection*>(arg);
+    if (self->lingering_) {
+        self->close_now();
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        if ((what & BEV_EVENT_READING) && self->req_ == ReqState::Body) {
+            self->body_failed(refusal::kRequestTimeout);
+        } else {
+            self->close_now();
+        }
+        return;
+    }
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && self->req_ == ReqState::Done &&
+        (self->resp_ == RespState::Waiting || self->resp_ == RespState::Streaming)) {
+        // Half-close after a complete request: still deliver the answer.
+        self->keep_alive_ = false;
+        return;
+    }
+    self->close_now();
+}
+
+}  // namespace proxy

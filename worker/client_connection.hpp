@@ -1,0 +1,90 @@
+// One client connection in a worker: strict HTTP/1.1 head parsing, policy,
+// request body relay to the parent, response framing back to the client.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/chunked_decoder.hpp"
+#include "common/event_ptr.hpp"
+#include "common/http_types.hpp"
+#include "common/ipc.hpp"
+
+namespace proxy {
+
+class WorkerProcess;
+struct Refusal;
+
+class ClientConnection {
+public:
+    ClientConnection(WorkerProcess& worker, evutil_socket_t fd);
+    ~ClientConnection();
+    ClientConnection(const ClientConnection&) = delete;
+    ClientConnection& operator=(const ClientConnection&) = delete;
+
+    // Parent -> worker messages for this connection's current stream.
+    void on_resp_head(const ipc::ResponseStart& start);
+    void on_resp_body(std::string_view data);
+    void on_resp_end();
+    void on_resp_abort();
+    void on_resp_error(const ipc::ErrorReply& error);
+    void on_req_credit(std::uint32_t bytes);
+
+    // Graceful stop: idle connections close now, busy ones after this exchange.
+    void begin_drain();
+    bool closed() const { return closed_; }
+
+private:
+    enum class ReqState { Head, Body, Done };
+    enum class RespState { None, Waiting, Streaming, Done };
+
+    static void on_read(bufferevent*, void* arg);
+    static void on_write(bufferevent*, void* arg);
+    static void on_event(bufferevent*, short what, void* arg);
+    static void on_head_timer(evutil_socket_t, short, void* arg);
+    static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
+
+    void process_input();
+    void handle_head(std::string_view block);
+    void pump_body();
+    void request_body_done();
+    void body_failed(const Refusal& r);
+    void exchange_finished();
+    void start_head_timer(unsigned seconds);
+    void refuse(const Refusal& r);
+    void send_error(int status, const char* type, const char* code, std::string_view message);
+    void write_response_head(int status, const HeaderList& headers, BodyFraming framing,
+                             std::uint64_t length, bool keep_alive);
+    void cancel_stream();
+    void close_after_flush();
+    void finish_close();
+    void close_now();
+
+    WorkerProcess& worker_;
+    BufferEventPtr bev_;
+    EventPtr head_timer_;
+    bool closed_ = false;
+    bool closing_ = false;  // close once output is flushed
+    bool draining_ = false;
+    bool shutdown_pending_ = false;  // tell the parent after our 200 is flushed
+    bool linger_after_flush_ = false;
+    bool lingering_ = false;
+    bool head_started_ = false;  // bytes of the next head have arrived
+    bool keep_alive_ = false;    // this exchange leaves the connection open
+
+    ReqState req_ = ReqState::Head;
+    RespState resp_ = RespState::None;
+    std::uint32_t stream_ = 0;
+    RequestHead head_;
+    std::uint64_t body_remaining_ = 0;  // Length framing
+    std::uint64_t body_seen_ = 0;
+    std::optional<ChunkedDecoder> chunked_;
+    std::uint64_t req_uncredited_ = 0;  // body bytes sent to the parent, not yet taken upstream
+    bool resp_chunked_ = false;         // we frame the body with chunked coding
+    bool resp_close_delimited_ = false;
+    std::uint64_t resp_uncredited_ = 0;  // body bytes handed to us, not yet taken by the client
+};
+
+}  // namespace proxy

@@ -1,0 +1,198 @@
+#include "worker/worker_process.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "common/exit_codes.hpp"
+#include "common/log.hpp"
+#include "worker/client_connection.hpp"
+#include "worker/sandbox.hpp"
+
+namespace proxy {
+
+namespace {
+
+std::uint16_t bound_port(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+    if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    return 0;
+}
+
+}  // namespace
+
+WorkerProcess::WorkerProcess(const Options& options) : options_(options) {}
+
+WorkerProcess::~WorkerProcess() {
+    // Connections reference the base and channel: free them first.
+    graveyard_.clear();
+    connections_.clear();
+}
+
+HeadLimits WorkerProcess::head_limits() const {
+    HeadLimits l;
+    l.max_head_bytes = options_.max_header_bytes;
+    l.max_headers = options_.max_headers;
+    return l;
+}
+
+int WorkerProcess::run() {
+    // The parent's terminal may send SIGINT to the whole process group; only
+    // the parent decides when workers stop (it sends SIGTERM).
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGHUP, SIG_IGN);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    std::uint16_t port = bound_port(kWorkerListenFd);
+    request_policy_ = make_request_policy(options_, port);
+    header_rules_ = make_header_rules(options_);
+
+    // Everything that needs a new fd or a syscall the sandbox forbids happens
+    // before harden_worker(): the event base (epoll fd, signal pipe), the
+    // signal handlers, the channel and the listener.
+    base_.reset(event_base_new());
+    if (!base_) {
+        LOG_ERROR("cannot create event base");
+        return exit_code::runtime;
+    }
+    channel_ = std::make_unique<Channel>(base_.get(), UniqueFd(kWorkerIpcFd), *this);
+    listener_.reset(evconnlistener_new(base_.get(), &WorkerProcess::on_accept, this,
+                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+                                       kWorkerListenFd));
+    if (!listener_) {
+        LOG_ERROR("cannot listen on inherited socket");
+        return exit_code::runtime;
+    }
+    sigterm_.reset(evsignal_new(base_.get(), SIGTERM, &WorkerProcess::on_signal, this));
+    event_add(sigterm_.get(), nullptr);
+    reap_event_.reset(event_new(base_.get(), -1, 0, &WorkerProcess::on_reap, this));
+
+    WorkerSandboxConfig sandbox;
+    sandbox.user = options_.worker_user;
+    sandbox.chroot_dir = options_.chroot_dir;
+    std::string skipped = harden_worker(sandbox);
+    if (!skipped.empty() && options_.worker_id == 1) LOG_WARN("%s", skipped.c_str());
+
+    LOG_DEBUG("serving");
+    event_base_dispatch(base_.get());
+    return exit_status_;
+}
+
+void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+    auto* self = static_cast<WorkerProcess*>(arg);
+    if (self->draining_) {
+        evutil_closesocket(fd);
+        return;
+    }
+    if (self->connections_.size() >= self->options_.max_connections) {
+        // Best effort, never blocks: a full socket buffer just loses the body.
+        static constexpr char kBusy[] =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Content-Length: 108\r\nConnection: close\r\n\r\n"
+            "{\"error\":{\"message\":\"proxy is at its connection limit; retry later\","
+            "\"type\":\"server_error\",\"code\":\"overloaded\"}}";
+        ssize_t w = ::send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)w;
+        evutil_closesocket(fd);
+        return;
+    }
+    auto conn = std::make_unique<ClientConnection>(*self, fd);
+    ClientConnection* raw = conn.get();
+    self->connections_.emplace(raw, std::move(conn));
+}
+
+std::uint32_t WorkerProcess::open_stream(ClientConnection* conn) {
+    std::uint32_t id = next_stream_++;
+    if (next_stream_ == 0) next_stream_ = 1;
+    streams_[id] = conn;
+    return id;
+}
+
+void WorkerProcess::end_stream(std::uint32_t stream) { streams_.erase(stream); }
+
+void WorkerProcess::connection_closed(ClientConnection* conn) {
+    auto it = connections_.find(conn);
+    if (it == connections_.end()) return;
+    // The connection is usually deep in its own callback: free it later.
+    graveyard_.push_back(std::move(it->second));
+    connections_.erase(it);
+    event_active(reap_event_.get(), 0, 0);
+}
+
+void WorkerProcess::on_reap(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<WorkerProcess*>(arg);
+    self->graveyard_.clear();
+    self->maybe_exit();
+}
+
+void WorkerProcess::on_message(ipc::Message& msg) {
+    if (!ipc::is_parent_to_worker(msg.type)) {
+        LOG_ERROR("parent sent %s; exiting", ipc::type_name(msg.type));
+        exit_status_ = exit_code::runtime;
+        event_base_loopbreak(base_.get());
+        return;
+    }
+    auto it = streams_.find(msg.stream);
+    // A stream whose client already left: the parent learns from our cancel.
+    if (it == streams_.end()) return;
+    ClientConnection* conn = it->second;
+    switch (msg.type) {
+        case ipc::Type::RespHead:
+            if (auto start = ipc::decode_response_start(msg.payload)) conn->on_resp_head(*start);
+            else conn->on_resp_abort();
+            break;
+        case ipc::Type::RespBody: conn->on_resp_body(msg.payload); break;
+        case ipc::Type::RespEnd: conn->on_resp_end(); break;
+        case ipc::Type::RespAbort: conn->on_resp_abort(); break;
+        case ipc::Type::RespError:
+            if (auto err = ipc::decode_error(msg.payload)) conn->on_resp_error(*err);
+            else conn->on_resp_abort();
+            break;
+        case ipc::Type::ReqCredit:
+            if (auto n = ipc::decode_u32(msg.payload)) conn->on_req_credit(*n);
+            break;
+        default: break;
+    }
+}
+
+void WorkerProcess::on_channel_down(const char* why, bool) {
+    // Without the parent nothing can be served: leave at once.
+    LOG_WARN("channel to parent lost (%s); exiting", why);
+    exit_status_ = exit_code::runtime;
+    event_base_loopbreak(base_.get());
+}
+
+void WorkerProcess::on_signal(evutil_socket_t, short, void* arg) {
+    static_cast<WorkerProcess*>(arg)->begin_drain();
+}
+
+void WorkerProcess::begin_drain() {
+    if (draining_) return;
+    draining_ = true;
+    listener_.reset();
+    // begin_drain may close connections, which edits connections_.
+    std::vector<ClientConnection*> all;
+    for (auto& [raw, _] : connections_) all.push_back(raw);
+    for (auto* c : all) c->begin_drain();
+    maybe_exit();
+}
+
+void WorkerProcess::maybe_exit() {
+    if (draining_ && connections_.empty()) event_base_loopexit(base_.get(), nullptr);
+}
+
+int run_worker(const Options& options) {
+    char role[32];
+    std::snprintf(role, sizeof role, "worker %u", options.worker_id);
+    log::set_role(role);
+    log::set_verbose(options.verbose);
+    WorkerProcess worker(options);
+    return worker.run();
+}
+
+}  // namespace proxy

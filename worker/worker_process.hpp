@@ -1,0 +1,72 @@
+// The worker process: accepts clients on the inherited listener and relays
+// requests to the parent over the IPC channel. Never sees the key.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "common/channel.hpp"
+#include "common/event_ptr.hpp"
+#include "common/http_error.hpp"
+#include "common/options.hpp"
+#include "policy/header_policy.hpp"
+#include "policy/request_policy.hpp"
+
+namespace proxy {
+
+class ClientConnection;
+
+// Fixed fd numbers set up by the parent before execve.
+inline constexpr int kWorkerListenFd = 3;
+inline constexpr int kWorkerIpcFd = 4;
+
+// Flow-control window per stream and direction: how many body bytes may be in
+// flight between the client socket and the upstream socket.
+inline constexpr std::uint32_t kStreamWindow = 256 * 1024;
+
+class WorkerProcess : public ChannelOwner {
+public:
+    explicit WorkerProcess(const Options& options);
+    ~WorkerProcess() override;
+    int run();
+
+    // For ClientConnection.
+    event_base* base() const { return base_.get(); }
+    const Options& options() const { return options_; }
+    const RequestPolicy& request_policy() const { return request_policy_; }
+    const HeaderRules& header_rules() const { return header_rules_; }
+    HeadLimits head_limits() const;
+    Channel& channel() { return *channel_; }
+    std::uint32_t open_stream(ClientConnection* conn);
+    void end_stream(std::uint32_t stream);
+    void connection_closed(ClientConnection* conn);
+    bool draining() const { return draining_; }
+
+private:
+    void on_message(ipc::Message& msg) override;
+    void on_channel_down(const char* why, bool malformed) override;
+    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg);
+    static void on_signal(evutil_socket_t sig, short, void* arg);
+    static void on_reap(evutil_socket_t, short, void* arg);
+    void begin_drain();
+    void maybe_exit();
+
+    Options options_;
+    EventBasePtr base_;
+    std::unique_ptr<Channel> channel_;
+    EvListenerPtr listener_;
+    EventPtr sigterm_, sigint_, sighup_, reap_event_;
+    RequestPolicy request_policy_;
+    HeaderRules header_rules_;
+    std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> connections_;
+    std::unordered_map<std::uint32_t, ClientConnection*> streams_;
+    std::vector<std::unique_ptr<ClientConnection>> graveyard_;  // freed on the next loop turn
+    std::uint32_t next_stream_ = 1;
+    bool draining_ = false;
+    int exit_status_ = 0;
+};
+
+int run_worker(const Options& options);
+
+}  // namespace proxy
