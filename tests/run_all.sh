@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the proxy and runs every test: unit and integration tests (ctest) in a
+# normal -Werror build, the same suite under ASan/UBSan, and a short smoke run
+# of each libFuzzer target. Installs its Debian packages first when missing.
+#
+#   bash tests/run_all.sh            # everything (about 10-15 minutes on 2 cores)
+#   SKIP_SANITIZE=1 SKIP_FUZZ=1 bash tests/run_all.sh   # quick: normal build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${JOBS:-$(nproc)}
+
+PACKAGES=(cmake g++ pkg-config libevent-dev libssl-dev libcap-ng-dev libseccomp-dev doctest-dev
+          python3 openssl clang libclang-rt-14-dev mandoc)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    echo "== installing: ${missing[*]}"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+
+status=0
+run_suite() {  # name, build dir, extra cmake args...
+    local name=$1 dir=$2; shift 2
+    echo "== [$name] configure + build ($dir)"
+    cmake -S "$ROOT" -B "$dir" -DPROXY_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j"$JOBS"
+    echo "== [$name] ctest"
+    if ! ctest --test-dir "$dir" --output-on-failure -j"$JOBS" --timeout 600; then
+        status=1
+    fi
+}
+
+run_suite release "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ -z "${SKIP_SANITIZE:-}" ]; then
+    # detect_leaks=0: workers exit through _exit paths by design; leaks are
+    # not what this build is for. halt_on_error makes any finding fatal.
+    ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        run_suite asan-ubsan "$ROOT/build-asan" -DCMAKE_BUILD_TYPE=Debug -DPROXY_SANITIZE=ON
+fi
+if [ -z "${SKIP_FUZZ:-}" ]; then
+    echo "== [fuzz] smoke run"
+    if ! FUZZ_SECONDS=${FUZZ_SECONDS:-20} bash "$ROOT/tests/fuzz/run_smoke.sh" "$ROOT/build-fuzz"; then
+        status=1
+    fi
+fi
+if [ -z "${SKIP_BENCH_SMOKE:-}" ] && [ -x "$ROOT/bench/run" ]; then
+    echo "== [bench] smoke run (not pass/fail)"
+    timeout 300 "$ROOT/bench/run" --quick --proxy-bin "$ROOT/build/codex-responses-api-proxy" || echo "bench smoke failed (ignored)"
+fi
+if [ "$status" -eq 0 ]; then echo "== all suites passed"; else echo "== SOME SUITES FAILED"; fi
+exit $status
