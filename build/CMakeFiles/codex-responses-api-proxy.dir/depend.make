@@ -1,2 +1,0 @@
-# Empty dependencies file for codex-responses-api-proxy.
-# This may be replaced when dependencies are built.

@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libproxy_core.a"
-)
