@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Fuzz smoke run: configure a clang build with libFuzzer, build the four fuzz
+# targets and run each for FUZZ_SECONDS (default 30) from its seed corpus.
+# Exits non-zero if any target crashes, leaks or breaks an invariant.
+#
+#   tests/fuzz/run_smoke.sh [BUILD_DIR]      (default: <repo>/build-fuzz)
+#   FUZZ_SECONDS=300 tests/fuzz/run_smoke.sh
+#
+# New corpus entries go to BUILD_DIR/fuzz-corpus/<target>, crash inputs to
+# BUILD_DIR/fuzz-artifacts/<target>/, full logs to BUILD_DIR/fuzz-<target>.log.
+# To keep a crash as a regression seed, copy it into tests/fuzz/corpus/<target>/.
+set -euo pipefail
+
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${1:-$src/build-fuzz}
+seconds=${FUZZ_SECONDS:-30}
+targets=(fuzz_request_head fuzz_chunked fuzz_response_head fuzz_ipc)
+
+# The core is instrumented for coverage (fuzzer-no-link) and sanitized; the
+# targets add -fsanitize=fuzzer themselves (tests/fuzz/CMakeLists.txt).
+core_flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
+core_flags+=" -fno-omit-frame-pointer -Wno-unknown-warning-option"
+
+CC=clang CXX=clang++ cmake -S "$src" -B "$build" \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPROXY_FUZZ=ON -DPROXY_TESTS=ON \
+    -DCMAKE_CXX_FLAGS="$core_flags" >/dev/null
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
+
+failed=0
+for t in "${targets[@]}"; do
+    work="$build/fuzz-corpus/$t"
+    artifacts="$build/fuzz-artifacts/$t/"
+    log="$build/fuzz-$t.log"
+    mkdir -p "$work" "$artifacts"
+    args=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts")
+    [[ $t == fuzz_ipc ]] || args+=(-dict="$src/tests/fuzz/http.dict")
+    start=$(date +%s)
+    # The first corpus directory receives new inputs; the seeds stay untouched.
+    if "$build/tests/fuzz/$t" "${args[@]}" "$work" "$src/tests/fuzz/corpus/$t" >"$log" 2>&1; then
+        result=ok
+    else
+        result="FAILED (see $log and $artifacts)"
+        failed=1
+    fi
+    elapsed=$(($(date +%s) - start))
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1 || true)
+    echo "$t: $result, ran ${elapsed}s, ${runs:-?} executions, ${cov:-cov: ?}," \
+        "corpus $(find "$work" -type f | wc -l) files"
+    if [[ $result != ok ]]; then
+        grep -m5 -E 'ERROR|invariant failed|SUMMARY' "$log" || true
+    fi
+done
+exit "$failed"
