@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +64,7 @@ struct Parent {
     std::unique_ptr<DumpWriter> dump;
     std::unique_ptr<UpstreamEnv> env;
     std::unique_ptr<Supervisor> supervisor;
+    UniqueFd listen_fd;
     EventPtr sigterm, sigint, sighup, sigchld;
     int exit_status = exit_code::ok;
     bool stopping = false;
@@ -73,6 +75,9 @@ struct Parent {
         exit_status = status;
         systemd_notify("STOPPING=1");
         LOG_INFO("stopping: draining open streams (up to %us)", options.shutdown_timeout_s);
+        // Workers close their copies as they drain; once ours is gone too,
+        // new connections are refused instead of waiting in the backlog.
+        listen_fd.reset();
         supervisor->begin_shutdown([this] { event_base_loopexit(base.get(), nullptr); });
     }
 
@@ -137,8 +142,17 @@ int run_parent(const Options& o) {
         p.dns.reset(evdns_base_new(p.base.get(), 0));
         if (p.dns) evdns_base_load_hosts(p.dns.get(), nullptr);
     }
+    // Every client connection costs a worker one descriptor: use all the
+    // descriptors the administrator allows (workers inherit the limit).
+    rlimit nofile{};
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     auto listener = open_listener(o.port, error);
     if (!listener) return fail(exit_code::listen_failed, error);
+    const unsigned port = listener->port;
+    p.listen_fd = std::move(listener->fd);
 
     UpstreamPool::Config pc;
     pc.url = url;
@@ -156,19 +170,20 @@ int run_parent(const Options& o) {
     // exe_fd, which the parent's filter allows and nothing else).
     int exe_fd = open_self_exe();
     if (exe_fd < 0) return fail(exit_code::runtime, std::string("cannot open own executable: ") + std::strerror(errno));
-    p.supervisor = std::make_unique<Supervisor>(p.base.get(), *p.env, listener->fd.get(), exe_fd);
+    p.supervisor = std::make_unique<Supervisor>(p.base.get(), *p.env, p.listen_fd.get(), exe_fd);
     p.supervisor->set_stop_handler([&p](int status) { p.stop(status); });
     if (!p.supervisor->start_all(error)) return fail(exit_code::runtime, "cannot start workers: " + error);
-    std::string skipped = drop_parent_privileges();
-    apply_parent_sandbox(exe_fd);
-    if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());
-
-    // 5. Tell the world.
-    if (!o.server_info.empty() && !write_server_info(o.server_info, listener->port, getpid(), error)) {
+    // 5. Tell the world: the listener is up and queues connections for the
+    // workers, so clients may connect from now on. Written before the
+    // parent's sandbox, which forbids creating directories.
+    if (!o.server_info.empty() && !write_server_info(o.server_info, port, getpid(), error)) {
         p.supervisor->begin_shutdown([] {});
         return fail(exit_code::config_failed, error);
     }
-    LOG_INFO("listening on 127.0.0.1:%u, forwarding to %s", listener->port, url.host_header.c_str());
+    std::string skipped = drop_parent_privileges();
+    apply_parent_sandbox(exe_fd);
+    if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());
+    LOG_INFO("listening on 127.0.0.1:%u, forwarding to %s", port, url.host_header.c_str());
     systemd_notify("READY=1\nMAINPID=" + std::to_string(getpid()));
 
     event_base_dispatch(p.base.get());

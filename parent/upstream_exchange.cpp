@@ -88,8 +88,8 @@ void UpstreamExchange::write_head() {
         evbuffer_add_printf(out, "\r\nTransfer-Encoding: chunked\r\n\r\n");
     } else {
         std::uint64_t len = request_.framing == BodyFraming::Length ? request_.content_length : 0;
+        // Even without a body the worker sends exactly one ReqEnd.
         evbuffer_add_printf(out, "\r\nContent-Length: %llu\r\n\r\n", static_cast<unsigned long long>(len));
-        if (len == 0) req_done_ = true;
     }
 }
 

@@ -403,6 +403,11 @@ void ClientConnection::close_now() {
     worker_.connection_closed(this);
 }
 
+void ClientConnection::shed() {
+    if (head_started_) refuse(refusal::kRequestTimeout);
+    else close_now();
+}
+
 void ClientConnection::begin_drain() {
     draining_ = true;
     if (req_ == ReqState::Head && resp_ == RespState::None && !closing_) close_now();

@@ -35,6 +35,13 @@ public:
     // Graceful stop: idle connections close now, busy ones after this exchange.
     void begin_drain();
     bool closed() const { return closed_; }
+    // No request in progress: an idle keep-alive connection or a head still
+    // arriving. These are what a full worker sheds first (slowloris).
+    bool sheddable() const {
+        return req_ == ReqState::Head && resp_ == RespState::None && !closed_ && !closing_;
+    }
+    // Close a sheddable connection to make room for a new one.
+    void shed();
 
 private:
     enum class ReqState { Head, Body, Done };

@@ -1,13 +1,16 @@
 #include "worker/worker_process.hpp"
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <csignal>
+#include <cerrno>
 #include <cstring>
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "policy/refusal.hpp"
 #include "worker/client_connection.hpp"
 #include "worker/sandbox.hpp"
 
@@ -68,6 +71,15 @@ int WorkerProcess::run() {
         LOG_ERROR("cannot listen on inherited socket");
         return exit_code::runtime;
     }
+    evconnlistener_set_error_cb(listener_.get(), &WorkerProcess::on_accept_error);
+    accept_pause_.reset(evtimer_new(base_.get(), &WorkerProcess::on_accept_resume, this));
+    // Never promise more connections than we have descriptors for.
+    rlimit nofile{};
+    max_connections_ = options_.max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+        nofile.rlim_cur > 64 && nofile.rlim_cur - 32 < max_connections_) {
+        max_connections_ = static_cast<std::uint32_t>(nofile.rlim_cur - 32);
+    }
     sigterm_.reset(evsignal_new(base_.get(), SIGTERM, &WorkerProcess::on_signal, this));
     event_add(sigterm_.get(), nullptr);
     reap_event_.reset(event_new(base_.get(), -1, 0, &WorkerProcess::on_reap, this));
@@ -89,14 +101,15 @@ void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, in
         evutil_closesocket(fd);
         return;
     }
-    if (self->connections_.size() >= self->options_.max_connections) {
-        // Best effort, never blocks: a full socket buffer just loses the body.
-        static constexpr char kBusy[] =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            "Content-Length: 108\r\nConnection: close\r\n\r\n"
-            "{\"error\":{\"message\":\"proxy is at its connection limit; retry later\","
-            "\"type\":\"server_error\",\"code\":\"overloaded\"}}";
-        ssize_t w = ::send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (self->connections_.size() >= self->max_connections_ && !self->shed_one()) {
+        // Best effort, never blocks: a full socket buffer just loses the answer.
+        static const std::string busy = [] {
+            std::string body = refusal_body(refusal::kOverloaded);
+            return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                   "Content-Length: " + std::to_string(body.size()) +
+                   "\r\nConnection: close\r\n\r\n" + body;
+        }();
+        ssize_t w = ::send(fd, busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         (void)w;
         evutil_closesocket(fd);
         return;
@@ -104,6 +117,38 @@ void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, in
     auto conn = std::make_unique<ClientConnection>(*self, fd);
     ClientConnection* raw = conn.get();
     self->connections_.emplace(raw, std::move(conn));
+    self->arrival_order_.push_back(raw);
+}
+
+// At the connection limit, a connection doing nothing useful (idle
+// keep-alive, or a head trickling in) makes room for a new one: slow clients
+// cannot lock good ones out. The oldest such connection goes first.
+bool WorkerProcess::shed_one() {
+    for (auto& conn : arrival_order_) {
+        if (conn && conn->sheddable()) {
+            conn->shed();
+            return true;
+        }
+    }
+    return false;
+}
+
+void WorkerProcess::on_accept_error(evconnlistener* listener, void* arg) {
+    auto* self = static_cast<WorkerProcess*>(arg);
+    int err = EVUTIL_SOCKET_ERROR();
+    // Out of descriptors: stop accepting briefly instead of spinning on
+    // accept(); log at most once per pause.
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        LOG_WARN("accept: %s; pausing accepts for 100 ms", std::strerror(err));
+        evconnlistener_disable(listener);
+        timeval tv{0, 100 * 1000};
+        evtimer_add(self->accept_pause_.get(), &tv);
+    }
+}
+
+void WorkerProcess::on_accept_resume(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<WorkerProcess*>(arg);
+    if (self->listener_ && !self->draining_) evconnlistener_enable(self->listener_.get());
 }
 
 std::uint32_t WorkerProcess::open_stream(ClientConnection* conn) {
@@ -118,6 +163,7 @@ void WorkerProcess::end_stream(std::uint32_t stream) { streams_.erase(stream); }
 void WorkerProcess::connection_closed(ClientConnection* conn) {
     auto it = connections_.find(conn);
     if (it == connections_.end()) return;
+    arrival_order_.remove(conn);
     // The connection is usually deep in its own callback: free it later.
     graveyard_.push_back(std::move(it->second));
     connections_.erase(it);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <unordered_map>
 
@@ -49,6 +50,9 @@ private:
     static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg);
     static void on_signal(evutil_socket_t sig, short, void* arg);
     static void on_reap(evutil_socket_t, short, void* arg);
+    static void on_accept_error(evconnlistener*, void* arg);
+    static void on_accept_resume(evutil_socket_t, short, void* arg);
+    bool shed_one();
     void begin_drain();
     void maybe_exit();
 
@@ -56,7 +60,9 @@ private:
     EventBasePtr base_;
     std::unique_ptr<Channel> channel_;
     EvListenerPtr listener_;
-    EventPtr sigterm_, sigint_, sighup_, reap_event_;
+    EventPtr sigterm_, sigint_, sighup_, reap_event_, accept_pause_;
+    std::uint32_t max_connections_ = 0;  // --max-connections, capped by RLIMIT_NOFILE
+    std::list<ClientConnection*> arrival_order_;  // oldest first, for shedding
     RequestPolicy request_policy_;
     HeaderRules header_rules_;
     std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> connections_;

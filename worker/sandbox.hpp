@@ -1,0 +1,46 @@
+// The worker's sandbox, applied in one function in a fixed order, each step
+// fatal (OpenSSH's privsep child, relayd's proc setup): see harden_worker().
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace proxy {
+
+struct WorkerSandboxConfig {
+    std::string user;         // --worker-user: switched to when started as root
+    std::string chroot_dir;   // --chroot-dir: empty, root-owned (prepare_chroot_dir)
+    // Listener(s) and IPC socket; 0, 1, 2 are always kept. Defaults to the
+    // fixed worker fds (worker_process.hpp: kWorkerListenFd 3, kWorkerIpcFd 4).
+    std::vector<int> keep_fds{3, 4};
+};
+
+// Call after the event base, the signal events and the IPC channel exist and
+// before the first event is dispatched. In order:
+//   1. close every inherited fd except 0, 1, 2 and keep_fds. "Inherited"
+//      means not close-on-exec: whatever survived execve from the parent has
+//      FD_CLOEXEC clear, while the worker's own pre-sandbox fds (libevent's
+//      epoll fd and signal pipe) are created with it, and must stay open.
+//   2. when root: getpwnam(user) (needs /etc, so before the chroot)
+//   3. when root: chroot(chroot_dir), chdir("/")
+//   4. when root: setgroups(0), setresgid, setresuid to that user, all
+//      capabilities and the bounding set cleared (capng_change_id); not
+//      root: clear whatever capabilities we hold
+//   5. verify: no capabilities left, ids are the user's, root cannot be regained
+//   6. rlimits: NPROC 0, FSIZE 0, CORE 0 (NOFILE stays)
+//   7. PR_SET_DUMPABLE 0
+//   8. PR_SET_NO_NEW_PRIVS 1
+//   9. the worker's seccomp filter (policy/seccomp_policy.hpp)
+// A failing step prints one line and exits with exit_code::sandbox_failed.
+// Returns what was skipped because we are not root (empty when nothing was),
+// for the caller to log once.
+[[nodiscard]] std::string harden_worker(const WorkerSandboxConfig& config);
+
+// For the parent, while root, before starting workers: create `dir` (mkdir -p,
+// mode 0755, root-owned), and check that it is a directory (not a symlink),
+// owned by root, not writable by group or others, and empty, and that every
+// ancestor is root-owned and not writable by others (or sticky, like /tmp),
+// so nobody can swap the directory for one of their own.
+bool prepare_chroot_dir(const std::string& dir, std::string& error);
+
+}  // namespace proxy
