@@ -23,6 +23,16 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
 fi
 
+# The real Codex CLI for tests/integration/test_codex_cli.py (and the bench
+# baseline). Best effort: without npm or the registry that test is skipped.
+CODEX_DIR="$ROOT/bench/.cache/codex"
+if command -v npm >/dev/null && ! compgen -G "$CODEX_DIR/node_modules/@openai/codex*/vendor/*/bin/codex" >/dev/null; then
+    echo "== installing the Codex CLI 0.169.0 (npm) for the client test"
+    mkdir -p "$CODEX_DIR"
+    timeout 300 npm install --silent --no-audit --no-fund --prefix "$CODEX_DIR" @openai/codex@0.169.0-linux-x64 \
+        || echo "npm install failed: test_codex_cli will be skipped"
+fi
+
 status=0
 run_suite() {  # name, build dir, extra cmake args...
     local name=$1 dir=$2; shift 2
