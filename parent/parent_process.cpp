@@ -16,6 +16,7 @@
 #include "common/secret_page.hpp"
 #include "common/upstream_url.hpp"
 #include "parent/exchange_dump.hpp"
+#include "parent/filesystem.hpp"
 #include "parent/hardening.hpp"
 #include "parent/key_intake.hpp"
 #include "parent/listener.hpp"
@@ -119,7 +120,7 @@ int run_parent(const Options& o) {
         if (!p.tls) return fail(exit_code::config_failed, error);
     }
     if (!o.dump_dir.empty()) {
-        if (::mkdir(o.dump_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        if (!make_directories(o.dump_dir, 0700)) {
             return fail(exit_code::config_failed, "cannot create --dump-dir " + o.dump_dir + ": " + std::strerror(errno));
         }
         p.dump = std::make_unique<DumpWriter>(o.dump_dir, url.host_header);

@@ -8,22 +8,12 @@
 #include <cstring>
 
 #include "common/json.hpp"
+#include "parent/filesystem.hpp"
 
 namespace proxy {
 
-namespace {
-// mkdir -p of the file's directory, as the original does.
-bool make_parent_dirs(const std::string& path) {
-    for (std::size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
-        std::string dir = path.substr(0, pos);
-        if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
-    }
-    return true;
-}
-}  // namespace
-
 bool write_server_info(const std::string& path, unsigned port, long pid, std::string& error) {
-    if (!make_parent_dirs(path)) {
+    if (!make_parent_directories(path)) {
         error = "cannot create the directory of " + path + ": " + std::strerror(errno);
         return false;
     }

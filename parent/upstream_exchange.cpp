@@ -2,6 +2,8 @@
 
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -96,6 +98,12 @@ void UpstreamExchange::write_head() {
 void UpstreamExchange::connected() {
     phase_ = Phase::AwaitHead;
     bufferevent* bev = conn_->bev.get();
+    if (!conn_->reused) {
+        // The head and the body leave as separate writes; without this, Nagle
+        // holds the second until the first is ACKed (40 ms of delayed ACK).
+        int one = 1;
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     timeval idle = seconds(env_.options.upstream_idle_timeout_s);
     bufferevent_set_timeouts(bev, &idle, &idle);
     evbuffer* out = bufferevent_get_output(bev);
@@ -197,6 +205,13 @@ void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
             return;
         }
         unsigned long tls = self->conn_ && self->conn_->tls ? bufferevent_get_openssl_error(bev) : 0;
+        // libevent queues plain errno values (library 0) beside real OpenSSL
+        // errors: those are socket failures (refused, reset), not TLS ones.
+        int sock_err = 0;
+        if (tls != 0 && (ERR_GET_LIB(tls) == 0 || ERR_GET_LIB(tls) == ERR_LIB_SYS)) {
+            sock_err = ERR_GET_REASON(tls);
+            tls = 0;
+        }
         if (tls != 0 || (self->conn_ && self->conn_->ssl && SSL_get_verify_result(self->conn_->ssl) != X509_V_OK)) {
             std::string detail = "TLS handshake with " + url.host_header + " failed";
             long verify = self->conn_->ssl ? SSL_get_verify_result(self->conn_->ssl) : X509_V_OK;
@@ -214,7 +229,9 @@ void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
             self->fail(refusal::kUpstreamTls, detail);
             return;
         }
-        int err = EVUTIL_SOCKET_ERROR();
+        while (bufferevent_get_openssl_error(bev) != 0) {
+        }
+        int err = sock_err ? sock_err : EVUTIL_SOCKET_ERROR();
         self->fail(refusal::kUpstreamUnreachable,
                    "connect to " + url.host_header + " failed: " + (err ? std::strerror(err) : "closed"));
         return;

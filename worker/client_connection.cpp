@@ -236,7 +236,10 @@ void ClientConnection::write_response_head(int status, const HeaderList& headers
     for (const auto& h : headers) {
         out.append(h.name).append(": ").append(h.value).append("\r\n");
     }
-    if (framing == BodyFraming::Length) {
+    // 1xx, 204 and 304 carry no body and no framing header (RFC 9110 8.6).
+    const bool bodiless = status < 200 || status == 204 || status == 304;
+    if (bodiless) {
+    } else if (framing == BodyFraming::Length) {
         n = std::snprintf(line, sizeof line, "Content-Length: %llu\r\n",
                           static_cast<unsigned long long>(length));
         out.append(line, static_cast<std::size_t>(n));
@@ -272,6 +275,10 @@ void ClientConnection::on_resp_head(const ipc::ResponseStart& start) {
         // Unknown length: chunked for HTTP/1.1 clients, close-delimited for 1.0.
         if (head_.version_minor >= 1) resp_chunked_ = true;
         else resp_close_delimited_ = true;
+    }
+    if (start.status < 200 || start.status == 204 || start.status == 304) {
+        resp_chunked_ = false;
+        resp_close_delimited_ = false;
     }
     keep_alive_ = head_.keep_alive && !resp_close_delimited_ && !draining_ && !worker_.draining() &&
                   req_ == ReqState::Done;
