@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <sys/uio.h>
+
 #include <cstring>
 #include <vector>
 
@@ -27,20 +29,29 @@ void Channel::close() {
 }
 
 bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payload) {
-    if (!is_open()) return false;
-    if (!ipc::encode(type, stream, payload, scratch_)) return false;
+    if (!is_open() || payload.size() > ipc::kMaxPayload) return false;
+    std::uint8_t header[ipc::kHeaderSize];
+    ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), 0, header);
     if (queue_.empty()) {
-        ssize_t n = ::send(fd_.get(), scratch_.data(), scratch_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n == static_cast<ssize_t>(scratch_.size())) return true;
+        // Header and payload gathered straight from where they are: no copy
+        // unless the socket is full and the message has to wait.
+        iovec iov[2] = {{header, sizeof header},
+                        {const_cast<char*>(payload.data()), payload.size()}};
+        msghdr mh{};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = payload.empty() ? 1 : 2;
+        ssize_t n = ::sendmsg(fd_.get(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == static_cast<ssize_t>(sizeof header + payload.size())) return true;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
             // The peer is gone; the read side reports it to the owner.
             return false;
         }
         event_add(write_event_.get(), nullptr);
     }
-    queued_bytes_ += scratch_.size();
-    queue_.push_back(std::move(scratch_));
-    scratch_.clear();
+    std::string queued(reinterpret_cast<const char*>(header), sizeof header);
+    queued.append(payload);
+    queued_bytes_ += queued.size();
+    queue_.push_back(std::move(queued));
     return true;
 }
 
@@ -104,7 +115,7 @@ void Channel::read_some() {
             fail("oversized datagram", true);
             break;
         }
-        ipc::Message msg;
+        ipc::MessageView msg;
         auto err = ipc::decode({buf.data(), static_cast<std::size_t>(n)}, msg);
         if (err != ipc::DecodeError::None) {
             fail(ipc::decode_error_name(err), true);

@@ -21,7 +21,7 @@ public:
     virtual ~ChannelOwner() = default;
     // A well-formed message arrived. The owner may close or destroy the
     // channel from here; the channel checks `alive` before touching itself.
-    virtual void on_message(ipc::Message& msg) = 0;
+    virtual void on_message(const ipc::MessageView& msg) = 0;
     // The peer closed, an I/O error happened, or a datagram did not decode.
     // `malformed` is true for the latter: the peer is hostile or broken.
     virtual void on_channel_down(const char* why, bool malformed) = 0;
@@ -58,7 +58,6 @@ private:
     EventPtr write_event_;
     std::deque<std::string> queue_;
     std::size_t queued_bytes_ = 0;
-    std::string scratch_;
     // Set to false by the destructor so a callback that destroyed us returns.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

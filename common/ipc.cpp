@@ -133,7 +133,7 @@ bool encode(Type type, std::uint32_t stream, std::string_view payload, std::stri
     return true;
 }
 
-DecodeError decode(std::span<const std::uint8_t> datagram, Message& out) {
+DecodeError decode(std::span<const std::uint8_t> datagram, MessageView& out) {
     if (datagram.size() < kHeaderSize) return DecodeError::Truncated;
     Reader r{std::string_view(reinterpret_cast<const char*>(datagram.data()), datagram.size())};
     auto type = static_cast<std::uint16_t>(r.uint(2));
@@ -147,8 +147,29 @@ DecodeError decode(std::span<const std::uint8_t> datagram, Message& out) {
     out.type = t;
     out.flags = flags;
     out.stream = stream;
-    out.payload.assign(r.in);
+    out.payload = r.in;
     return DecodeError::None;
+}
+
+DecodeError decode(std::span<const std::uint8_t> datagram, Message& out) {
+    MessageView v;
+    DecodeError e = decode(datagram, v);
+    if (e != DecodeError::None) return e;
+    out.type = v.type;
+    out.flags = v.flags;
+    out.stream = v.stream;
+    out.payload.assign(v.payload);
+    return e;
+}
+
+void encode_header(Type type, std::uint32_t stream, std::uint32_t length, std::uint16_t flags,
+                   std::uint8_t (&out)[kHeaderSize]) {
+    std::string h;
+    put_u16(h, static_cast<std::uint16_t>(type));
+    put_u16(h, flags);
+    put_u32(h, stream);
+    put_u32(h, length);
+    std::memcpy(out, h.data(), kHeaderSize);
 }
 
 std::string encode_open(const OpenRequest& r) {

@@ -50,6 +50,16 @@ struct Message {
     std::string payload;
 };
 
+// A decoded message whose payload points into the datagram buffer: valid only
+// until the next receive. The channel hands these to its owner, so body bytes
+// are copied once (into the destination evbuffer), not twice.
+struct MessageView {
+    Type type{};
+    std::uint16_t flags = 0;
+    std::uint32_t stream = 0;
+    std::string_view payload;
+};
+
 enum class DecodeError {
     None,
     Truncated,        // shorter than the header
@@ -65,7 +75,13 @@ bool encode(Type type, std::uint32_t stream, std::string_view payload, std::stri
             std::uint16_t flags = 0);
 
 // Decode one datagram. On success fills `out` and returns DecodeError::None.
+DecodeError decode(std::span<const std::uint8_t> datagram, MessageView& out);
 DecodeError decode(std::span<const std::uint8_t> datagram, Message& out);
+
+// The 12-byte header of a message, for senders that gather header and
+// payload with sendmsg instead of encoding into one buffer.
+void encode_header(Type type, std::uint32_t stream, std::uint32_t length, std::uint16_t flags,
+                   std::uint8_t (&out)[kHeaderSize]);
 
 // ---- typed payloads ----
 

@@ -21,7 +21,7 @@ enum StreamState : unsigned {
 struct Answer {
     ipc::Type type;
     unsigned allowed;
-    bool (WorkerLink::*handler)(ipc::Message&, UpstreamExchange*);
+    bool (WorkerLink::*handler)(const ipc::MessageView&, UpstreamExchange*);
 };
 
 // Everything a worker may say, and when. Nothing else is accepted.
@@ -76,7 +76,7 @@ void WorkerLink::drop_all_streams() {
     graveyard_.clear();
 }
 
-void WorkerLink::on_message(ipc::Message& msg) {
+void WorkerLink::on_message(const ipc::MessageView& msg) {
     if (killed_) return;
     unsigned state;
     UpstreamExchange* ex = nullptr;
@@ -118,7 +118,7 @@ void WorkerLink::hostile(const char* what, const char* why) {
     drop_all_streams();
 }
 
-bool WorkerLink::answer_req_open(ipc::Message& m, UpstreamExchange*) {
+bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     auto open = ipc::decode_open(m.payload);
     if (!open) return false;
     const Options& o = env_.options;
@@ -137,28 +137,28 @@ bool WorkerLink::answer_req_open(ipc::Message& m, UpstreamExchange*) {
     return true;
 }
 
-bool WorkerLink::answer_req_body(ipc::Message& m, UpstreamExchange* ex) {
+bool WorkerLink::answer_req_body(const ipc::MessageView& m, UpstreamExchange* ex) {
     return ex == nullptr || ex->on_req_body(m.payload);
 }
 
-bool WorkerLink::answer_req_end(ipc::Message& m, UpstreamExchange* ex) {
+bool WorkerLink::answer_req_end(const ipc::MessageView& m, UpstreamExchange* ex) {
     return m.payload.empty() && (ex == nullptr || ex->on_req_end());
 }
 
-bool WorkerLink::answer_req_cancel(ipc::Message& m, UpstreamExchange* ex) {
+bool WorkerLink::answer_req_cancel(const ipc::MessageView& m, UpstreamExchange* ex) {
     if (!m.payload.empty()) return false;
     if (ex) ex->on_cancel();
     return true;
 }
 
-bool WorkerLink::answer_resp_credit(ipc::Message& m, UpstreamExchange* ex) {
+bool WorkerLink::answer_resp_credit(const ipc::MessageView& m, UpstreamExchange* ex) {
     auto n = ipc::decode_u32(m.payload);
     if (!n) return false;
     if (ex) ex->on_resp_credit(*n);
     return true;
 }
 
-bool WorkerLink::answer_shutdown(ipc::Message& m, UpstreamExchange*) {
+bool WorkerLink::answer_shutdown(const ipc::MessageView& m, UpstreamExchange*) {
     // Only workers of a proxy started with --http-shutdown may ask.
     if (!m.payload.empty() || !env_.options.http_shutdown) return false;
     LOG_INFO("shutdown requested over HTTP (worker %u)", id_);

@@ -41,15 +41,15 @@ public:
     // Dispatch table entries (OpenSSH monitor style): the worker's ask_X is
     // answered by answer_X. Each returns false when the message breaks the
     // protocol.
-    bool answer_req_open(ipc::Message& m, UpstreamExchange* ex);
-    bool answer_req_body(ipc::Message& m, UpstreamExchange* ex);
-    bool answer_req_end(ipc::Message& m, UpstreamExchange* ex);
-    bool answer_req_cancel(ipc::Message& m, UpstreamExchange* ex);
-    bool answer_resp_credit(ipc::Message& m, UpstreamExchange* ex);
-    bool answer_shutdown(ipc::Message& m, UpstreamExchange* ex);
+    bool answer_req_open(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_req_body(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_req_end(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_req_cancel(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_resp_credit(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_shutdown(const ipc::MessageView& m, UpstreamExchange* ex);
 
 private:
-    void on_message(ipc::Message& msg) override;
+    void on_message(const ipc::MessageView& msg) override;
     void on_channel_down(const char* why, bool malformed) override;
     void hostile(const char* what, const char* why);
     static void on_reap(evutil_socket_t, short, void* arg);

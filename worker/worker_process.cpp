@@ -176,7 +176,7 @@ void WorkerProcess::on_reap(evutil_socket_t, short, void* arg) {
     self->maybe_exit();
 }
 
-void WorkerProcess::on_message(ipc::Message& msg) {
+void WorkerProcess::on_message(const ipc::MessageView& msg) {
     if (!ipc::is_parent_to_worker(msg.type)) {
         LOG_ERROR("parent sent %s; exiting", ipc::type_name(msg.type));
         exit_status_ = exit_code::runtime;

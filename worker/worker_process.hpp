@@ -45,7 +45,7 @@ public:
     bool draining() const { return draining_; }
 
 private:
-    void on_message(ipc::Message& msg) override;
+    void on_message(const ipc::MessageView& msg) override;
     void on_channel_down(const char* why, bool malformed) override;
     static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg);
     static void on_signal(evutil_socket_t sig, short, void* arg);
