@@ -2,8 +2,8 @@
 
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <sys/uio.h>
+#include <cerrno>
 
 #include <cstring>
 #include <vector>
@@ -13,12 +13,15 @@ namespace proxy {
 Channel::Channel(event_base* base, UniqueFd fd, ChannelOwner& owner)
     : fd_(std::move(fd)), owner_(owner) {
     evutil_make_socket_nonblocking(fd_.get());
-    read_event_.reset(event_new(base, fd_.get(), EV_READ | EV_PERSIST, &Channel::on_readable, this));
+    read_event_.reset(
+        event_new(base, fd_.get(), EV_READ | EV_PERSIST, &Channel::on_readable, this));
     write_event_.reset(event_new(base, fd_.get(), EV_WRITE, &Channel::on_writable, this));
     event_add(read_event_.get(), nullptr);
 }
 
-Channel::~Channel() { *alive_ = false; }
+Channel::~Channel() {
+    *alive_ = false;
+}
 
 void Channel::close() {
     read_event_.reset();
@@ -86,7 +89,9 @@ void Channel::on_writable(evutil_socket_t, short, void* arg) {
     if (!self->flush()) self->fail("write to peer failed", false);
 }
 
-void Channel::on_readable(evutil_socket_t, short, void* arg) { static_cast<Channel*>(arg)->read_some(); }
+void Channel::on_readable(evutil_socket_t, short, void* arg) {
+    static_cast<Channel*>(arg)->read_some();
+}
 
 void Channel::fail(const char* why, bool malformed) {
     close();

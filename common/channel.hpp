@@ -17,7 +17,7 @@
 namespace proxy {
 
 class ChannelOwner {
-public:
+  public:
     virtual ~ChannelOwner() = default;
     // A well-formed message arrived. The owner may close or destroy the
     // channel from here; the channel checks `alive` before touching itself.
@@ -28,7 +28,7 @@ public:
 };
 
 class Channel {
-public:
+  public:
     Channel(event_base* base, UniqueFd fd, ChannelOwner& owner);
     ~Channel();
     Channel(const Channel&) = delete;
@@ -45,7 +45,7 @@ public:
     int fd() const { return fd_.get(); }
     void close();
 
-private:
+  private:
     static void on_readable(evutil_socket_t, short, void* arg);
     static void on_writable(evutil_socket_t, short, void* arg);
     void read_some();

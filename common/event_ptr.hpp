@@ -21,7 +21,9 @@ struct CFree {
     }
 };
 
-inline void free_evdns(evdns_base* b) { evdns_base_free(b, 0); }
+inline void free_evdns(evdns_base* b) {
+    evdns_base_free(b, 0);
+}
 
 using EventBasePtr = std::unique_ptr<event_base, CFree<event_base_free>>;
 using EventPtr = std::unique_ptr<event, CFree<event_free>>;

@@ -6,7 +6,9 @@ namespace proxy::ipc {
 
 namespace {
 
-void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
+void put_u8(std::string& out, std::uint8_t v) {
+    out.push_back(static_cast<char>(v));
+}
 void put_u16(std::string& out, std::uint16_t v) {
     put_u8(out, static_cast<std::uint8_t>(v));
     put_u8(out, static_cast<std::uint8_t>(v >> 8));
@@ -70,7 +72,9 @@ bool get_headers(Reader& r, HeaderList& headers) {
     return r.ok;
 }
 
-bool framing_ok(std::uint64_t f) { return f <= static_cast<std::uint64_t>(BodyFraming::UntilClose); }
+bool framing_ok(std::uint64_t f) {
+    return f <= static_cast<std::uint64_t>(BodyFraming::UntilClose);
+}
 
 bool fits_u16_lengths(const HeaderList& headers) {
     if (headers.size() > 0xffff) return false;
@@ -84,18 +88,30 @@ bool fits_u16_lengths(const HeaderList& headers) {
 
 const char* type_name(Type t) {
     switch (t) {
-        case Type::ReqOpen: return "REQ_OPEN";
-        case Type::ReqBody: return "REQ_BODY";
-        case Type::ReqEnd: return "REQ_END";
-        case Type::ReqCancel: return "REQ_CANCEL";
-        case Type::RespCredit: return "RESP_CREDIT";
-        case Type::Shutdown: return "SHUTDOWN";
-        case Type::RespHead: return "RESP_HEAD";
-        case Type::RespBody: return "RESP_BODY";
-        case Type::RespEnd: return "RESP_END";
-        case Type::RespAbort: return "RESP_ABORT";
-        case Type::RespError: return "RESP_ERROR";
-        case Type::ReqCredit: return "REQ_CREDIT";
+        case Type::ReqOpen:
+            return "REQ_OPEN";
+        case Type::ReqBody:
+            return "REQ_BODY";
+        case Type::ReqEnd:
+            return "REQ_END";
+        case Type::ReqCancel:
+            return "REQ_CANCEL";
+        case Type::RespCredit:
+            return "RESP_CREDIT";
+        case Type::Shutdown:
+            return "SHUTDOWN";
+        case Type::RespHead:
+            return "RESP_HEAD";
+        case Type::RespBody:
+            return "RESP_BODY";
+        case Type::RespEnd:
+            return "RESP_END";
+        case Type::RespAbort:
+            return "RESP_ABORT";
+        case Type::RespError:
+            return "RESP_ERROR";
+        case Type::ReqCredit:
+            return "REQ_CREDIT";
     }
     return "UNKNOWN";
 }
@@ -111,11 +127,16 @@ bool is_parent_to_worker(Type t) {
 
 const char* decode_error_name(DecodeError e) {
     switch (e) {
-        case DecodeError::None: return "ok";
-        case DecodeError::Truncated: return "truncated header";
-        case DecodeError::LengthMismatch: return "length does not match datagram";
-        case DecodeError::Oversized: return "payload over the size cap";
-        case DecodeError::UnknownType: return "unknown message type";
+        case DecodeError::None:
+            return "ok";
+        case DecodeError::Truncated:
+            return "truncated header";
+        case DecodeError::LengthMismatch:
+            return "length does not match datagram";
+        case DecodeError::Oversized:
+            return "payload over the size cap";
+        case DecodeError::UnknownType:
+            return "unknown message type";
     }
     return "?";
 }

@@ -62,9 +62,9 @@ struct MessageView {
 
 enum class DecodeError {
     None,
-    Truncated,        // shorter than the header
-    LengthMismatch,   // header length != datagram payload size
-    Oversized,        // payload larger than kMaxPayload
+    Truncated,       // shorter than the header
+    LengthMismatch,  // header length != datagram payload size
+    Oversized,       // payload larger than kMaxPayload
     UnknownType,
 };
 const char* decode_error_name(DecodeError e);

@@ -15,26 +15,26 @@ struct Options {
     std::string server_info;            // --server-info FILE
     bool http_shutdown = false;         // --http-shutdown
     std::string upstream_url = "https://api.openai.com/v1/responses";  // --upstream-url URL
-    std::string dump_dir;                                               // --dump-dir DIR
+    std::string dump_dir;                                              // --dump-dir DIR
 
     // --- ours ---
-    std::string upstream_ca_file;        // --upstream-ca-file FILE (replaces system store)
+    std::string upstream_ca_file;          // --upstream-ca-file FILE (replaces system store)
     bool allow_insecure_upstream = false;  // --allow-insecure-upstream: permit http:// (tests)
-    std::string worker_user = "nobody";  // --worker-user NAME
+    std::string worker_user = "nobody";    // --worker-user NAME
     std::string chroot_dir = "/run/codex-responses-api-proxy/empty";  // --chroot-dir DIR
-    unsigned workers = 1;                // --workers N
+    unsigned workers = 1;                                             // --workers N
     std::vector<std::string> allowed_hosts;  // --allow-host NAME (extra Host names we answer to)
-    std::string openai_organization;     // --openai-organization VALUE (fixed, replaces client's)
-    std::string openai_project;          // --openai-project VALUE
-    std::string key_file;                // --key-file FILE (instead of stdin; systemd credential)
+    std::string openai_organization;  // --openai-organization VALUE (fixed, replaces client's)
+    std::string openai_project;       // --openai-project VALUE
+    std::string key_file;             // --key-file FILE (instead of stdin; systemd credential)
 
     // limits and timeouts (seconds / bytes); defaults documented in README + man page
-    unsigned header_timeout_s = 30;          // --header-timeout
-    unsigned body_timeout_s = 60;            // --body-timeout (idle, per read)
-    unsigned upstream_connect_timeout_s = 10;  // --upstream-connect-timeout
-    unsigned upstream_idle_timeout_s = 300;  // --upstream-idle-timeout (no byte from upstream)
-    unsigned keepalive_timeout_s = 75;       // --keepalive-timeout (idle client connection)
-    unsigned shutdown_timeout_s = 30;        // --shutdown-timeout (drain on SIGTERM)
+    unsigned header_timeout_s = 30;              // --header-timeout
+    unsigned body_timeout_s = 60;                // --body-timeout (idle, per read)
+    unsigned upstream_connect_timeout_s = 10;    // --upstream-connect-timeout
+    unsigned upstream_idle_timeout_s = 300;      // --upstream-idle-timeout (no byte from upstream)
+    unsigned keepalive_timeout_s = 75;           // --keepalive-timeout (idle client connection)
+    unsigned shutdown_timeout_s = 30;            // --shutdown-timeout (drain on SIGTERM)
     std::uint64_t max_body_bytes = 64ull << 20;  // --max-body-size
     std::uint32_t max_header_bytes = 32u << 10;  // --max-header-size
     std::uint32_t max_headers = 100;             // --max-headers
@@ -49,9 +49,9 @@ struct Options {
 // Parsed upstream URL: https://host[:port]/path?query
 struct UpstreamUrl {
     bool tls = true;
-    std::string host;          // without brackets for IPv6
+    std::string host;  // without brackets for IPv6
     std::uint16_t port = 443;
-    std::string host_header;   // host[:port] exactly as in the URL
+    std::string host_header;     // host[:port] exactly as in the URL
     std::string path_and_query;  // "/v1/responses" (+ "?..." if given)
 };
 

@@ -51,13 +51,20 @@ struct JsonScan {
         if (i >= s.size()) return false;
         bool ok;
         char c = s[i];
-        if (c == '{') ok = container('}', true);
-        else if (c == '[') ok = container(']', false);
-        else if (c == '"') ok = str();
-        else if (c == 't') ok = lit("true");
-        else if (c == 'f') ok = lit("false");
-        else if (c == 'n') ok = lit("null");
-        else ok = num();
+        if (c == '{')
+            ok = container('}', true);
+        else if (c == '[')
+            ok = container(']', false);
+        else if (c == '"')
+            ok = str();
+        else if (c == 't')
+            ok = lit("true");
+        else if (c == 'f')
+            ok = lit("false");
+        else if (c == 'n')
+            ok = lit("null");
+        else
+            ok = num();
         --depth;
         return ok;
     }
@@ -133,9 +140,9 @@ ExchangeDump::ExchangeDump(std::string request_path, std::string response_path, 
 void ExchangeDump::request_done() {
     if (request_written_) return;
     request_written_ = true;
-    write_file(request_path_, "{\n  \"method\": \"POST\",\n  \"url\": \"/v1/responses\",\n  \"headers\": " +
-                                  headers_json(req_headers_) + ",\n  \"body\": " + body_json(req_body_) +
-                                  "\n}\n");
+    write_file(request_path_,
+               "{\n  \"method\": \"POST\",\n  \"url\": \"/v1/responses\",\n  \"headers\": " +
+                   headers_json(req_headers_) + ",\n  \"body\": " + body_json(req_body_) + "\n}\n");
 }
 
 void ExchangeDump::response_head(int status, const HeaderList& headers) {
@@ -147,9 +154,9 @@ void ExchangeDump::response_done() {
     if (response_written_) return;
     request_done();
     response_written_ = true;
-    write_file(response_path_, "{\n  \"status\": " + std::to_string(status_) + ",\n  \"headers\": " +
-                                   headers_json(resp_headers_) + ",\n  \"body\": " +
-                                   body_json(resp_body_) + "\n}\n");
+    write_file(response_path_, "{\n  \"status\": " + std::to_string(status_) +
+                                   ",\n  \"headers\": " + headers_json(resp_headers_) +
+                                   ",\n  \"body\": " + body_json(resp_body_) + "\n}\n");
 }
 
 DumpWriter::DumpWriter(std::string dir, std::string upstream_host)

@@ -14,7 +14,7 @@
 namespace proxy {
 
 class ExchangeDump {
-public:
+  public:
     ExchangeDump(std::string request_path, std::string response_path, std::string host,
                  const HeaderList& request_headers);
     void request_body(std::string_view data) { req_body_.append(data); }
@@ -23,7 +23,7 @@ public:
     void response_body(std::string_view data) { resp_body_.append(data); }
     void response_done();
 
-private:
+  private:
     std::string request_path_, response_path_;
     HeaderList req_headers_;
     std::string req_body_;
@@ -35,11 +35,11 @@ private:
 };
 
 class DumpWriter {
-public:
+  public:
     DumpWriter(std::string dir, std::string upstream_host);
     std::unique_ptr<ExchangeDump> begin(const HeaderList& forwarded_headers);
 
-private:
+  private:
     std::string dir_;
     std::string host_;
     std::uint64_t next_ = 1;

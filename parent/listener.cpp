@@ -45,7 +45,8 @@ std::optional<Listener> open_listener(std::optional<std::uint16_t> port, std::st
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(port.value_or(0));
     if (::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        error = "failed to bind 127.0.0.1:" + std::to_string(port.value_or(0)) + ": " + std::strerror(errno);
+        error = "failed to bind 127.0.0.1:" + std::to_string(port.value_or(0)) + ": " +
+                std::strerror(errno);
         return std::nullopt;
     }
     if (::listen(l.fd.get(), SOMAXCONN) != 0) {

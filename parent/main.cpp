@@ -17,12 +17,17 @@ int main(int argc, char** argv, char** envp) {
     proxy::Options options;
     std::string error;
     switch (proxy::parse_options(argc, argv, options, error)) {
-        case proxy::ParseStatus::Help: std::fputs(proxy::usage_text().c_str(), stdout); return 0;
-        case proxy::ParseStatus::Version: std::printf("%s\n", proxy::version_text()); return 0;
+        case proxy::ParseStatus::Help:
+            std::fputs(proxy::usage_text().c_str(), stdout);
+            return 0;
+        case proxy::ParseStatus::Version:
+            std::printf("%s\n", proxy::version_text());
+            return 0;
         case proxy::ParseStatus::Error:
             std::fprintf(stderr, "codex-responses-api-proxy: %s (see --help)\n", error.c_str());
             return proxy::exit_code::usage;
-        case proxy::ParseStatus::Ok: break;
+        case proxy::ParseStatus::Ok:
+            break;
     }
     if (options.worker_mode) return proxy::run_worker(options);
     return proxy::run_parent(options);

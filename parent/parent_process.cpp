@@ -42,7 +42,9 @@ int read_key(const Options& o, KeyPage& page) {
     int fd = STDIN_FILENO;
     if (!o.key_file.empty()) {
         file.reset(::open(o.key_file.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!file) return fail(exit_code::key_read_error, "cannot open --key-file " + o.key_file + ": " + std::strerror(errno));
+        if (!file)
+            return fail(exit_code::key_read_error,
+                        "cannot open --key-file " + o.key_file + ": " + std::strerror(errno));
         fd = file.get();
     }
     int read_errno = 0;
@@ -86,14 +88,19 @@ struct Parent {
         auto* self = static_cast<Parent*>(arg);
         switch (sig) {
             case SIGTERM:
-            case SIGINT: self->stop(exit_code::ok); break;
+            case SIGINT:
+                self->stop(exit_code::ok);
+                break;
             case SIGHUP:
                 systemd_notify(systemd_reloading_state());
                 self->supervisor->reload();
                 systemd_notify("READY=1");
                 break;
-            case SIGCHLD: self->supervisor->on_child_exit(); break;
-            default: break;
+            case SIGCHLD:
+                self->supervisor->on_child_exit();
+                break;
+            default:
+                break;
         }
     }
 };
@@ -113,7 +120,8 @@ int run_parent(const Options& o) {
 
     // 2. Configuration that needs files: upstream trust, dump directory.
     UpstreamUrl url;
-    if (!parse_upstream_url(o.upstream_url, url, error)) return fail(exit_code::usage, "--upstream-url: " + error);
+    if (!parse_upstream_url(o.upstream_url, url, error))
+        return fail(exit_code::usage, "--upstream-url: " + error);
     Parent p(o);
     if (url.tls) {
         p.tls = make_upstream_tls_context(o.upstream_ca_file, error);
@@ -121,23 +129,27 @@ int run_parent(const Options& o) {
     }
     if (!o.dump_dir.empty()) {
         if (!make_directories(o.dump_dir, 0700)) {
-            return fail(exit_code::config_failed, "cannot create --dump-dir " + o.dump_dir + ": " + std::strerror(errno));
+            return fail(exit_code::config_failed,
+                        "cannot create --dump-dir " + o.dump_dir + ": " + std::strerror(errno));
         }
         p.dump = std::make_unique<DumpWriter>(o.dump_dir, url.host_header);
     }
     const bool root = geteuid() == 0;
     if (root) {
         if (!getpwnam(o.worker_user.c_str())) {
-            return fail(exit_code::config_failed, "--worker-user " + o.worker_user + ": no such user");
+            return fail(exit_code::config_failed,
+                        "--worker-user " + o.worker_user + ": no such user");
         }
-        if (!prepare_chroot_dir(o.chroot_dir, error)) return fail(exit_code::config_failed, "--chroot-dir: " + error);
+        if (!prepare_chroot_dir(o.chroot_dir, error))
+            return fail(exit_code::config_failed, "--chroot-dir: " + error);
     }
 
     // 3. Event loop, resolver (reads resolv.conf and hosts now, before the
     // sandbox), listener.
     p.base.reset(event_base_new());
     if (!p.base) return fail(exit_code::runtime, "cannot create event base");
-    p.dns.reset(evdns_base_new(p.base.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE));
+    p.dns.reset(evdns_base_new(
+        p.base.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE));
     if (!p.dns) {
         // No resolv.conf: numeric hosts and /etc/hosts still work.
         p.dns.reset(evdns_base_new(p.base.get(), 0));
@@ -164,16 +176,22 @@ int run_parent(const Options& o) {
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
         EventPtr ev(evsignal_new(p.base.get(), sig, &Parent::on_signal, &p));
         event_add(ev.get(), nullptr);
-        (sig == SIGTERM ? p.sigterm : sig == SIGINT ? p.sigint : sig == SIGHUP ? p.sighup : p.sigchld) = std::move(ev);
+        (sig == SIGTERM  ? p.sigterm
+         : sig == SIGINT ? p.sigint
+         : sig == SIGHUP ? p.sighup
+                         : p.sigchld) = std::move(ev);
     }
 
     // 4. Workers, then our own sandbox (workers are re-executed through
     // exe_fd, which the parent's filter allows and nothing else).
     int exe_fd = open_self_exe();
-    if (exe_fd < 0) return fail(exit_code::runtime, std::string("cannot open own executable: ") + std::strerror(errno));
+    if (exe_fd < 0)
+        return fail(exit_code::runtime,
+                    std::string("cannot open own executable: ") + std::strerror(errno));
     p.supervisor = std::make_unique<Supervisor>(p.base.get(), *p.env, p.listen_fd.get(), exe_fd);
     p.supervisor->set_stop_handler([&p](int status) { p.stop(status); });
-    if (!p.supervisor->start_all(error)) return fail(exit_code::runtime, "cannot start workers: " + error);
+    if (!p.supervisor->start_all(error))
+        return fail(exit_code::runtime, "cannot start workers: " + error);
     // 5. Tell the world: the listener is up and queues connections for the
     // workers, so clients may connect from now on. Written before the
     // parent's sandbox, which forbids creating directories.

@@ -25,7 +25,8 @@ bool write_server_info(const std::string& path, unsigned port, long pid, std::st
         return false;
     }
     bool ok = ::fchmod(fd, 0644) == 0 &&
-              ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
+              ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+              ::fsync(fd) == 0;
     int saved = errno;
     ::close(fd);
     if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -29,7 +29,8 @@ constexpr int kMaxBackoffMs = 30000;
 std::vector<std::string> worker_environment() {
     std::vector<std::string> env;
     for (char** e = environ; e && *e; ++e) {
-        if (std::strncmp(*e, "ASAN_OPTIONS=", 13) == 0 || std::strncmp(*e, "UBSAN_OPTIONS=", 14) == 0 ||
+        if (std::strncmp(*e, "ASAN_OPTIONS=", 13) == 0 ||
+            std::strncmp(*e, "UBSAN_OPTIONS=", 14) == 0 ||
             std::strncmp(*e, "LSAN_OPTIONS=", 13) == 0) {
             env.emplace_back(*e);
         }
@@ -134,11 +135,15 @@ void Supervisor::on_child_exit() {
         if (!link) continue;
         unsigned id = link->id();
         if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
-            LOG_SECURITY("worker %u (pid %d) killed by SIGSYS: seccomp violation", id, static_cast<int>(pid));
-        } else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL && WTERMSIG(status) != SIGTERM) {
-            LOG_WARN("worker %u (pid %d) died of signal %d", id, static_cast<int>(pid), WTERMSIG(status));
+            LOG_SECURITY("worker %u (pid %d) killed by SIGSYS: seccomp violation", id,
+                         static_cast<int>(pid));
+        } else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL &&
+                   WTERMSIG(status) != SIGTERM) {
+            LOG_WARN("worker %u (pid %d) died of signal %d", id, static_cast<int>(pid),
+                     WTERMSIG(status));
         } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && !stopping_) {
-            LOG_WARN("worker %u (pid %d) exited with status %d", id, static_cast<int>(pid), WEXITSTATUS(status));
+            LOG_WARN("worker %u (pid %d) exited with status %d", id, static_cast<int>(pid),
+                     WEXITSTATUS(status));
         }
         bool healthy = std::chrono::steady_clock::now() - link->started > kHealthyAfter;
         link->drop_all_streams();
@@ -189,7 +194,8 @@ void Supervisor::reload() {
         std::string error;
         std::unique_ptr<WorkerLink> old = std::move(s->link);
         if (!spawn(*s, error)) {
-            LOG_ERROR("reload: cannot start worker %u: %s; keeping the old one", s->id, error.c_str());
+            LOG_ERROR("reload: cannot start worker %u: %s; keeping the old one", s->id,
+                      error.c_str());
             s->link = std::move(old);
             continue;
         }

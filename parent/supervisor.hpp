@@ -18,7 +18,7 @@
 namespace proxy {
 
 class Supervisor {
-public:
+  public:
     Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int exe_fd);
     ~Supervisor();
 
@@ -33,7 +33,7 @@ public:
     void set_stop_handler(std::function<void(int)> h) { stop_handler_ = std::move(h); }
     std::vector<pid_t> worker_pids() const;
 
-private:
+  private:
     struct Slot {
         unsigned id = 0;
         std::unique_ptr<WorkerLink> link;

@@ -1,9 +1,9 @@
 #include "parent/upstream_exchange.hpp"
 
 #include <event2/bufferevent_ssl.h>
-#include <openssl/err.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -21,22 +21,28 @@
 namespace proxy {
 
 namespace {
-constexpr std::uint32_t kWindow = 256 * 1024;   // matches the worker's window
+constexpr std::uint32_t kWindow = 256 * 1024;  // matches the worker's window
 constexpr std::uint64_t kCreditBatch = 16 * 1024;
 constexpr std::size_t kMaxResponseHead = 64 * 1024;
 constexpr std::size_t kMaxResponseHeaders = 256;
 
-timeval seconds(unsigned s) { return timeval{static_cast<time_t>(s), 0}; }
+timeval seconds(unsigned s) {
+    return timeval{static_cast<time_t>(s), 0};
+}
 }  // namespace
 
 UpstreamExchange::UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
                                    ipc::OpenRequest request)
-    : env_(env), sink_(sink), stream_(stream), request_(std::move(request)), pending_(evbuffer_new()) {}
+    : env_(env),
+      sink_(sink),
+      stream_(stream),
+      request_(std::move(request)),
+      pending_(evbuffer_new()) {}
 
 UpstreamExchange::~UpstreamExchange() {
     if (conn_ && conn_->bev) {
-        evbuffer_remove_cb(bufferevent_get_output(conn_->bev.get()), &UpstreamExchange::on_output_drained,
-                           this);
+        evbuffer_remove_cb(bufferevent_get_output(conn_->bev.get()),
+                           &UpstreamExchange::on_output_drained, this);
         bufferevent_setcb(conn_->bev.get(), nullptr, nullptr, nullptr, nullptr);
     }
 }
@@ -63,8 +69,8 @@ void UpstreamExchange::start() {
 
 void UpstreamExchange::attach(std::unique_ptr<UpstreamConnection> conn) {
     conn_ = std::move(conn);
-    bufferevent_setcb(conn_->bev.get(), &UpstreamExchange::on_read, nullptr, &UpstreamExchange::on_event,
-                      this);
+    bufferevent_setcb(conn_->bev.get(), &UpstreamExchange::on_read, nullptr,
+                      &UpstreamExchange::on_event, this);
 }
 
 // The request head: only ever POST to the configured path and Host, whatever
@@ -91,7 +97,8 @@ void UpstreamExchange::write_head() {
     } else {
         std::uint64_t len = request_.framing == BodyFraming::Length ? request_.content_length : 0;
         // Even without a body the worker sends exactly one ReqEnd.
-        evbuffer_add_printf(out, "\r\nContent-Length: %llu\r\n\r\n", static_cast<unsigned long long>(len));
+        evbuffer_add_printf(out, "\r\nContent-Length: %llu\r\n\r\n",
+                            static_cast<unsigned long long>(len));
     }
 }
 
@@ -113,7 +120,8 @@ void UpstreamExchange::connected() {
 }
 
 void UpstreamExchange::append_body(std::string_view data) {
-    evbuffer* out = phase_ == Phase::Connecting ? pending_.get() : bufferevent_get_output(conn_->bev.get());
+    evbuffer* out =
+        phase_ == Phase::Connecting ? pending_.get() : bufferevent_get_output(conn_->bev.get());
     if (request_.framing == BodyFraming::Chunked) {
         evbuffer_add_printf(out, "%zx\r\n", data.size());
         evbuffer_add(out, data.data(), data.size());
@@ -127,7 +135,8 @@ bool UpstreamExchange::on_req_body(std::string_view data) {
     if (req_done_ || request_.framing == BodyFraming::None) return false;
     req_body_bytes_ += data.size();
     if (req_body_bytes_ > env_.options.max_body_bytes) return false;
-    if (request_.framing == BodyFraming::Length && req_body_bytes_ > request_.content_length) return false;
+    if (request_.framing == BodyFraming::Length && req_body_bytes_ > request_.content_length)
+        return false;
     // A worker that ignores the credit window is trying to make us buffer.
     req_uncredited_ += data.size();
     if (req_uncredited_ > 2ull * kWindow + ipc::kMaxPayload) return false;
@@ -139,12 +148,13 @@ bool UpstreamExchange::on_req_body(std::string_view data) {
 
 bool UpstreamExchange::on_req_end() {
     if (req_done_) return false;
-    if (request_.framing == BodyFraming::Length && req_body_bytes_ != request_.content_length) return false;
+    if (request_.framing == BodyFraming::Length && req_body_bytes_ != request_.content_length)
+        return false;
     req_done_ = true;
     if (dump_) dump_->request_done();
     if (phase_ != Phase::Finished && request_.framing == BodyFraming::Chunked) {
-        evbuffer* out = phase_ == Phase::Connecting ? pending_.get()
-                                                    : bufferevent_get_output(conn_->bev.get());
+        evbuffer* out =
+            phase_ == Phase::Connecting ? pending_.get() : bufferevent_get_output(conn_->bev.get());
         evbuffer_add(out, "0\r\n\r\n", 5);
     }
     return true;
@@ -186,9 +196,9 @@ void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
     }
     const UpstreamUrl& url = self->env_.pool.url();
     if (what & BEV_EVENT_TIMEOUT) {
-        self->fail(refusal::kUpstreamTimeout,
-                   self->phase_ == Phase::Connecting ? "connect to " + url.host_header + " timed out"
-                                                     : "no data from " + url.host_header + " in time");
+        self->fail(refusal::kUpstreamTimeout, self->phase_ == Phase::Connecting
+                                                  ? "connect to " + url.host_header + " timed out"
+                                                  : "no data from " + url.host_header + " in time");
         return;
     }
     if ((what & BEV_EVENT_EOF) && self->phase_ == Phase::Body &&
@@ -204,7 +214,8 @@ void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
                        "cannot resolve " + url.host + ": " + evutil_gai_strerror(dns));
             return;
         }
-        unsigned long tls = self->conn_ && self->conn_->tls ? bufferevent_get_openssl_error(bev) : 0;
+        unsigned long tls =
+            self->conn_ && self->conn_->tls ? bufferevent_get_openssl_error(bev) : 0;
         // libevent queues plain errno values (library 0) beside real OpenSSL
         // errors: those are socket failures (refused, reset), not TLS ones.
         int sock_err = 0;
@@ -212,7 +223,8 @@ void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
             sock_err = ERR_GET_REASON(tls);
             tls = 0;
         }
-        if (tls != 0 || (self->conn_ && self->conn_->ssl && SSL_get_verify_result(self->conn_->ssl) != X509_V_OK)) {
+        if (tls != 0 || (self->conn_ && self->conn_->ssl &&
+                         SSL_get_verify_result(self->conn_->ssl) != X509_V_OK)) {
             std::string detail = "TLS handshake with " + url.host_header + " failed";
             long verify = self->conn_->ssl ? SSL_get_verify_result(self->conn_->ssl) : X509_V_OK;
             if (verify != X509_V_OK) {
@@ -232,16 +244,18 @@ void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
         while (bufferevent_get_openssl_error(bev) != 0) {
         }
         int err = sock_err ? sock_err : EVUTIL_SOCKET_ERROR();
-        self->fail(refusal::kUpstreamUnreachable,
-                   "connect to " + url.host_header + " failed: " + (err ? std::strerror(err) : "closed"));
+        self->fail(refusal::kUpstreamUnreachable, "connect to " + url.host_header + " failed: " +
+                                                      (err ? std::strerror(err) : "closed"));
         return;
     }
-    self->fail(refusal::kUpstreamUnreachable, self->got_response_bytes_
-                                                  ? "upstream connection lost mid-response"
-                                                  : "upstream closed the connection before answering");
+    self->fail(refusal::kUpstreamUnreachable,
+               self->got_response_bytes_ ? "upstream connection lost mid-response"
+                                         : "upstream closed the connection before answering");
 }
 
-void UpstreamExchange::on_read(bufferevent*, void* arg) { static_cast<UpstreamExchange*>(arg)->process_input(); }
+void UpstreamExchange::on_read(bufferevent*, void* arg) {
+    static_cast<UpstreamExchange*>(arg)->process_input();
+}
 
 void UpstreamExchange::process_input() {
     if (!conn_ || phase_ == Phase::Finished) return;
@@ -294,7 +308,8 @@ bool UpstreamExchange::parse_head() {
     auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(scan)));
     std::size_t head_len = http::find_head_end(std::string_view(p, scan));
     if (head_len == 0) {
-        if (len > kMaxResponseHead) fail(refusal::kUpstreamProtocol, "upstream response head too large");
+        if (len > kMaxResponseHead)
+            fail(refusal::kUpstreamProtocol, "upstream response head too large");
         return false;
     }
     HeadLimits limits;
@@ -302,7 +317,8 @@ bool UpstreamExchange::parse_head() {
     limits.max_headers = kMaxResponseHeaders;
     resp_head_ = ResponseHead{};
     if (auto err = parse_response_head(std::string_view(p, head_len), limits, resp_head_)) {
-        fail(refusal::kUpstreamProtocol, std::string("bad response head from upstream: ") + err->message);
+        fail(refusal::kUpstreamProtocol,
+             std::string("bad response head from upstream: ") + err->message);
         return false;
     }
     evbuffer_drain(in, head_len);
@@ -317,8 +333,9 @@ bool UpstreamExchange::parse_head() {
     start.status = static_cast<std::uint16_t>(resp_head_.status);
     start.framing = resp_head_.framing == BodyFraming::Length ? BodyFraming::Length
                     : resp_head_.framing == BodyFraming::None ? BodyFraming::Length
-                                                               : BodyFraming::Chunked;
-    start.content_length = resp_head_.framing == BodyFraming::Length ? resp_head_.content_length : 0;
+                                                              : BodyFraming::Chunked;
+    start.content_length =
+        resp_head_.framing == BodyFraming::Length ? resp_head_.content_length : 0;
     start.headers = filter_response_headers(resp_head_.headers);
     std::string payload = ipc::encode_response_start(start);
     if (payload.empty() || payload.size() > ipc::kMaxPayload) {
@@ -357,8 +374,8 @@ void UpstreamExchange::response_complete() {
                     evbuffer_get_length(bufferevent_get_input(conn_->bev.get())) == 0 &&
                     evbuffer_get_length(bufferevent_get_output(conn_->bev.get())) == 0;
     if (reusable) {
-        evbuffer_remove_cb(bufferevent_get_output(conn_->bev.get()), &UpstreamExchange::on_output_drained,
-                           this);
+        evbuffer_remove_cb(bufferevent_get_output(conn_->bev.get()),
+                           &UpstreamExchange::on_output_drained, this);
         env_.pool.give_back(std::move(conn_));
     }
     conn_.reset();
@@ -382,6 +399,8 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
     finish();
 }
 
-void UpstreamExchange::finish() { sink_.exchange_done(stream_); }
+void UpstreamExchange::finish() {
+    sink_.exchange_done(stream_);
+}
 
 }  // namespace proxy

@@ -26,7 +26,7 @@ class DumpWriter;
 
 // What an exchange needs from the worker link that owns it.
 class StreamSink {
-public:
+  public:
     virtual ~StreamSink() = default;
     virtual void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) = 0;
     // The exchange is over; the sink destroys it later (not from inside).
@@ -41,7 +41,7 @@ struct UpstreamEnv {
 };
 
 class UpstreamExchange {
-public:
+  public:
     UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
                      ipc::OpenRequest request);
     ~UpstreamExchange();
@@ -59,7 +59,7 @@ public:
     bool request_done() const { return req_done_; }
     std::uint64_t uncredited_request_bytes() const { return req_uncredited_; }
 
-private:
+  private:
     enum class Phase { Connecting, AwaitHead, Body, Finished };
 
     static void on_read(bufferevent*, void* arg);

@@ -15,7 +15,8 @@ int g_pool_index = -1;  // SSL_CTX ex_data slot pointing back to the pool
 UpstreamPool::UpstreamPool(event_base* base, evdns_base* dns, Config config)
     : base_(base), dns_(dns), config_(std::move(config)) {
     if (config_.tls) {
-        if (g_pool_index < 0) g_pool_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+        if (g_pool_index < 0)
+            g_pool_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
         SSL_CTX_set_ex_data(config_.tls, g_pool_index, this);
         SSL_CTX_sess_set_new_cb(config_.tls, &UpstreamPool::on_new_session);
     }
@@ -26,7 +27,8 @@ UpstreamPool::~UpstreamPool() {
 }
 
 int UpstreamPool::on_new_session(SSL* ssl, SSL_SESSION* session) {
-    auto* pool = static_cast<UpstreamPool*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_pool_index));
+    auto* pool =
+        static_cast<UpstreamPool*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_pool_index));
     if (!pool) return 0;
     pool->session_.reset(session);
     return 1;  // we took the reference
@@ -57,7 +59,8 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::connect_new(std::string& error
             return nullptr;
         }
         if (session_) SSL_set_session(ssl, session_.get());
-        conn->bev.reset(bufferevent_openssl_socket_new(base_, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts));
+        conn->bev.reset(
+            bufferevent_openssl_socket_new(base_, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts));
         if (!conn->bev) {
             SSL_free(ssl);
             error = "cannot create TLS connection";
@@ -76,8 +79,8 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::connect_new(std::string& error
         }
     }
     bufferevent_set_max_single_read(conn->bev.get(), 64 * 1024);
-    if (bufferevent_socket_connect_hostname(conn->bev.get(), dns_, AF_UNSPEC, config_.url.host.c_str(),
-                                            config_.url.port) != 0) {
+    if (bufferevent_socket_connect_hostname(conn->bev.get(), dns_, AF_UNSPEC,
+                                            config_.url.host.c_str(), config_.url.port) != 0) {
         error = "cannot start connecting to " + config_.url.host_header;
         return nullptr;
     }
@@ -98,7 +101,9 @@ void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> conn) {
     bufferevent_enable(bev, EV_READ);
 }
 
-void UpstreamPool::drop_idle(UpstreamConnection* conn) { idle_.erase(conn->idle_pos); }
+void UpstreamPool::drop_idle(UpstreamConnection* conn) {
+    idle_.erase(conn->idle_pos);
+}
 
 void UpstreamPool::on_idle_read(bufferevent*, void* arg) {
     auto* conn = static_cast<UpstreamConnection*>(arg);

@@ -26,11 +26,11 @@ struct UpstreamConnection {
 };
 
 class UpstreamPool {
-public:
+  public:
     struct Config {
         UpstreamUrl url;
-        SSL_CTX* tls = nullptr;      // null for http:// (tests only)
-        unsigned idle_keep_s = 30;   // below common server keep-alive timeouts
+        SSL_CTX* tls = nullptr;     // null for http:// (tests only)
+        unsigned idle_keep_s = 30;  // below common server keep-alive timeouts
         std::size_t max_idle = 256;
     };
     UpstreamPool(event_base* base, evdns_base* dns, Config config);
@@ -48,7 +48,7 @@ public:
     const UpstreamUrl& url() const { return config_.url; }
     std::size_t idle_count() const { return idle_.size(); }
 
-private:
+  private:
     static void on_idle_read(bufferevent*, void* arg);
     static void on_idle_event(bufferevent*, short, void* arg);
     static int on_new_session(SSL* ssl, SSL_SESSION* session);

@@ -113,7 +113,8 @@ void WorkerLink::on_channel_down(const char* why, bool malformed) {
 void WorkerLink::hostile(const char* what, const char* why) {
     if (killed_) return;
     killed_ = true;
-    LOG_SECURITY("worker %u (pid %d) sent %s: %s; killing it", id_, static_cast<int>(pid_), what, why);
+    LOG_SECURITY("worker %u (pid %d) sent %s: %s; killing it", id_, static_cast<int>(pid_), what,
+                 why);
     ::kill(pid_, SIGKILL);
     drop_all_streams();
 }
@@ -122,12 +123,14 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     auto open = ipc::decode_open(m.payload);
     if (!open) return false;
     const Options& o = env_.options;
-    if (auto reason = check_forwarded_headers(open->headers, rules_, o.max_headers, o.max_header_bytes)) {
+    if (auto reason =
+            check_forwarded_headers(open->headers, rules_, o.max_headers, o.max_header_bytes)) {
         LOG_SECURITY("worker %u request headers refused: %s", id_, reason->c_str());
         return false;
     }
     if (open->framing == BodyFraming::UntilClose) return false;
-    if (open->framing == BodyFraming::Length && open->content_length > o.max_body_bytes) return false;
+    if (open->framing == BodyFraming::Length && open->content_length > o.max_body_bytes)
+        return false;
     if (streams_.size() >= o.max_connections) return false;
     max_stream_seen_ = m.stream;
     auto ex = std::make_unique<UpstreamExchange>(env_, *this, m.stream, std::move(*open));

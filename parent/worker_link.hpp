@@ -21,7 +21,7 @@ namespace proxy {
 class Supervisor;
 
 class WorkerLink : public ChannelOwner, public StreamSink {
-public:
+  public:
     WorkerLink(Supervisor& supervisor, UpstreamEnv& env, event_base* base, unsigned id, pid_t pid,
                UniqueFd channel_fd);
     ~WorkerLink() override;
@@ -48,7 +48,7 @@ public:
     bool answer_resp_credit(const ipc::MessageView& m, UpstreamExchange* ex);
     bool answer_shutdown(const ipc::MessageView& m, UpstreamExchange* ex);
 
-private:
+  private:
     void on_message(const ipc::MessageView& msg) override;
     void on_channel_down(const char* why, bool malformed) override;
     void hostile(const char* what, const char* why);

@@ -25,7 +25,9 @@ constexpr std::uint64_t kCreditBatch = 16 * 1024;
 // client sees our answer instead of a reset caused by its unread body.
 constexpr int kLingerSeconds = 2;
 
-timeval seconds(unsigned s) { return timeval{static_cast<time_t>(s), 0}; }
+timeval seconds(unsigned s) {
+    return timeval{static_cast<time_t>(s), 0};
+}
 }  // namespace
 
 ClientConnection::ClientConnection(WorkerProcess& worker, evutil_socket_t fd) : worker_(worker) {
@@ -195,8 +197,10 @@ void ClientConnection::pump_body() {
             req_uncredited_ += data.size();
         }
         evbuffer_drain(in, consumed);
-        if (st == ChunkedDecoder::Status::Done) request_body_done();
-        else if (st == ChunkedDecoder::Status::NeedMore && consumed == 0) return;
+        if (st == ChunkedDecoder::Status::Done)
+            request_body_done();
+        else if (st == ChunkedDecoder::Status::NeedMore && consumed == 0)
+            return;
     }
 }
 
@@ -263,7 +267,9 @@ void ClientConnection::send_error(int status, const char* type, const char* code
     close_after_flush();
 }
 
-void ClientConnection::refuse(const Refusal& r) { send_error(r.status, r.type, r.code, r.message); }
+void ClientConnection::refuse(const Refusal& r) {
+    send_error(r.status, r.type, r.code, r.message);
+}
 
 void ClientConnection::on_resp_head(const ipc::ResponseStart& start) {
     if (resp_ != RespState::Waiting || closed_) return;
@@ -273,8 +279,10 @@ void ClientConnection::on_resp_head(const ipc::ResponseStart& start) {
     resp_close_delimited_ = false;
     if (start.framing != BodyFraming::Length) {
         // Unknown length: chunked for HTTP/1.1 clients, close-delimited for 1.0.
-        if (head_.version_minor >= 1) resp_chunked_ = true;
-        else resp_close_delimited_ = true;
+        if (head_.version_minor >= 1)
+            resp_chunked_ = true;
+        else
+            resp_close_delimited_ = true;
     }
     if (start.status < 200 || start.status == 204 || start.status == 304) {
         resp_chunked_ = false;
@@ -411,8 +419,10 @@ void ClientConnection::close_now() {
 }
 
 void ClientConnection::shed() {
-    if (head_started_) refuse(refusal::kRequestTimeout);
-    else close_now();
+    if (head_started_)
+        refuse(refusal::kRequestTimeout);
+    else
+        close_now();
 }
 
 void ClientConnection::begin_drain() {

@@ -18,7 +18,7 @@ class WorkerProcess;
 struct Refusal;
 
 class ClientConnection {
-public:
+  public:
     ClientConnection(WorkerProcess& worker, evutil_socket_t fd);
     ~ClientConnection();
     ClientConnection(const ClientConnection&) = delete;
@@ -43,7 +43,7 @@ public:
     // Close a sheddable connection to make room for a new one.
     void shed();
 
-private:
+  private:
     enum class ReqState { Head, Body, Done };
     enum class RespState { None, Waiting, Streaming, Done };
 

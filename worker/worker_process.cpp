@@ -4,8 +4,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "common/exit_codes.hpp"
@@ -88,7 +88,8 @@ int WorkerProcess::run() {
     sandbox.user = options_.worker_user;
     sandbox.chroot_dir = options_.chroot_dir;
     std::string skipped = harden_worker(sandbox);
-    if (!skipped.empty() && options_.worker_id == 1) LOG_WARN("%s", skipped.c_str());
+    // The parent already said once what an unprivileged start cannot do.
+    if (!skipped.empty()) LOG_DEBUG("%s", skipped.c_str());
 
     LOG_DEBUG("serving");
     event_base_dispatch(base_.get());
@@ -106,8 +107,8 @@ void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, in
         static const std::string busy = [] {
             std::string body = refusal_body(refusal::kOverloaded);
             return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                   "Content-Length: " + std::to_string(body.size()) +
-                   "\r\nConnection: close\r\n\r\n" + body;
+                   "Content-Length: " +
+                   std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
         }();
         ssize_t w = ::send(fd, busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         (void)w;
@@ -158,7 +159,9 @@ std::uint32_t WorkerProcess::open_stream(ClientConnection* conn) {
     return id;
 }
 
-void WorkerProcess::end_stream(std::uint32_t stream) { streams_.erase(stream); }
+void WorkerProcess::end_stream(std::uint32_t stream) {
+    streams_.erase(stream);
+}
 
 void WorkerProcess::connection_closed(ClientConnection* conn) {
     auto it = connections_.find(conn);
@@ -189,20 +192,31 @@ void WorkerProcess::on_message(const ipc::MessageView& msg) {
     ClientConnection* conn = it->second;
     switch (msg.type) {
         case ipc::Type::RespHead:
-            if (auto start = ipc::decode_response_start(msg.payload)) conn->on_resp_head(*start);
-            else conn->on_resp_abort();
+            if (auto start = ipc::decode_response_start(msg.payload))
+                conn->on_resp_head(*start);
+            else
+                conn->on_resp_abort();
             break;
-        case ipc::Type::RespBody: conn->on_resp_body(msg.payload); break;
-        case ipc::Type::RespEnd: conn->on_resp_end(); break;
-        case ipc::Type::RespAbort: conn->on_resp_abort(); break;
+        case ipc::Type::RespBody:
+            conn->on_resp_body(msg.payload);
+            break;
+        case ipc::Type::RespEnd:
+            conn->on_resp_end();
+            break;
+        case ipc::Type::RespAbort:
+            conn->on_resp_abort();
+            break;
         case ipc::Type::RespError:
-            if (auto err = ipc::decode_error(msg.payload)) conn->on_resp_error(*err);
-            else conn->on_resp_abort();
+            if (auto err = ipc::decode_error(msg.payload))
+                conn->on_resp_error(*err);
+            else
+                conn->on_resp_abort();
             break;
         case ipc::Type::ReqCredit:
             if (auto n = ipc::decode_u32(msg.payload)) conn->on_req_credit(*n);
             break;
-        default: break;
+        default:
+            break;
     }
 }
 

@@ -27,7 +27,7 @@ inline constexpr int kWorkerIpcFd = 4;
 inline constexpr std::uint32_t kStreamWindow = 256 * 1024;
 
 class WorkerProcess : public ChannelOwner {
-public:
+  public:
     explicit WorkerProcess(const Options& options);
     ~WorkerProcess() override;
     int run();
@@ -44,7 +44,7 @@ public:
     void connection_closed(ClientConnection* conn);
     bool draining() const { return draining_; }
 
-private:
+  private:
     void on_message(const ipc::MessageView& msg) override;
     void on_channel_down(const char* why, bool malformed) override;
     static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg);
@@ -61,7 +61,7 @@ private:
     std::unique_ptr<Channel> channel_;
     EvListenerPtr listener_;
     EventPtr sigterm_, sigint_, sighup_, reap_event_, accept_pause_;
-    std::uint32_t max_connections_ = 0;  // --max-connections, capped by RLIMIT_NOFILE
+    std::uint32_t max_connections_ = 0;           // --max-connections, capped by RLIMIT_NOFILE
     std::list<ClientConnection*> arrival_order_;  // oldest first, for shedding
     RequestPolicy request_policy_;
     HeaderRules header_rules_;

@@ -65,7 +65,8 @@ TEST_CASE("ipc: OpenRequest round trip and strict decoding") {
     OpenRequest r;
     r.framing = BodyFraming::Length;
     r.content_length = 1ull << 40;
-    r.headers = {{"content-type", "application/json"}, {"x-codex-turn", std::string("v\0", 2)}, {"e", ""}};
+    r.headers = {
+        {"content-type", "application/json"}, {"x-codex-turn", std::string("v\0", 2)}, {"e", ""}};
     std::string p = encode_open(r);
     auto back = decode_open(p);
     REQUIRE(back);

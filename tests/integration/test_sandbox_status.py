@@ -1,0 +1,186 @@
+"""The sandbox as the kernel reports it (/proc/<pid>/status, /proc/<pid>/root).
+
+Started as root: every worker runs under seccomp filter mode (Seccomp: 2)
+with no_new_privs, no capabilities at all (effective, permitted, bounding,
+inheritable, ambient), as an unprivileged user and group with no
+supplementary groups, chrooted (its root is not "/"); the parent is under
+its own seccomp filter with no_new_privs.
+
+Started as user nobody: it still serves, parent and workers are still
+under seccomp with no_new_privs, and the log says once what could not be
+done (chroot, user switch).
+
+Needs root (to start as root, and to become nobody): otherwise exit 77.
+"""
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+import harness
+from harness import ProxyTestCase, codex_headers
+
+NOBODY = 65534
+ZERO_CAPS = "0000000000000000"
+
+
+def status(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip("\n").lstrip("\t")
+    return out
+
+
+def children(parent):
+    kids = set()
+    for tid in os.listdir("/proc/%d/task" % parent):
+        try:
+            with open("/proc/%d/task/%s/children" % (parent, tid)) as f:
+                kids.update(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return sorted(kids)
+
+
+def sandboxed(st):
+    return st.get("Seccomp") == "2" and st.get("NoNewPrivs") == "1"
+
+
+class SandboxStatus(ProxyTestCase):
+
+    def wait_workers(self, parent, n, timeout=10.0):
+        """n children of parent, each already under seccomp (workers apply
+        their sandbox right after exec, so give them a moment)."""
+        deadline = time.monotonic() + timeout
+        kids = []
+        while time.monotonic() < deadline:
+            kids = children(parent)
+            try:
+                if len(kids) == n and all(sandboxed(status(k)) for k in kids):
+                    return kids
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.fail("wanted %d sandboxed workers under pid %d, have %r: %r"
+                  % (n, parent, kids, [status(k) for k in kids if os.path.exists("/proc/%d" % k)]))
+
+    def serve_one(self, port):
+        c = harness.Client(port)
+        try:
+            r = c.post(codex_headers(), b'{"model":"gpt-5"}')
+        finally:
+            c.close()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["received_bytes"], len(b'{"model":"gpt-5"}'))
+
+    def check_worker_common(self, pid, st):
+        self.assertEqual(st["Seccomp"], "2", "worker %d Seccomp" % pid)
+        self.assertEqual(st["NoNewPrivs"], "1", "worker %d NoNewPrivs" % pid)
+        if "Seccomp_filters" in st:
+            self.assertGreaterEqual(int(st["Seccomp_filters"]), 1)
+
+    def test_root_start_workers_confined(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        p = self.start(extra_args=["--workers", "2"])
+        self.serve_one(p.port)
+        parent = p.proc.pid
+        for pid in self.wait_workers(parent, 2):
+            st = status(pid)
+            with self.subTest(worker=pid):
+                self.check_worker_common(pid, st)
+                for cap in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"):
+                    self.assertEqual(st[cap], ZERO_CAPS, "worker %d %s" % (pid, cap))
+                uids = st["Uid"].split()
+                gids = st["Gid"].split()
+                self.assertEqual(len(uids), 4)
+                self.assertTrue(all(u != "0" for u in uids), "worker %d Uid %r" % (pid, uids))
+                self.assertTrue(all(g != "0" for g in gids), "worker %d Gid %r" % (pid, gids))
+                self.assertEqual(st["Groups"].split(), [], "worker %d supplementary groups" % pid)
+                root = os.readlink("/proc/%d/root" % pid)
+                self.assertNotEqual(root, "/", "worker %d is not chrooted" % pid)
+                # The chroot is empty.
+                self.assertEqual(os.listdir("/proc/%d/root/" % pid), [],
+                                 "worker %d chroot %s is not empty" % (pid, root))
+        st = status(parent)
+        self.assertEqual(st["Seccomp"], "2", "parent Seccomp")
+        self.assertEqual(st["NoNewPrivs"], "1", "parent NoNewPrivs")
+        self.assertEqual(st["CapInh"], ZERO_CAPS, "parent CapInh")
+        self.assertEqual(st["CapAmb"], ZERO_CAPS, "parent CapAmb")
+        # The parent keeps few capabilities, never CAP_SYS_ADMIN (21),
+        # CAP_SYS_PTRACE (19), CAP_DAC_OVERRIDE (1), CAP_NET_ADMIN (12).
+        eff = int(st["CapEff"], 16)
+        for bit, name in ((21, "CAP_SYS_ADMIN"), (19, "CAP_SYS_PTRACE"), (1, "CAP_DAC_OVERRIDE"),
+                          (12, "CAP_NET_ADMIN"), (16, "CAP_SYS_MODULE")):
+            self.assertFalse(eff & (1 << bit), "parent keeps %s effective: CapEff %s" % (name, st["CapEff"]))
+        print("parent CapEff %s CapPrm %s CapBnd %s" % (st["CapEff"], st["CapPrm"], st["CapBnd"]))
+        self.serve_one(p.port)
+
+    def test_unprivileged_start(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to become nobody")
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv (util-linux) not installed")
+        bindir = harness.proxy_bin()
+        # Can nobody even run the binary? (every directory on the way must be searchable)
+        probe = os.system("setpriv --reuid=%d --regid=%d --clear-groups test -x %s"
+                          % (NOBODY, NOBODY, bindir))
+        if probe != 0:
+            self.skipTest("user nobody cannot execute %s" % bindir)
+        home = tempfile.mkdtemp(prefix="proxy-it-nobody-")
+        try:
+            os.chmod(home, 0o755)
+            os.chown(home, NOBODY, NOBODY)
+            ca = os.path.join(home, "ca.pem")
+            shutil.copy(harness.shared_pki()["ca"], ca)
+            os.chmod(ca, 0o644)
+            info = os.path.join(home, "info.json")
+            self.upstream = harness.Upstream()
+            p = harness.Proxy(upstream=self.upstream, ca_file=ca, start=False,
+                              extra_args=["--workers", "2"])
+            self.proxy = p
+            i = p.args.index("--server-info")
+            p.args[i + 1] = info
+            p.info_path = info
+            p.args = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+                      "--inh-caps=-all"] + p.args
+            os.chmod(p.dir, 0o755)  # its cwd
+            p.start()
+            self.serve_one(p.port)
+            parent = p.proc.pid
+            st = status(parent)
+            self.assertEqual(st["Uid"].split(), [str(NOBODY)] * 4)
+            self.assertEqual(st["Seccomp"], "2", "parent Seccomp")
+            self.assertEqual(st["NoNewPrivs"], "1", "parent NoNewPrivs")
+            for pid in self.wait_workers(parent, 2):
+                wst = status(pid)
+                self.check_worker_common(pid, wst)
+                self.assertEqual(wst["Uid"].split(), [str(NOBODY)] * 4)
+                self.assertEqual(wst["CapEff"], ZERO_CAPS)
+                self.assertEqual(wst["CapPrm"], ZERO_CAPS)
+            self.serve_one(p.port)
+            time.sleep(0.3)
+            err = p.stderr()
+            said = [l for l in err.splitlines() if re.search(r"chroot", l, re.I)]
+            self.assertEqual(len(said), 1,
+                             "the proxy should say once what it could not do (chroot, user "
+                             "switch); lines mentioning chroot:\n%s\nwhole stderr:\n%s"
+                             % ("\n".join(said) or "(none)", err))
+            self.assertRegex(said[0], r"(?i)user")
+        finally:
+            if self.proxy is not None:
+                self.proxy.stop()
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if harness.proxy_bin() and os.geteuid() != 0:
+        print("not root: the sandbox checks need a proxy started as root (and becoming nobody)")
+        print("0 passed, 0 failed, 2 skipped")
+        sys.exit(77)
+    harness.main()
