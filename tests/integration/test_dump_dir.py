@@ -1,0 +1,139 @@
+"""--dump-dir writes NNNNNN-<ms>-request.json / -response.json like the
+original, with Authorization redacted and the key in no file."""
+
+import json
+import os
+import re
+import tempfile
+import time
+
+import harness
+from harness import ProxyTestCase, codex_headers
+
+NAME_RE = re.compile(r"^(\d{6})-(\d{13,})-(request|response)\.json$")
+
+
+class DumpDir(ProxyTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dump = os.path.join(self.tmp.name, "dumps")
+
+    def tearDown(self):
+        try:
+            super().tearDown()
+        finally:
+            self.tmp.cleanup()
+
+    def wait_files(self, n, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        names = []
+        while time.monotonic() < deadline:
+            if os.path.isdir(self.dump):
+                names = sorted(os.listdir(self.dump))
+                if len([x for x in names if NAME_RE.match(x)]) >= n:
+                    time.sleep(0.2)  # let the writer finish
+                    return sorted(os.listdir(self.dump))
+            time.sleep(0.05)
+        self.fail("dump dir holds %r, wanted %d dump files" % (names, n))
+
+    def load(self, name):
+        with open(os.path.join(self.dump, name), "rb") as f:
+            raw = f.read()
+        return raw, json.loads(raw)
+
+    def assert_key_nowhere(self):
+        key = self.proxy.key.encode()
+        for name in os.listdir(self.dump):
+            with open(os.path.join(self.dump, name), "rb") as f:
+                data = f.read()
+            self.assertNotIn(key, data, "API key written to dump file %s" % name)
+            self.assertNotIn(key[8:20], data, "API key fragment in dump file %s" % name)
+
+    def check_headers_shape(self, headers):
+        self.assertIsInstance(headers, list)
+        for h in headers:
+            self.assertIsInstance(h, dict)
+            self.assertEqual(sorted(h.keys()), ["name", "value"], h)
+            self.assertIsInstance(h["name"], str)
+            self.assertIsInstance(h["value"], str)
+
+    def test_one_exchange_json(self):
+        answer = {"id": "resp_dump", "object": "response", "output": []}
+        self.start(handler=lambda req, conn: conn.json(200, answer, [("x-request-id", "req_dump")]),
+                   extra_args=["--dump-dir", self.dump])
+        t0 = int(time.time() * 1000)
+        body = {"model": "gpt-5", "input": "hello dump", "stream": False}
+        c = self.client()
+        r = c.post(codex_headers() + [("authorization", "Bearer sk-client-fake")],
+                   json.dumps(body).encode())
+        self.assertEqual(r.status, 200, r)
+        t1 = int(time.time() * 1000)
+        names = self.wait_files(2)
+        matched = [NAME_RE.match(n) for n in names]
+        self.assertTrue(all(matched), "unexpected files in dump dir: %r" % names)
+        self.assertEqual(len(names), 2, names)
+        (seq_a, ms_a, kind_a), (seq_b, ms_b, kind_b) = [m.groups() for m in matched]
+        self.assertEqual((kind_a, kind_b), ("request", "response"))
+        self.assertEqual(seq_a, seq_b)
+        self.assertEqual(ms_a, ms_b)
+        self.assertEqual(seq_a, "000001")
+        self.assertTrue(t0 - 1000 <= int(ms_a) <= t1 + 1000, "timestamp %s not in [%d, %d]" % (ms_a, t0, t1))
+
+        _, req = self.load(names[0])
+        self.assertEqual(sorted(req.keys()), ["body", "headers", "method", "url"])
+        self.assertEqual(req["method"], "POST")
+        self.assertTrue(req["url"].endswith("/v1/responses"), req["url"])
+        self.check_headers_shape(req["headers"])
+        auth = [h["value"] for h in req["headers"] if h["name"].lower() == "authorization"]
+        self.assertGreaterEqual(len(auth), 1, "no Authorization header in the request dump")
+        self.assertTrue(all(v == "[REDACTED]" for v in auth), auth)
+        by_name = {h["name"].lower(): h["value"] for h in req["headers"]}
+        self.assertEqual(by_name.get("originator"), "codex_cli_rs")
+        self.assertEqual(req["body"], body, "JSON body should be dumped parsed")
+
+        _, resp = self.load(names[1])
+        self.assertEqual(sorted(resp.keys()), ["body", "headers", "status"])
+        self.assertEqual(resp["status"], 200)
+        self.check_headers_shape(resp["headers"])
+        rby = {h["name"].lower(): h["value"] for h in resp["headers"]}
+        self.assertEqual(rby.get("x-request-id"), "req_dump")
+        self.assertEqual(resp["body"], answer)
+        self.assert_key_nowhere()
+
+    def test_non_json_bodies_are_strings_and_sequence_increments(self):
+        sse = b"event: response.created\ndata: {\"a\":1}\n\n" + b"data: [DONE]\n\n"
+        self.start(handler=lambda req, conn: conn.sse([sse[:40], sse[40:]]),
+                   extra_args=["--dump-dir", self.dump])
+        c = self.client()
+        r = c.post(codex_headers(), b"not json {")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, sse)
+        r = c.post(codex_headers(), b"[1,2]")
+        self.assertEqual(r.status, 200, r)
+        names = self.wait_files(4)
+        self.assertEqual([NAME_RE.match(n).group(1, 3) for n in names],
+                         [("000001", "request"), ("000001", "response"),
+                          ("000002", "request"), ("000002", "response")])
+        _, req1 = self.load(names[0])
+        self.assertEqual(req1["body"], "not json {")
+        _, resp1 = self.load(names[1])
+        self.assertEqual(resp1["body"], sse.decode())
+        _, req2 = self.load(names[2])
+        self.assertEqual(req2["body"], [1, 2])
+        self.assert_key_nowhere()
+
+    def test_dump_dir_created(self):
+        nested = os.path.join(self.dump, "a", "b")
+        self.dump = nested
+        self.start(extra_args=["--dump-dir", nested])
+        c = self.client()
+        self.assertEqual(c.post(codex_headers(), b"{}").status, 200)
+        names = self.wait_files(2)
+        self.assertEqual(len(names), 2, names)
+        self.assert_key_nowhere()
+
+
+if __name__ == "__main__":
+    harness.main()
