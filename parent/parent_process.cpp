@@ -199,6 +199,9 @@ int run_parent(const Options& o) {
         p.supervisor->begin_shutdown([] {});
         return fail(exit_code::config_failed, error);
     }
+    // The notify socket is opened now: the parent's filter allows sending on
+    // it later but not creating sockets of that kind.
+    systemd_notify_prepare();
     std::string skipped = drop_parent_privileges();
     apply_parent_sandbox(exe_fd);
     if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());

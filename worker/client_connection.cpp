@@ -30,7 +30,8 @@ timeval seconds(unsigned s) {
 }
 }  // namespace
 
-ClientConnection::ClientConnection(WorkerProcess& worker, evutil_socket_t fd) : worker_(worker) {
+ClientConnection::ClientConnection(WorkerProcess& worker, evutil_socket_t fd)
+    : worker_(worker), waiting_since_(std::chrono::steady_clock::now()) {
     // SSE events must leave at once; never wait to coalesce small writes.
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -351,6 +352,7 @@ void ClientConnection::exchange_finished() {
         return;
     }
     start_head_timer(worker_.options().keepalive_timeout_s);
+    waiting_since_ = std::chrono::steady_clock::now();
     process_input();
 }
 

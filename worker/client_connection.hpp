@@ -2,6 +2,7 @@
 // request body relay to the parent, response framing back to the client.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -37,8 +38,10 @@ class ClientConnection {
     bool closed() const { return closed_; }
     // No request in progress: an idle keep-alive connection or a head still
     // arriving. These are what a full worker sheds first (slowloris).
-    bool sheddable() const {
-        return req_ == ReqState::Head && resp_ == RespState::None && !closed_ && !closing_;
+    // Only after a grace period: a head that is merely in flight is not slow.
+    bool sheddable(std::chrono::steady_clock::time_point now) const {
+        return req_ == ReqState::Head && resp_ == RespState::None && !closed_ && !closing_ &&
+               now - waiting_since_ >= std::chrono::seconds(1);
     }
     // Close a sheddable connection to make room for a new one.
     void shed();
@@ -80,6 +83,7 @@ class ClientConnection {
     bool lingering_ = false;
     bool head_started_ = false;  // bytes of the next head have arrived
     bool keep_alive_ = false;    // this exchange leaves the connection open
+    std::chrono::steady_clock::time_point waiting_since_;  // start of the current wait for a head
 
     ReqState req_ = ReqState::Head;
     RespState resp_ = RespState::None;

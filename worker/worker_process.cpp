@@ -125,8 +125,9 @@ void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, in
 // keep-alive, or a head trickling in) makes room for a new one: slow clients
 // cannot lock good ones out. The oldest such connection goes first.
 bool WorkerProcess::shed_one() {
+    const auto now = std::chrono::steady_clock::now();
     for (auto& conn : arrival_order_) {
-        if (conn && conn->sheddable()) {
+        if (conn && conn->sheddable(now)) {
             conn->shed();
             return true;
         }
