@@ -1,0 +1,275 @@
+"""The manual page, the systemd units and the Debian packaging agree with the
+binary and with each other: a flag added to the program but not to the man
+page, a unit that names a flag the program no longer has, or a unit that
+systemd would reject fails here instead of on an operator's machine."""
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import unittest
+
+import harness
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+MAN = os.path.join(ROOT, "man", "codex-responses-api-proxy.8")
+OPTIONS_HPP = os.path.join(ROOT, "common", "options.hpp")
+PKG = os.path.join(ROOT, "packaging")
+SERVICE = os.path.join(PKG, "systemd", "codex-responses-api-proxy.service")
+SOCKET = os.path.join(PKG, "systemd", "codex-responses-api-proxy.socket")
+SYSUSERS = os.path.join(PKG, "sysusers.d", "codex-responses-api-proxy.conf")
+TMPFILES = os.path.join(PKG, "tmpfiles.d", "codex-responses-api-proxy.conf")
+DEBIAN = os.path.join(PKG, "debian")
+INSTALLED_BIN = "/usr/bin/codex-responses-api-proxy"
+
+# Started by the parent for its workers; the man page mentions them as not for
+# use by hand, and --help need not list them.
+INTERNAL_FLAGS = {"--worker-mode", "--worker-id"}
+
+LONG_FLAG = re.compile(r"(?<![\w-])--[a-z0-9][a-z0-9-]*")
+# Something that looks like an OpenAI key ("sk-...", "sk-proj-...").
+KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_-]{16,}")
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def help_flags():
+    r = subprocess.run([harness.proxy_bin(), "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=10)
+    text = (r.stdout + r.stderr).decode("utf-8", "replace")
+    return r.returncode, text, set(LONG_FLAG.findall(text))
+
+
+def man_flags():
+    """Long flags named with the mdoc Fl macro. Fl applies to the words after
+    it until the next macro, so ".Fl \\-help | \\-version" names two."""
+    flags = set()
+    for line in read(MAN).splitlines():
+        if not line.startswith("."):
+            continue
+        in_fl = False
+        for word in line[1:].split():
+            if word == "Fl":
+                in_fl = True
+            elif re.fullmatch(r"[A-Z][a-z][a-z]?", word):  # another macro
+                in_fl = False
+            elif in_fl and word.startswith("\\-"):
+                flag = "-" + word.replace("\\-", "-")
+                flags.add(flag.rstrip(".,;:"))
+    return flags
+
+
+def options_hpp_flags():
+    """Flags named in the comments of common/options.hpp ("// --port N")."""
+    return set(re.findall(r"//\s*(--[a-z][a-z0-9-]*)", read(OPTIONS_HPP)))
+
+
+def unit_settings(path):
+    """[(section, key, value)] of a systemd unit file."""
+    out, section = [], None
+    for raw in read(path).splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        out.append((section, key.strip(), value.strip()))
+    return out
+
+
+def values(settings, section, key):
+    return [v for s, k, v in settings if s == section and k == key]
+
+
+class ManPage(unittest.TestCase):
+
+    def test_mandoc_lint_is_clean(self):
+        if not shutil.which("mandoc"):
+            self.skipTest("mandoc not installed")
+        r = subprocess.run(["mandoc", "-Tlint", "-W", "warning", MAN], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout.decode())
+        self.assertEqual(r.stdout.decode().strip(), "")
+
+    def test_man_page_names_every_option_of_options_hpp(self):
+        missing = options_hpp_flags() - man_flags()
+        self.assertFalse(missing, "in common/options.hpp but not in the man page: %s"
+                         % sorted(missing))
+
+    def test_help_and_man_page_name_the_same_flags(self):
+        rc, text, from_help = help_flags()
+        self.assertEqual(rc, 0, "--help failed: %r" % text)
+        self.assertTrue(from_help, "--help names no long flags: %r" % text)
+        from_man = man_flags()
+        missing_in_man = from_help - from_man
+        unknown_to_help = from_man - from_help - INTERNAL_FLAGS
+        self.assertFalse(missing_in_man, "--help lists, the man page lacks: %s"
+                         % sorted(missing_in_man))
+        self.assertFalse(unknown_to_help, "the man page lists, --help lacks: %s"
+                         % sorted(unknown_to_help))
+
+    def test_man_page_documents_every_exit_status(self):
+        text = read(os.path.join(ROOT, "common", "exit_codes.hpp"))
+        codes = set(re.findall(r"inline constexpr int \w+ = (\d+);", text))
+        man = read(MAN)
+        section = man.split(".Sh EXIT STATUS", 1)[1].split(".Sh ", 1)[0]
+        documented = set(re.findall(r"^\.It (\d+)$", section, re.M))
+        documented |= set(re.findall(r"status (\d+)", section))
+        self.assertFalse(codes - documented, "exit statuses missing from EXIT STATUS: %s"
+                         % sorted(codes - documented))
+
+
+class Units(unittest.TestCase):
+
+    def setUp(self):
+        self.service = unit_settings(SERVICE)
+        self.socket = unit_settings(SOCKET)
+
+    def test_service_is_a_notify_service_with_the_key_from_a_credential(self):
+        s = self.service
+        self.assertEqual(values(s, "Service", "Type"), ["notify"])
+        self.assertEqual(values(s, "Service", "LoadCredential"),
+                         ["openai-api-key:/etc/codex-responses-api-proxy/openai-api-key"])
+        [exec_start] = values(s, "Service", "ExecStart")
+        argv = exec_start.split()
+        self.assertEqual(argv[0], INSTALLED_BIN)
+        self.assertIn("--key-file", argv)
+        self.assertEqual(argv[argv.index("--key-file") + 1], "%d/openai-api-key")
+        self.assertEqual(argv[argv.index("--worker-user") + 1], "codex-responses-api-proxy")
+        self.assertEqual(values(s, "Service", "ExecReload"), ["/bin/kill -HUP $MAINPID"])
+        # SIGTERM to the parent only: it drains its workers itself.
+        self.assertEqual(values(s, "Service", "KillMode"), ["mixed"])
+        self.assertIn("codex-responses-api-proxy.socket", values(s, "Unit", "Requires"))
+
+    def test_flags_in_exec_start_are_known_to_the_binary(self):
+        rc, text, from_help = help_flags()
+        self.assertEqual(rc, 0, "--help failed: %r" % text)
+        [exec_start] = values(self.service, "Service", "ExecStart")
+        used = set(LONG_FLAG.findall(exec_start))
+        self.assertFalse(used - from_help, "ExecStart uses flags --help lacks: %s"
+                         % sorted(used - from_help))
+
+    def test_service_hardening_keeps_what_the_design_needs(self):
+        s = self.service
+        caps = set(" ".join(values(s, "Service", "CapabilityBoundingSet")).split())
+        self.assertEqual(caps, {"CAP_SETUID", "CAP_SETGID", "CAP_SYS_CHROOT", "CAP_KILL",
+                                "CAP_IPC_LOCK", "CAP_SETPCAP"})
+        families = set(" ".join(values(s, "Service", "RestrictAddressFamilies")).split())
+        self.assertEqual(families, {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"})
+        for key, value in [("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+                           ("ProtectHome", "yes"), ("PrivateTmp", "yes"),
+                           ("MemoryDenyWriteExecute", "yes"), ("LockPersonality", "yes"),
+                           ("SystemCallArchitectures", "native"), ("LimitCORE", "0")]:
+            self.assertEqual(values(s, "Service", key), [value], key)
+        # The workers' default --chroot-dir must exist under the service too.
+        dirs = " ".join(values(s, "Service", "RuntimeDirectory")).split()
+        self.assertIn("codex-responses-api-proxy/empty", dirs)
+        self.assertFalse(values(s, "Service", "User"), "the parent must start as root")
+
+    def test_socket_listens_on_loopback_only(self):
+        listens = values(self.socket, "Socket", "ListenStream")
+        self.assertTrue(listens)
+        for addr in listens:
+            self.assertRegex(addr, r"^127\.0\.0\.1:\d+$")
+        self.assertEqual(values(self.socket, "Install", "WantedBy"), ["sockets.target"])
+
+    def test_no_key_material_in_any_packaged_file(self):
+        paths = [SERVICE, SOCKET, SYSUSERS, TMPFILES, MAN]
+        for dirpath, _, files in os.walk(DEBIAN):
+            paths += [os.path.join(dirpath, f) for f in files]
+        for path in paths:
+            text = read(path)
+            self.assertIsNone(KEY_LIKE.search(text), path)
+        for settings in (self.service, self.socket):
+            for section, key, value in settings:
+                # The key comes only from LoadCredential= of a root-only file:
+                # never inline (SetCredential=) nor through the environment.
+                self.assertNotIn(key, ("SetCredential", "SetCredentialEncrypted",
+                                       "Environment", "EnvironmentFile", "PassEnvironment"))
+                self.assertNotIn("OPENAI_API_KEY", value)
+
+    def test_systemd_analyze_verify(self):
+        if not shutil.which("systemd-analyze"):
+            self.skipTest("systemd-analyze not installed")
+        # verify checks that ExecStart= exists, so point it at the binary under
+        # test; --man=no because the man page is not installed here.
+        with tempfile.TemporaryDirectory() as tmp:
+            for src in (SERVICE, SOCKET):
+                with open(os.path.join(tmp, os.path.basename(src)), "w") as f:
+                    f.write(read(src).replace(INSTALLED_BIN, os.path.abspath(harness.proxy_bin())))
+            r = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                                os.path.join(tmp, "codex-responses-api-proxy.socket"),
+                                os.path.join(tmp, "codex-responses-api-proxy.service")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, out)
+        ours = [l for l in out.splitlines() if "codex-responses-api-proxy" in l]
+        self.assertFalse(ours, out)
+
+
+class Snippets(unittest.TestCase):
+
+    def test_sysusers_creates_the_worker_user(self):
+        lines = [l.split() for l in read(SYSUSERS).splitlines() if l and not l.startswith("#")]
+        self.assertEqual([l[:2] for l in lines], [["u", "codex-responses-api-proxy"]])
+        if not shutil.which("systemd-sysusers"):
+            self.skipTest("systemd-sysusers not installed")
+        with tempfile.TemporaryDirectory() as root:
+            os.makedirs(os.path.join(root, "etc"))
+            r = subprocess.run(["systemd-sysusers", "--root=" + root, SYSUSERS],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout.decode())
+            passwd = read(os.path.join(root, "etc", "passwd"))
+        self.assertRegex(passwd, r"(?m)^codex-responses-api-proxy:x:\d+:\d+:.*:/usr/sbin/nologin$")
+
+    def test_tmpfiles_creates_the_directories_with_their_modes(self):
+        if not shutil.which("systemd-tmpfiles"):
+            self.skipTest("systemd-tmpfiles not installed")
+        with tempfile.TemporaryDirectory() as root:
+            r = subprocess.run(["systemd-tmpfiles", "--root=" + root, "--create", TMPFILES],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout.decode())
+            for path, mode in [("run/codex-responses-api-proxy", 0o755),
+                               ("run/codex-responses-api-proxy/empty", 0o755),
+                               ("etc/codex-responses-api-proxy", 0o700)]:
+                st = os.stat(os.path.join(root, path))
+                self.assertTrue(stat.S_ISDIR(st.st_mode), path)
+                self.assertEqual(stat.S_IMODE(st.st_mode), mode, path)
+
+
+class Debian(unittest.TestCase):
+
+    def test_install_lists_existing_files(self):
+        for line in read(os.path.join(DEBIAN, "install")).splitlines():
+            if line.strip():
+                src = line.split()[0]
+                self.assertTrue(os.path.isfile(os.path.join(ROOT, src)), src)
+
+    def test_changelog_version_matches_cmake(self):
+        cmake = read(os.path.join(ROOT, "CMakeLists.txt"))
+        project = re.search(r"project\([^)]*VERSION\s+([0-9.]+)", cmake).group(1)
+        first = read(os.path.join(DEBIAN, "changelog")).splitlines()[0]
+        self.assertRegex(first, r"^codex-responses-api-proxy \(%s(-\d+)?\) " % re.escape(project))
+
+    def test_build_depends(self):
+        control = read(os.path.join(DEBIAN, "control"))
+        for dep in ["debhelper-compat (= 13)", "cmake", "pkg-config", "libevent-dev",
+                    "libssl-dev", "libcap-ng-dev", "libseccomp-dev", "doctest-dev", "python3",
+                    "openssl"]:
+            self.assertIn(dep, control)
+
+    def test_rules_is_executable(self):
+        for name in ("rules", "postrm"):
+            self.assertTrue(os.access(os.path.join(DEBIAN, name), os.X_OK), name)
+        self.assertTrue(os.access(os.path.join(PKG, "build-deb.sh"), os.X_OK))
+
+
+if __name__ == "__main__":
+    harness.main()
