@@ -1,5 +1,6 @@
 // One end of a parent<->worker SOCK_SEQPACKET socketpair, driven by libevent.
-// Sends never block: a full socket queues messages and resumes on EV_WRITE.
+// Sends never block: messages queue and leave together (sendmmsg) at the end
+// of the loop turn that produced them; a full socket resumes on EV_WRITE.
 // Receives decode each datagram with the codec and hand it to the owner.
 #pragma once
 
@@ -56,6 +57,9 @@ class Channel {
     ChannelOwner& owner_;
     EventPtr read_event_;
     EventPtr write_event_;
+    EventPtr flush_event_;
+    bool flush_pending_ = false;  // flush_event_ is active
+    bool write_blocked_ = false;  // waiting for EV_WRITE
     std::deque<std::string> queue_;
     std::size_t queued_bytes_ = 0;
     // Set to false by the destructor so a callback that destroyed us returns.

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "common/exit_codes.hpp"
+#include "common/event_base.hpp"
 #include "common/log.hpp"
 #include "common/secret_page.hpp"
 #include "common/upstream_url.hpp"
@@ -146,7 +147,7 @@ int run_parent(const Options& o) {
 
     // 3. Event loop, resolver (reads resolv.conf and hosts now, before the
     // sandbox), listener.
-    p.base.reset(event_base_new());
+    p.base.reset(new_event_base());
     if (!p.base) return fail(exit_code::runtime, "cannot create event base");
     p.dns.reset(evdns_base_new(
         p.base.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE));

@@ -80,6 +80,8 @@ void add_descriptor_io(SeccompPolicy& p) {
 void add_connected_socket_io(SeccompPolicy& p) {
     p.push_back(allow("sendmsg", "IPC messages (and SCM_RIGHTS) on the SOCK_SEQPACKET channel"));
     p.push_back(allow("recvmsg", "IPC messages on the SOCK_SEQPACKET channel"));
+    p.push_back(allow("sendmmsg", "the IPC messages of one loop turn leave in one call"));
+    p.push_back(allow("recvmmsg", "several IPC messages read in one call"));
     p.push_back(allow("recvfrom", "recv() on sockets and libevent's signal socketpair"));
     p.push_back(allow("shutdown", "half-close a client connection after the response"));
     p.push_back(allow("getsockname", "which local address a client connected to (Host check)"));

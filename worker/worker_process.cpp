@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/exit_codes.hpp"
+#include "common/event_base.hpp"
 #include "common/log.hpp"
 #include "policy/refusal.hpp"
 #include "worker/client_connection.hpp"
@@ -58,7 +59,7 @@ int WorkerProcess::run() {
     // Everything that needs a new fd or a syscall the sandbox forbids happens
     // before harden_worker(): the event base (epoll fd, signal pipe), the
     // signal handlers, the channel and the listener.
-    base_.reset(event_base_new());
+    base_.reset(new_event_base());
     if (!base_) {
         LOG_ERROR("cannot create event base");
         return exit_code::runtime;
