@@ -369,7 +369,13 @@ void UpstreamExchange::response_complete() {
     phase_ = Phase::Finished;
     sink_.send_to_worker(ipc::Type::RespEnd, stream_, {});
     if (dump_) dump_->response_done();
-    bool reusable = conn_ && resp_head_.keep_alive && req_done_ &&
+    // The upstream saw a complete request once every declared body byte is
+    // written, even if the worker's REQ_END is still on its way.
+    const bool request_complete =
+        req_done_ || (request_.framing != BodyFraming::Chunked &&
+                      req_body_bytes_ ==
+                          (request_.framing == BodyFraming::Length ? request_.content_length : 0));
+    bool reusable = conn_ && resp_head_.keep_alive && request_complete &&
                     resp_head_.framing != BodyFraming::UntilClose &&
                     evbuffer_get_length(bufferevent_get_input(conn_->bev.get())) == 0 &&
                     evbuffer_get_length(bufferevent_get_output(conn_->bev.get())) == 0;

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -63,7 +64,32 @@ void ClientConnection::on_read(bufferevent*, void* arg) {
         evbuffer_drain(bufferevent_get_input(self->bev_.get()), static_cast<size_t>(-1));
         return;
     }
+    bool eof = self->read_more();
     self->process_input();
+    if (eof && !self->closed_) on_event(self->bev_.get(), BEV_EVENT_EOF | BEV_EVENT_READING, self);
+}
+
+// libevent 2.1 reads at most 4 KiB per wakeup (evbuffer_set_max_read is 2.2):
+// take what the socket holds, up to the read watermark, in one readv, so a
+// 40 KiB body costs one or two loop turns instead of ten. Returns true at EOF.
+bool ClientConnection::read_more() {
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    const std::size_t cap = worker_.options().max_header_bytes + 1;
+    std::size_t have = evbuffer_get_length(in);
+    if (have >= cap) return false;
+    evbuffer_iovec vec[2];
+    int n = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(cap - have), vec, 2);
+    if (n <= 0) return false;
+    iovec iov[2];
+    for (int i = 0; i < n; ++i) iov[i] = {vec[i].iov_base, vec[i].iov_len};
+    ssize_t got = ::readv(bufferevent_getfd(bev_.get()), iov, n);
+    std::size_t left = got > 0 ? static_cast<std::size_t>(got) : 0;
+    for (int i = 0; i < n; ++i) {
+        vec[i].iov_len = std::min(vec[i].iov_len, left);
+        left -= vec[i].iov_len;
+    }
+    evbuffer_commit_space(in, vec, n);
+    return got == 0;
 }
 
 void ClientConnection::process_input() {

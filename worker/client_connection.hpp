@@ -56,6 +56,7 @@ class ClientConnection {
     static void on_head_timer(evutil_socket_t, short, void* arg);
     static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
 
+    bool read_more();
     void process_input();
     void handle_head(std::string_view block);
     void pump_body();
