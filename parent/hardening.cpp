@@ -35,9 +35,9 @@ constexpr std::string_view kDroppedPrefixes[] = {"LD_", "MALLOC_"};
 // Exact names: glibc's list of variables it ignores in set-uid programs
 // (sysdeps/generic/unsecvars.h), plus OpenSSL's code-loading and trust ones.
 constexpr std::string_view kDroppedNames[] = {
-    "GLIBC_TUNABLES", "GCONV_PATH",   "GETCONF_DIR",      "HOSTALIASES",     "LOCALDOMAIN",
-    "LOCPATH",        "NIS_PATH",     "NLSPATH",          "RESOLV_HOST_CONF", "RES_OPTIONS",
-    "TMPDIR",         "TZDIR",        "OPENSSL_CONF",     "OPENSSL_ENGINES", "OPENSSL_MODULES",
+    "GLIBC_TUNABLES",  "GCONV_PATH",    "GETCONF_DIR",  "HOSTALIASES",      "LOCALDOMAIN",
+    "LOCPATH",         "NIS_PATH",      "NLSPATH",      "RESOLV_HOST_CONF", "RES_OPTIONS",
+    "TMPDIR",          "TZDIR",         "OPENSSL_CONF", "OPENSSL_ENGINES",  "OPENSSL_MODULES",
     "OPENSSL_ia32cap", "SSL_CERT_FILE", "SSL_CERT_DIR",
 };
 

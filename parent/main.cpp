@@ -7,11 +7,13 @@
 #include "common/exit_codes.hpp"
 #include "parent/hardening.hpp"
 #include "parent/parent_process.hpp"
+#include "policy/seccomp_policy.hpp"
 #include "worker/worker_process.hpp"
 
 int main(int argc, char** argv, char** envp) {
     // Before anything else: not dumpable, no core files, no LD_* and
     // friends, umask 077, SIGPIPE ignored.
+    proxy::install_seccomp_trap_reporter();  // debug builds: name a violating syscall
     proxy::early_process_hardening(envp);
 
     proxy::Options options;

@@ -12,8 +12,8 @@
 namespace proxy {
 
 struct CapabilityGrant {
-    int capability;     // CAP_*
-    const char* name;   // for messages
+    int capability;    // CAP_*
+    const char* name;  // for messages
     // Used by the parent itself. The others are only kept permitted (and in
     // the bounding set) so that a respawned worker, exec'd as root under
     // no_new_privs, receives them for its own setup and then drops them.

@@ -26,9 +26,9 @@ namespace proxy {
 // "A or B" as two rules.
 struct ArgCondition {
     enum class Op { Equal, MaskedEqual };
-    unsigned index = 0;        // argument 0..5
+    unsigned index = 0;  // argument 0..5
     Op op = Op::Equal;
-    std::uint64_t mask = 0;    // MaskedEqual: (arg & mask) == value
+    std::uint64_t mask = 0;  // MaskedEqual: (arg & mask) == value
     std::uint64_t value = 0;
 };
 
@@ -44,10 +44,10 @@ inline ArgCondition arg_lacks(unsigned index, std::uint64_t bits) {
 }
 
 struct SyscallRule {
-    const char* name = "";    // libseccomp's name for it on the native arch
-    const char* reason = "";  // one line: why this process needs it
+    const char* name = "";                 // libseccomp's name for it on the native arch
+    const char* reason = "";               // one line: why this process needs it
     std::vector<ArgCondition> conditions;  // all must hold; empty: any arguments
-    int fail_errno = 0;       // 0: allow; otherwise fail with this errno (a probe we expect)
+    int fail_errno = 0;  // 0: allow; otherwise fail with this errno (a probe we expect)
 };
 
 using SeccompPolicy = std::vector<SyscallRule>;
@@ -67,8 +67,8 @@ std::vector<std::string> worker_allowed_syscalls();
 // unprivileged filters).
 int apply_seccomp_policy(const SeccompPolicy& policy);
 
-int apply_worker_seccomp();              // worker_seccomp_policy(getpid())
-int apply_parent_seccomp(int exe_fd);    // parent_seccomp_policy(exe_fd)
+int apply_worker_seccomp();            // worker_seccomp_policy(getpid())
+int apply_parent_seccomp(int exe_fd);  // parent_seccomp_policy(exe_fd)
 
 // PROXY_SECCOMP_TRAP builds: install the SIGSYS handler that prints
 // "seccomp violation: syscall <name> (<nr>)" and _exit()s with

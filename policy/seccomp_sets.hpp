@@ -30,7 +30,9 @@ void add_connected_socket_io(SeccompPolicy& p);
 void add_sanitizer_runtime(SeccompPolicy& p);
 
 // A rule with no argument conditions.
-inline SyscallRule allow(const char* name, const char* reason) { return {name, reason, {}, 0}; }
+inline SyscallRule allow(const char* name, const char* reason) {
+    return {name, reason, {}, 0};
+}
 inline SyscallRule allow_if(const char* name, const char* reason,
                             std::vector<ArgCondition> conditions) {
     return {name, reason, std::move(conditions), 0};
@@ -43,6 +45,8 @@ inline SyscallRule fail_with(int err, const char* name, const char* reason,
 
 // Masks for "an int argument equals X once these flag bits are ignored".
 // The upper 32 bits are part of the mask, so they must be zero.
-constexpr std::uint64_t ignoring_bits(std::uint64_t bits) { return ~bits; }
+constexpr std::uint64_t ignoring_bits(std::uint64_t bits) {
+    return ~bits;
+}
 
 }  // namespace proxy::seccomp_sets

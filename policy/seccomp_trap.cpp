@@ -64,7 +64,7 @@ void on_sigsys(int, siginfo_t* info, void*) {
     p = append(p, end, " (");
     p = append_number(p, end, nr);
     p = append(p, end, ")");
-    if (arch != g_native_arch) p = append(p, end, " of a foreign ABI");
+    if (arch != g_native_arch || (nr & 0x40000000) != 0) p = append(p, end, " of a foreign ABI");
     *p++ = '\n';
     ssize_t w = ::write(STDERR_FILENO, line, static_cast<std::size_t>(p - line));
     (void)w;

@@ -32,7 +32,9 @@ namespace {
     ::_exit(exit_code::sandbox_failed);
 }
 
-[[noreturn]] void fatal_errno(const char* step) { fatal(step, std::strerror(errno)); }
+[[noreturn]] void fatal_errno(const char* step) {
+    fatal(step, std::strerror(errno));
+}
 
 std::vector<int> open_fds() {
     std::vector<int> fds;
@@ -62,7 +64,8 @@ std::vector<int> open_fds() {
 // Step 1.
 void close_inherited_fds(const std::vector<int>& keep) {
     for (int fd : keep) {
-        if (::fcntl(fd, F_GETFD) == -1) fatal("kept fd", "fd " + std::to_string(fd) + " is not open");
+        if (::fcntl(fd, F_GETFD) == -1)
+            fatal("kept fd", "fd " + std::to_string(fd) + " is not open");
     }
     for (int fd : open_fds()) {
         if (fd <= STDERR_FILENO || std::find(keep.begin(), keep.end(), fd) != keep.end()) continue;
@@ -82,8 +85,8 @@ WorkerIds resolve_user(const std::string& user) {
     errno = 0;
     const passwd* pw = ::getpwnam(user.c_str());
     if (pw == nullptr) {
-        fatal("worker user", errno != 0 ? std::string(std::strerror(errno))
-                                        : "no such user \"" + user + "\"");
+        fatal("worker user",
+              errno != 0 ? std::string(std::strerror(errno)) : "no such user \"" + user + "\"");
     }
     if (pw->pw_uid == 0 || pw->pw_gid == 0) {
         fatal("worker user", "\"" + user + "\" is root; pick an unprivileged user");
@@ -131,7 +134,7 @@ std::string set_rlimits() {
     set_zero(RLIMIT_NPROC, "setrlimit RLIMIT_NPROC");  // no fork, even if seccomp failed open
     set_zero(RLIMIT_CORE, "setrlimit RLIMIT_CORE");    // no core file with client data
     for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
-        struct stat st{};
+        struct stat st {};
         if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
             return "RLIMIT_FSIZE not set: stdout/stderr is a regular file";
         }
@@ -202,7 +205,7 @@ bool prepare_chroot_dir(const std::string& dir, std::string& error) {
         ancestors.push_back(dir.substr(0, slash));
     }
     for (const std::string& ancestor : ancestors) {
-        struct stat st{};
+        struct stat st {};
         if (::stat(ancestor.c_str(), &st) != 0) {
             error = "stat " + ancestor + ": " + std::strerror(errno);
             return false;
@@ -213,7 +216,7 @@ bool prepare_chroot_dir(const std::string& dir, std::string& error) {
             return false;
         }
     }
-    struct stat st{};
+    struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0) {
         error = "lstat " + dir + ": " + std::strerror(errno);
         return false;

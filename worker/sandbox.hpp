@@ -8,8 +8,8 @@
 namespace proxy {
 
 struct WorkerSandboxConfig {
-    std::string user;         // --worker-user: switched to when started as root
-    std::string chroot_dir;   // --chroot-dir: empty, root-owned (prepare_chroot_dir)
+    std::string user;        // --worker-user: switched to when started as root
+    std::string chroot_dir;  // --chroot-dir: empty, root-owned (prepare_chroot_dir)
     // Listener(s) and IPC socket; 0, 1, 2 are always kept. Defaults to the
     // fixed worker fds (worker_process.hpp: kWorkerListenFd 3, kWorkerIpcFd 4).
     std::vector<int> keep_fds{3, 4};

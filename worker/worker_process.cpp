@@ -88,6 +88,7 @@ int WorkerProcess::run() {
     WorkerSandboxConfig sandbox;
     sandbox.user = options_.worker_user;
     sandbox.chroot_dir = options_.chroot_dir;
+    sandbox.keep_fds = {kWorkerListenFd, kWorkerIpcFd};
     std::string skipped = harden_worker(sandbox);
     // The parent already said once what an unprivileged start cannot do.
     if (!skipped.empty()) LOG_DEBUG("%s", skipped.c_str());

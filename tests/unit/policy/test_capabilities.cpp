@@ -72,7 +72,7 @@ TEST_CASE("capability sets: the worker keeps none, the parent a short list with 
     std::map<int, bool> parent;
     for (const proxy::CapabilityGrant& g : proxy::parent_capabilities()) {
         parent[g.capability] = g.effective;
-        CHECK_MESSAGE(std::string(g.reason).size() > 10, g.name, " needs a reason");
+        CHECK_MESSAGE(std::string(g.reason).size() > 10, (std::string(g.name) + " needs a reason"));
     }
     CHECK(parent.size() == 5);
     CHECK(parent.at(CAP_KILL) == true);

@@ -144,12 +144,13 @@ TEST_CASE("parent seccomp: calls that reach other processes or the system kill")
     };
 
     for (const Call& c : calls) {
-        CAPTURE(c.what);
+        CAPTURE(std::string(c.what));
         bool reached = false;
         const int status =
             run_after_filter([&] { return proxy::apply_parent_seccomp(exe_fd); }, c.call, reached);
         CHECK_MESSAGE(reached, "filter did not load or the child died before the call");
-        CHECK_MESSAGE(died_of_seccomp(status), c.what, " ended with ", describe(status));
+        CHECK_MESSAGE(died_of_seccomp(status),
+                      (std::string(c.what) + " ended with " + describe(status)));
     }
     stop(sleeper);
     ::munmap(page, 4096);
@@ -231,16 +232,22 @@ TEST_CASE("parent seccomp: upstream I/O, files and supervision keep working") {
             ::close(f);
             if (::rename(tmp.c_str(), final_path.c_str()) != 0) return 21;
             if (::unlink(final_path.c_str()) != 0) return 22;
-            // supervision: fork, signal, reap
+            // supervision: fork, signal, reap (the child blocks in read(),
+            // which the filter allows; pause() is not on the list)
+            int block[2];
+            if (::pipe2(block, O_CLOEXEC) != 0) return 29;
             const pid_t child = ::fork();
             if (child == 0) {
-                for (;;) ::pause();
+                char byte;
+                for (;;) (void)!::read(block[0], &byte, 1);
             }
             if (child < 0) return 23;
             if (::kill(child, SIGTERM) != 0) return 24;
             int child_status = 0;
             if (::waitpid(child, &child_status, 0) != child) return 25;
-            if (!WIFSIGNALED(child_status) || WTERMSIG(child_status) != SIGTERM) return 26;
+            if (!WIFSIGNALED(child_status) || WTERMSIG(child_status) != SIGTERM) {
+                return WIFSIGNALED(child_status) ? 150 + WTERMSIG(child_status) : 26;
+            }
             // clone3 answers ENOSYS so libc falls back to clone
             if (::syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) return 27;
             void* big = std::malloc(10 << 20);
@@ -264,7 +271,8 @@ TEST_CASE("parent seccomp: every syscall a worker may make is allowed to the par
         parent.insert(rule.name);
     }
     for (const std::string& name : proxy::worker_allowed_syscalls()) {
-        CHECK_MESSAGE(parent.count(name) == 1, name, " is allowed to workers but not the parent");
+        CHECK_MESSAGE(parent.count(name) == 1,
+                      (name + " is allowed to workers but not the parent"));
     }
     for (const char* name : {"ptrace",
                              "process_vm_readv",
@@ -287,6 +295,7 @@ TEST_CASE("parent seccomp: every syscall a worker may make is allowed to the par
                              "bind",
                              "listen",
                              "vfork"}) {
-        CHECK_MESSAGE(parent.count(name) == 0, name, " must not be allowed in the parent");
+        CHECK_MESSAGE(parent.count(name) == 0,
+                      (std::string(name) + " must not be allowed in the parent"));
     }
 }
