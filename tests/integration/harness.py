@@ -1032,6 +1032,41 @@ def error_body_ok(tc, resp, code=None):
 # Runner
 
 
+
+def expect_refusal(tc, c, statuses, code=None, what=""):
+    """Read one answer; check status, the JSON error body and its type, the
+    content type, and that the proxy closes the connection."""
+    if isinstance(statuses, int):
+        statuses = (statuses,)
+    try:
+        r = c.read_response()
+    except (EOFError, ConnectionResetError, socket.timeout) as e:
+        tc.fail("%s: no answer (%r), wanted %s" % (what, e, statuses))
+    tc.assertIn(r.status, statuses, "%s: %r" % (what, r))
+    err = error_body_ok(tc, r, code=code)
+    want_type = "server_error" if r.status >= 500 else "invalid_request_error"
+    tc.assertEqual(err["type"], want_type, "%s: %r" % (what, r.body))
+    ctype = r.header("content-type") or ""
+    tc.assertTrue(ctype.startswith("application/json"), "%s: content-type %r" % (what, ctype))
+    tc.assertTrue(c.is_closed_by_peer(3.0), "%s: connection left open after a %d refusal"
+                  % (what, r.status))
+    return r, err
+
+
+def check_forwarded(tc, req, proxy, upstream):
+    """What the upstream got is canonical: POST to the configured path, one
+    Authorization (the proxy's key), the upstream's Host, exactly one framing."""
+    tc.assertEqual(req.method, "POST")
+    tc.assertEqual(req.target, "/v1/responses")
+    tc.assertEqual(req.header_all("authorization"), ["Bearer " + proxy.key])
+    tc.assertEqual(req.header_all("host"), ["127.0.0.1:%d" % upstream.port])
+    cl = req.header_all("content-length")
+    te = req.header_all("transfer-encoding")
+    tc.assertEqual(len(cl) + len(te), 1, "framing upstream: CL=%r TE=%r" % (cl, te))
+    if te:
+        tc.assertEqual([v.lower() for v in te], ["chunked"])
+
+
 def main(overall_timeout=240):
     """Run the unittest cases of __main__ and print "N passed, N failed"."""
     mod = sys.modules["__main__"]

@@ -7,35 +7,10 @@ import socket
 import time
 
 import harness
+from harness import expect_refusal, check_forwarded
 from harness import ProxyTestCase, codex_headers, error_body_ok
 
 
-def expect_refusal(tc, c, statuses, code=None, what=""):
-    if isinstance(statuses, int):
-        statuses = (statuses,)
-    try:
-        r = c.read_response()
-    except (EOFError, ConnectionResetError, socket.timeout) as e:
-        tc.fail("%s: no answer (%r), wanted %s" % (what, e, statuses))
-    tc.assertIn(r.status, statuses, "%s: %r" % (what, r))
-    err = error_body_ok(tc, r, code=code)
-    ctype = r.header("content-type") or ""
-    tc.assertTrue(ctype.startswith("application/json"), "%s: content-type %r" % (what, ctype))
-    tc.assertTrue(c.is_closed_by_peer(3.0), "%s: connection left open after a %d refusal"
-                  % (what, r.status))
-    return r, err
-
-
-def check_forwarded(tc, req, proxy, upstream):
-    tc.assertEqual(req.method, "POST")
-    tc.assertEqual(req.target, "/v1/responses")
-    tc.assertEqual(req.header_all("authorization"), ["Bearer " + proxy.key])
-    tc.assertEqual(req.header_all("host"), ["127.0.0.1:%d" % upstream.port])
-    cl = req.header_all("content-length")
-    te = req.header_all("transfer-encoding")
-    tc.assertEqual(len(cl) + len(te), 1, "framing upstream: CL=%r TE=%r" % (cl, te))
-    if te:
-        tc.assertEqual(te[0].lower(), "chunked")
 
 
 class HostChecks(ProxyTestCase):

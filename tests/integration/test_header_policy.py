@@ -7,22 +7,8 @@ configured upstream, and framing of the proxy's choosing."""
 import time
 
 import harness
+from harness import check_forwarded
 from harness import ProxyTestCase, codex_headers
-
-def check_forwarded(tc, req, proxy, upstream):
-    tc.assertEqual(req.method, "POST")
-    tc.assertEqual(req.target, "/v1/responses")
-    tc.assertEqual(req.version, "HTTP/1.1")
-    tc.assertEqual(req.header_all("authorization"), ["Bearer " + proxy.key],
-                   "upstream must see exactly the proxy's key")
-    tc.assertEqual(req.header_all("host"), ["127.0.0.1:%d" % upstream.port])
-    cl = req.header_all("content-length")
-    te = req.header_all("transfer-encoding")
-    tc.assertEqual(len(cl) + len(te), 1, "framing upstream: CL=%r TE=%r" % (cl, te))
-    if te:
-        tc.assertEqual(te, ["chunked"])
-    else:
-        tc.assertEqual(int(cl[0]), len(req.body))
 
 
 def names(req):

@@ -9,6 +9,7 @@ import threading
 import time
 
 import harness
+from harness import check_forwarded
 from harness import ProxyTestCase, Upstream, codex_headers, error_body_ok
 
 SHORT = ["--upstream-connect-timeout", "1", "--upstream-idle-timeout", "1"]
@@ -28,17 +29,6 @@ def expect_error(tc, c, statuses, code=None, what=""):
     tc.assertTrue(ctype.startswith("application/json"), "%s: content-type %r" % (what, ctype))
     return r, err
 
-
-def check_forwarded(tc, req, proxy, upstream):
-    """One Authorization (the proxy's key), the upstream's Host, one framing."""
-    tc.assertEqual(req.method, "POST")
-    tc.assertEqual(req.header_all("authorization"), ["Bearer " + proxy.key])
-    tc.assertEqual(req.header_all("host"), ["127.0.0.1:%d" % upstream.port])
-    cl = req.header_all("content-length")
-    te = req.header_all("transfer-encoding")
-    tc.assertEqual(len(cl) + len(te), 1, "framing upstream: CL=%r TE=%r" % (cl, te))
-    if te:
-        tc.assertEqual([v.lower() for v in te], ["chunked"])
 
 
 def parse_chunks(raw):
