@@ -1,0 +1,163 @@
+// The output half of ClientConnection: the response toward the client
+// (status line, mirrored headers, our own framing, every chunk written as it
+// arrives), refusals with JSON bodies, and response-body credit to the parent.
+#include <algorithm>
+#include <cstdio>
+
+#include "policy/refusal.hpp"
+#include "worker/client_connection.hpp"
+#include "worker/reason_phrase.hpp"
+#include "worker/worker_process.hpp"
+
+namespace proxy {
+
+namespace {
+// Send response-body credit to the parent once this much has drained, or
+// whenever the client's output buffer runs empty.
+constexpr std::uint64_t kCreditBatch = 16 * 1024;
+}  // namespace
+
+void ClientConnection::write_response_head(int status, const HeaderList& headers,
+                                           BodyFraming framing, std::uint64_t length,
+                                           bool keep_alive) {
+    std::string out;
+    out.reserve(256);
+    char line[64];
+    int n = std::snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
+    out.append(line, static_cast<std::size_t>(n));
+    for (const auto& h : headers) {
+        out.append(h.name).append(": ").append(h.value).append("\r\n");
+    }
+    // 1xx, 204 and 304 carry no body and no framing header (RFC 9110 8.6).
+    const bool bodiless = status < 200 || status == 204 || status == 304;
+    if (bodiless) {
+    } else if (framing == BodyFraming::Length) {
+        n = std::snprintf(line, sizeof line, "Content-Length: %llu\r\n",
+                          static_cast<unsigned long long>(length));
+        out.append(line, static_cast<std::size_t>(n));
+    } else if (resp_chunked_) {
+        out.append("Transfer-Encoding: chunked\r\n");
+    }
+    if (!keep_alive) out.append("Connection: close\r\n");
+    out.append("\r\n");
+    bufferevent_write(bev_.get(), out.data(), out.size());
+}
+
+void ClientConnection::send_error(int status, const char* type, const char* code,
+                                  std::string_view message) {
+    if (closed_ || closing_) return;
+    std::string body = json_error_body(message, type, code);
+    HeaderList headers{{"Content-Type", "application/json"}};
+    resp_chunked_ = false;
+    write_response_head(status, headers, BodyFraming::Length, body.size(), false);
+    bufferevent_write(bev_.get(), body.data(), body.size());
+    linger_after_flush_ = true;
+    close_after_flush();
+}
+
+void ClientConnection::refuse(const Refusal& r) {
+    send_error(r.status, r.type, r.code, r.message);
+}
+
+void ClientConnection::on_resp_head(const ipc::ResponseStart& start) {
+    if (resp_ != RespState::Waiting || closed_) return;
+    resp_ = RespState::Streaming;
+    resp_uncredited_ = 0;
+    resp_chunked_ = false;
+    resp_close_delimited_ = false;
+    if (start.framing != BodyFraming::Length) {
+        // Unknown length: chunked for HTTP/1.1 clients, close-delimited for 1.0.
+        if (head_.version_minor >= 1)
+            resp_chunked_ = true;
+        else
+            resp_close_delimited_ = true;
+    }
+    if (start.status < 200 || start.status == 204 || start.status == 304) {
+        resp_chunked_ = false;
+        resp_close_delimited_ = false;
+    }
+    keep_alive_ = head_.keep_alive && !resp_close_delimited_ && !draining_ && !worker_.draining() &&
+                  req_ == ReqState::Done;
+    write_response_head(start.status, start.headers, start.framing, start.content_length,
+                        keep_alive_);
+}
+
+void ClientConnection::on_resp_body(std::string_view data) {
+    if (resp_ != RespState::Streaming || closed_ || data.empty()) return;
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    if (resp_chunked_) evbuffer_add_printf(out, "%zx\r\n", data.size());
+    evbuffer_add(out, data.data(), data.size());
+    if (resp_chunked_) evbuffer_add(out, "\r\n", 2);
+    resp_uncredited_ += data.size();
+}
+
+void ClientConnection::on_resp_end() {
+    if (resp_ != RespState::Streaming || closed_) return;
+    if (resp_chunked_) bufferevent_write(bev_.get(), "0\r\n\r\n", 5);
+    worker_.end_stream(stream_);
+    stream_ = 0;
+    resp_ = RespState::Done;
+    if (req_ == ReqState::Done) {
+        exchange_finished();
+    } else {
+        // The upstream answered before the request body was complete; the
+        // rest of the body cannot be skipped reliably, so the connection ends.
+        close_after_flush();
+    }
+}
+
+void ClientConnection::on_resp_abort() {
+    if (closed_) return;
+    // No final chunk and no more bytes: the client must see a truncated
+    // response, never a complete one.
+    worker_.end_stream(stream_);
+    stream_ = 0;
+    resp_ = RespState::Done;
+    close_after_flush();
+}
+
+void ClientConnection::on_resp_error(const ipc::ErrorReply& error) {
+    if (closed_) return;
+    worker_.end_stream(stream_);
+    stream_ = 0;
+    if (resp_ == RespState::Waiting) {
+        resp_ = RespState::Done;
+        send_error(error.status, error.status >= 500 ? refusal::kServer : refusal::kClient,
+                   error.code.c_str(), error.message);
+    } else {
+        resp_ = RespState::Done;
+        close_after_flush();
+    }
+}
+
+void ClientConnection::exchange_finished() {
+    req_ = ReqState::Head;
+    resp_ = RespState::None;
+    chunked_.reset();
+    if (!keep_alive_ || draining_ || worker_.draining()) {
+        close_after_flush();
+        return;
+    }
+    start_head_timer(worker_.options().keepalive_timeout_s);
+    waiting_since_ = std::chrono::steady_clock::now();
+    process_input();
+}
+
+void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
+    auto* self = static_cast<ClientConnection*>(arg);
+    if (info->n_deleted == 0 || self->stream_ == 0 || self->resp_uncredited_ == 0) return;
+    std::uint64_t pending = evbuffer_get_length(buf);
+    if (self->resp_uncredited_ <= pending) return;
+    std::uint64_t credit = self->resp_uncredited_ - pending;
+    if (credit < kCreditBatch && pending != 0) return;
+    self->resp_uncredited_ -= credit;
+    self->worker_.channel().send(ipc::Type::RespCredit, self->stream_,
+                                 ipc::encode_u32(static_cast<std::uint32_t>(credit)));
+}
+
+void ClientConnection::on_write(bufferevent*, void* arg) {
+    auto* self = static_cast<ClientConnection*>(arg);
+    if (self->closing_ && !self->lingering_) self->finish_close();
+}
+
+}  // namespace proxy
