@@ -29,7 +29,9 @@ Channel::Channel(event_base* base, UniqueFd fd, ChannelOwner& owner)
     event_add(read_event_.get(), nullptr);
 }
 
-Channel::~Channel() { *alive_ = false; }
+Channel::~Channel() {
+    *alive_ = false;
+}
 
 void Channel::close() {
     read_event_.reset();

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <memory>
 
-#include "common/exit_codes.hpp"
 #include "common/event_base.hpp"
+#include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "common/secret_page.hpp"
 #include "common/upstream_url.hpp"

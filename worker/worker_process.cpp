@@ -8,27 +8,15 @@
 #include <csignal>
 #include <cstring>
 
-#include "common/exit_codes.hpp"
 #include "common/event_base.hpp"
+#include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "common/socket_address.hpp"
 #include "policy/refusal.hpp"
 #include "worker/client_connection.hpp"
 #include "worker/sandbox.hpp"
 
 namespace proxy {
-
-namespace {
-
-std::uint16_t bound_port(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
-    if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-    return 0;
-}
-
-}  // namespace
 
 WorkerProcess::WorkerProcess(const Options& options) : options_(options) {}
 
@@ -52,7 +40,7 @@ int WorkerProcess::run() {
     std::signal(SIGHUP, SIG_IGN);
     std::signal(SIGPIPE, SIG_IGN);
 
-    std::uint16_t port = bound_port(kWorkerListenFd);
+    std::uint16_t port = local_port(kWorkerListenFd);
     request_policy_ = make_request_policy(options_, port);
     header_rules_ = make_header_rules(options_);
 

@@ -54,7 +54,8 @@ namespace {
 
 constexpr char kFakeKey[] = "sk-test-HostileWorkerFakeKey0123456789abcdefXYZ";
 constexpr char kPath[] = "/v1/responses";
-constexpr char kCannedResponse[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+constexpr char kCannedResponse[] =
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
 
 // ---------------------------------------------------------------------------
 // Checking what the upstream received
@@ -67,7 +68,8 @@ bool is_tchar(unsigned char c) {
 bool ieq(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i]))) {
             return false;
         }
     }
@@ -87,7 +89,8 @@ struct ParseResult {
 
 // Parse one connection's bytes as a sequence of requests the parent may have
 // written. `host` is the configured Host, `auth` the full header value.
-ParseResult parse_upstream_stream(std::string_view in, const std::string& host, const std::string& auth) {
+ParseResult parse_upstream_stream(std::string_view in, const std::string& host,
+                                  const std::string& auth) {
     ParseResult res;
     auto bad = [&](std::string why) {
         res.error = std::move(why);
@@ -102,7 +105,8 @@ ParseResult parse_upstream_stream(std::string_view in, const std::string& host, 
             auto first = in.find("\r\n");
             std::string_view line = in.substr(0, first);
             std::string want = std::string("POST ") + kPath + " HTTP/1.1";
-            if (first != std::string_view::npos ? line != want : want.compare(0, line.size(), line) != 0) {
+            if (first != std::string_view::npos ? line != want
+                                                : want.compare(0, line.size(), line) != 0) {
                 return bad("partial head with a bad request line: " + std::string(line));
             }
             res.requests.push_back(req);
@@ -113,7 +117,8 @@ ParseResult parse_upstream_stream(std::string_view in, const std::string& host, 
         std::vector<std::string_view> lines;
         for (std::size_t pos = 0;;) {
             auto nl = head.find("\r\n", pos);
-            lines.push_back(head.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+            lines.push_back(
+                head.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
             if (nl == std::string_view::npos) break;
             pos = nl + 2;
         }
@@ -123,12 +128,15 @@ ParseResult parse_upstream_stream(std::string_view in, const std::string& host, 
         for (std::size_t i = 1; i < lines.size(); ++i) {
             std::string_view l = lines[i];
             for (char c : l) {
-                if (c == '\r' || c == '\n' || c == '\0') return bad("CR, LF or NUL inside a header line");
+                if (c == '\r' || c == '\n' || c == '\0')
+                    return bad("CR, LF or NUL inside a header line");
             }
             auto colon = l.find(':');
-            if (colon == std::string_view::npos || colon == 0) return bad("header line without a name");
+            if (colon == std::string_view::npos || colon == 0)
+                return bad("header line without a name");
             for (char c : l.substr(0, colon)) {
-                if (!is_tchar(static_cast<unsigned char>(c))) return bad("header name is not a token");
+                if (!is_tchar(static_cast<unsigned char>(c)))
+                    return bad("header name is not a token");
             }
             std::string_view v = l.substr(colon + 1);
             while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -143,15 +151,18 @@ ParseResult parse_upstream_stream(std::string_view in, const std::string& host, 
             return out;
         };
         auto hosts = all("Host");
-        if (hosts.size() != 1 || hosts[0] != host) return bad("Host is not exactly the configured one");
+        if (hosts.size() != 1 || hosts[0] != host)
+            return bad("Host is not exactly the configured one");
         auto auths = all("Authorization");
-        if (auths.size() != 1 || auths[0] != auth) return bad("not exactly one Authorization with our key");
+        if (auths.size() != 1 || auths[0] != auth)
+            return bad("not exactly one Authorization with our key");
         auto cls = all("Content-Length");
         auto tes = all("Transfer-Encoding");
         if (cls.size() + tes.size() != 1) return bad("not exactly one framing header");
         if (cls.size() == 1) {
             const std::string& cl = cls[0];
-            if (cl.empty() || cl.size() > 18 || cl.find_first_not_of("0123456789") != std::string::npos) {
+            if (cl.empty() || cl.size() > 18 ||
+                cl.find_first_not_of("0123456789") != std::string::npos) {
                 return bad("bad Content-Length");
             }
             std::size_t n = std::stoull(cl);
@@ -173,7 +184,8 @@ ParseResult parse_upstream_stream(std::string_view in, const std::string& host, 
                 }
                 std::string_view size_txt = in.substr(0, nl);
                 if (size_txt.empty() || size_txt.size() > 15 ||
-                    size_txt.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
+                    size_txt.find_first_not_of("0123456789abcdefABCDEF") !=
+                        std::string_view::npos) {
                     return bad("bad chunk size line");
                 }
                 std::size_t n = std::stoull(std::string(size_txt), nullptr, 16);
@@ -208,7 +220,7 @@ ParseResult parse_upstream_stream(std::string_view in, const std::string& host, 
 // every complete request with a small 200.
 
 class StandIn {
-public:
+  public:
     StandIn() {
         listen_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         REQUIRE(listen_);
@@ -259,7 +271,7 @@ public:
         return n;
     }
 
-private:
+  private:
     struct Conn {
         UniqueFd fd;
         std::string data;
@@ -273,7 +285,8 @@ private:
             pfds.push_back({wake_r_.get(), POLLIN, 0});
             {
                 std::lock_guard<std::mutex> g(mu_);
-                for (auto& c : conns_) pfds.push_back({c.fd.get(), static_cast<short>(c.fd ? POLLIN : 0), 0});
+                for (auto& c : conns_)
+                    pfds.push_back({c.fd.get(), static_cast<short>(c.fd ? POLLIN : 0), 0});
             }
             if (::poll(pfds.data(), pfds.size(), 200) < 0) continue;
             if (pfds[0].revents & POLLIN) {
@@ -373,7 +386,8 @@ struct Rig {
         if (child == 0) {
             for (;;) ::pause();
         }
-        link = std::make_unique<WorkerLink>(*supervisor, *env, base.get(), 1u, child, std::move(parent_end));
+        link = std::make_unique<WorkerLink>(*supervisor, *env, base.get(), 1u, child,
+                                            std::move(parent_end));
     }
 
     ~Rig() {
@@ -393,15 +407,16 @@ struct Rig {
     // Raw datagram, exactly these bytes.
     void send_raw(const std::string& datagram) {
         ssize_t n = ::send(worker_end.get(), datagram.data(), datagram.size(), MSG_NOSIGNAL);
-        REQUIRE_MESSAGE(n == static_cast<ssize_t>(datagram.size()), "send: " << std::strerror(errno));
+        REQUIRE_MESSAGE(n == static_cast<ssize_t>(datagram.size()),
+                        "send: " << std::strerror(errno));
     }
     void send(ipc::Type type, std::uint32_t stream, std::string_view payload = {}) {
         std::string wire;
         REQUIRE(ipc::encode(type, stream, payload, wire));
         send_raw(wire);
     }
-    void send_open(std::uint32_t stream, const HeaderList& headers, BodyFraming framing = BodyFraming::Length,
-                   std::uint64_t length = 0) {
+    void send_open(std::uint32_t stream, const HeaderList& headers,
+                   BodyFraming framing = BodyFraming::Length, std::uint64_t length = 0) {
         ipc::OpenRequest o;
         o.framing = framing;
         o.content_length = length;
@@ -428,7 +443,8 @@ struct Rig {
             ssize_t n = ::recv(worker_end.get(), buf.data(), buf.size(), MSG_DONTWAIT);
             if (n <= 0) return;
             ipc::Message m;
-            if (ipc::decode({buf.data(), static_cast<std::size_t>(n)}, m) == ipc::DecodeError::None) {
+            if (ipc::decode({buf.data(), static_cast<std::size_t>(n)}, m) ==
+                ipc::DecodeError::None) {
                 from_parent.push_back(std::move(m));
             }
         }
@@ -441,7 +457,9 @@ struct Rig {
             child_status = st;
         }
     }
-    bool killed_by_sigkill() const { return reaped && WIFSIGNALED(child_status) && WTERMSIG(child_status) == SIGKILL; }
+    bool killed_by_sigkill() const {
+        return reaped && WIFSIGNALED(child_status) && WTERMSIG(child_status) == SIGKILL;
+    }
 
     // Pump until the child died (or `ms` passed); true if it died of SIGKILL.
     bool wait_killed(int ms = 3000) {
@@ -464,10 +482,11 @@ struct Rig {
     std::vector<ParsedRequest> check_upstream() {
         std::vector<ParsedRequest> all;
         for (auto& data : upstream.received()) {
-            ParseResult r = parse_upstream_stream(data, host_header, std::string("Bearer ") + kFakeKey);
-            CHECK_MESSAGE(r.error.empty(), "upstream received a malformed request: " << r.error
-                                                                                   << "\n--- bytes ---\n"
-                                                                                   << data);
+            ParseResult r =
+                parse_upstream_stream(data, host_header, std::string("Bearer ") + kFakeKey);
+            CHECK_MESSAGE(r.error.empty(), "upstream received a malformed request: "
+                                               << r.error << "\n--- bytes ---\n"
+                                               << data);
             for (auto& q : r.requests) all.push_back(q);
         }
         return all;
@@ -512,7 +531,9 @@ void expect_open_refused(const HeaderList& headers, BodyFraming framing = BodyFr
 // ---------------------------------------------------------------------------
 // Well-behaved worker
 
-TEST_CASE("hostile worker: a valid ReqOpen + body + ReqEnd makes exactly one well-formed upstream request") {
+TEST_CASE(
+    "hostile worker: a valid ReqOpen + body + ReqEnd makes exactly one well-formed upstream "
+    "request") {
     Rig rig;
     HeaderList h = codex_like_headers();
     rig.send_open(1, h, BodyFraming::Length, 17);
@@ -573,7 +594,9 @@ TEST_CASE("hostile worker: Content-Length 0 then ReqEnd is served, not killed") 
     CHECK(rig.complete_requests() == 1);
 }
 
-TEST_CASE("hostile worker: whatever headers it sends, the upstream line is POST <configured path> to the configured Host") {
+TEST_CASE(
+    "hostile worker: whatever headers it sends, the upstream line is POST <configured path> to the "
+    "configured Host") {
     Rig rig;
     HeaderList h = {{"X-Method", "DELETE"},
                     {"X-Original-URL", "/admin?x=1"},
@@ -589,7 +612,8 @@ TEST_CASE("hostile worker: whatever headers it sends, the upstream line is POST 
     REQUIRE(reqs.size() == 1);
     auto data = rig.upstream.received();
     REQUIRE(data.size() == 1);
-    std::string want = std::string("POST ") + kPath + " HTTP/1.1\r\nHost: " + rig.host_header + "\r\n";
+    std::string want =
+        std::string("POST ") + kPath + " HTTP/1.1\r\nHost: " + rig.host_header + "\r\n";
     CHECK(data[0].compare(0, want.size(), want) == 0);
 }
 
@@ -627,17 +651,19 @@ TEST_CASE("hostile worker: NUL in a header value") {
 }
 
 TEST_CASE("hostile worker: denied header names") {
-    for (const char* name : {"Host", "host", "Authorization", "AUTHORIZATION", "Content-Length",
-                             "Transfer-Encoding", "transfer-encoding", "Connection", "Proxy-Authorization",
-                             "Cookie", "OpenAI-Organization", "OpenAI-Project", "Expect", "TE", "Upgrade"}) {
+    for (const char* name :
+         {"Host", "host", "Authorization", "AUTHORIZATION", "Content-Length", "Transfer-Encoding",
+          "transfer-encoding", "Connection", "Proxy-Authorization", "Cookie", "OpenAI-Organization",
+          "OpenAI-Project", "Expect", "TE", "Upgrade"}) {
         CAPTURE(name);
         expect_open_refused({{"content-type", "application/json"}, {name, "evil"}});
     }
 }
 
 TEST_CASE("hostile worker: non-token header names") {
-    for (std::string name : {std::string(""), std::string("x y"), std::string("x:y"), std::string("x\r\nHost"),
-                             std::string(":path"), std::string("x\0y", 3), std::string("\xc3\xa9")}) {
+    for (std::string name :
+         {std::string(""), std::string("x y"), std::string("x:y"), std::string("x\r\nHost"),
+          std::string(":path"), std::string("x\0y", 3), std::string("\xc3\xa9")}) {
         CAPTURE(name);
         expect_open_refused({{name, "v"}});
     }
@@ -667,7 +693,9 @@ TEST_CASE("hostile worker: header fields over max_header_bytes") {
 }
 
 TEST_CASE("hostile worker: bad framing in ReqOpen") {
-    SUBCASE("UntilClose is for responses only") { expect_open_refused(codex_like_headers(), BodyFraming::UntilClose, 0); }
+    SUBCASE("UntilClose is for responses only") {
+        expect_open_refused(codex_like_headers(), BodyFraming::UntilClose, 0);
+    }
     SUBCASE("framing value out of range") {
         Rig rig;
         ipc::OpenRequest o;
@@ -765,8 +793,8 @@ TEST_CASE("hostile worker: unknown message type") {
 }
 
 TEST_CASE("hostile worker: parent->worker types sent by the worker") {
-    for (ipc::Type t : {ipc::Type::RespHead, ipc::Type::RespBody, ipc::Type::RespEnd, ipc::Type::RespAbort,
-                        ipc::Type::RespError, ipc::Type::ReqCredit}) {
+    for (ipc::Type t : {ipc::Type::RespHead, ipc::Type::RespBody, ipc::Type::RespEnd,
+                        ipc::Type::RespAbort, ipc::Type::RespError, ipc::Type::ReqCredit}) {
         CAPTURE(ipc::type_name(t));
         Rig rig;
         std::string payload;
