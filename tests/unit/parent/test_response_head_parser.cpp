@@ -3,24 +3,16 @@
 #include <initializer_list>
 #include <string>
 
+#include "tests/unit/support/http_heads.hpp"
+
 #include "parent/response_head_parser.hpp"
 
 using namespace proxy;
+using proxy::test::head;
 
 namespace {
 
 constexpr HeadLimits kLimits{16 * 1024, 100};
-
-std::string head(std::string_view status_line, std::initializer_list<std::string_view> lines) {
-    std::string out(status_line);
-    out += "\r\n";
-    for (auto l : lines) {
-        out += l;
-        out += "\r\n";
-    }
-    out += "\r\n";
-    return out;
-}
 
 struct Result {
     std::optional<HttpError> error;

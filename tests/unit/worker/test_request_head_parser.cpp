@@ -3,25 +3,16 @@
 #include <initializer_list>
 #include <string>
 
+#include "tests/unit/support/http_heads.hpp"
+
 #include "worker/request_head_parser.hpp"
 
 using namespace proxy;
+using proxy::test::head;
 
 namespace {
 
 constexpr HeadLimits kLimits{16 * 1024, 100};
-
-// A head from a request line and field lines, each given without CRLF.
-std::string head(std::string_view request_line, std::initializer_list<std::string_view> lines) {
-    std::string out(request_line);
-    out += "\r\n";
-    for (auto l : lines) {
-        out += l;
-        out += "\r\n";
-    }
-    out += "\r\n";
-    return out;
-}
 
 struct Result {
     std::optional<HttpError> error;
