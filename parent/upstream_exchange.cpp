@@ -1,8 +1,5 @@
 #include "parent/upstream_exchange.hpp"
 
-#include <event2/bufferevent_ssl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -25,10 +22,6 @@ constexpr std::uint32_t kWindow = 256 * 1024;  // matches the worker's window
 constexpr std::uint64_t kCreditBatch = 16 * 1024;
 constexpr std::size_t kMaxResponseHead = 64 * 1024;
 constexpr std::size_t kMaxResponseHeaders = 256;
-
-timeval seconds(unsigned s) {
-    return timeval{static_cast<time_t>(s), 0};
-}
 }  // namespace
 
 UpstreamExchange::UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
@@ -40,10 +33,9 @@ UpstreamExchange::UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint
       pending_(evbuffer_new()) {}
 
 UpstreamExchange::~UpstreamExchange() {
-    if (conn_ && conn_->bev) {
-        evbuffer_remove_cb(bufferevent_get_output(conn_->bev.get()),
-                           &UpstreamExchange::on_output_drained, this);
-        bufferevent_setcb(conn_->bev.get(), nullptr, nullptr, nullptr, nullptr);
+    if (conn_ && conn_->transport) {
+        evbuffer_remove_cb(conn_->transport->output(), &UpstreamExchange::on_output_drained, this);
+        conn_->transport->set_callbacks(nullptr, nullptr, nullptr);
     }
 }
 
@@ -62,15 +54,12 @@ void UpstreamExchange::start() {
         return;
     }
     attach(std::move(conn));
-    timeval tv = seconds(env_.options.upstream_connect_timeout_s);
-    bufferevent_set_timeouts(conn_->bev.get(), &tv, &tv);
-    bufferevent_enable(conn_->bev.get(), EV_READ | EV_WRITE);
+    conn_->transport->set_timeout(env_.options.upstream_connect_timeout_s);
 }
 
 void UpstreamExchange::attach(std::unique_ptr<UpstreamConnection> conn) {
     conn_ = std::move(conn);
-    bufferevent_setcb(conn_->bev.get(), &UpstreamExchange::on_read, nullptr,
-                      &UpstreamExchange::on_event, this);
+    conn_->transport->set_callbacks(&UpstreamExchange::on_read, &UpstreamExchange::on_event, this);
 }
 
 // The request head: only ever POST to the configured path and Host, whatever
@@ -104,24 +93,17 @@ void UpstreamExchange::write_head() {
 
 void UpstreamExchange::connected() {
     phase_ = Phase::AwaitHead;
-    bufferevent* bev = conn_->bev.get();
-    if (!conn_->reused) {
-        // The head and the body leave as separate writes; without this, Nagle
-        // holds the second until the first is ACKed (40 ms of delayed ACK).
-        int one = 1;
-        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    timeval idle = seconds(env_.options.upstream_idle_timeout_s);
-    bufferevent_set_timeouts(bev, &idle, &idle);
-    evbuffer* out = bufferevent_get_output(bev);
+    UpstreamTransport& t = *conn_->transport;
+    t.set_timeout(env_.options.upstream_idle_timeout_s);
+    t.set_reading(true);
+    evbuffer* out = t.output();
     evbuffer_add_cb(out, &UpstreamExchange::on_output_drained, this);
+    // Head and body so far leave together, in one writev, this loop turn.
     evbuffer_add_buffer(out, pending_.get());
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
 void UpstreamExchange::append_body(std::string_view data) {
-    evbuffer* out =
-        phase_ == Phase::Connecting ? pending_.get() : bufferevent_get_output(conn_->bev.get());
+    evbuffer* out = phase_ == Phase::Connecting ? pending_.get() : conn_->transport->output();
     if (request_.framing == BodyFraming::Chunked) {
         evbuffer_add_printf(out, "%zx\r\n", data.size());
         evbuffer_add(out, data.data(), data.size());
@@ -153,8 +135,7 @@ bool UpstreamExchange::on_req_end() {
     req_done_ = true;
     if (dump_) dump_->request_done();
     if (phase_ != Phase::Finished && request_.framing == BodyFraming::Chunked) {
-        evbuffer* out =
-            phase_ == Phase::Connecting ? pending_.get() : bufferevent_get_output(conn_->bev.get());
+        evbuffer* out = phase_ == Phase::Connecting ? pending_.get() : conn_->transport->output();
         evbuffer_add(out, "0\r\n\r\n", 5);
     }
     return true;
@@ -171,7 +152,7 @@ void UpstreamExchange::on_resp_credit(std::uint32_t bytes) {
     resp_inflight_ -= std::min<std::uint64_t>(bytes, resp_inflight_);
     if (read_paused_ && resp_inflight_ < kWindow && conn_ && phase_ == Phase::Body) {
         read_paused_ = false;
-        bufferevent_enable(conn_->bev.get(), EV_READ);
+        conn_->transport->set_reading(true);
         process_input();  // bytes that arrived before the pause
     }
 }
@@ -188,7 +169,7 @@ void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* 
                                ipc::encode_u32(static_cast<std::uint32_t>(credit)));
 }
 
-void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
+void UpstreamExchange::on_event(short what, void* arg) {
     auto* self = static_cast<UpstreamExchange*>(arg);
     if (what & BEV_EVENT_CONNECTED) {
         self->connected();
@@ -208,44 +189,7 @@ void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
         return;
     }
     if (self->phase_ == Phase::Connecting) {
-        int dns = bufferevent_socket_get_dns_error(bev);
-        if (dns != 0) {
-            self->fail(refusal::kUpstreamUnreachable,
-                       "cannot resolve " + url.host + ": " + evutil_gai_strerror(dns));
-            return;
-        }
-        unsigned long tls =
-            self->conn_ && self->conn_->tls ? bufferevent_get_openssl_error(bev) : 0;
-        // libevent queues plain errno values (library 0) beside real OpenSSL
-        // errors: those are socket failures (refused, reset), not TLS ones.
-        int sock_err = 0;
-        if (tls != 0 && (ERR_GET_LIB(tls) == 0 || ERR_GET_LIB(tls) == ERR_LIB_SYS)) {
-            sock_err = ERR_GET_REASON(tls);
-            tls = 0;
-        }
-        if (tls != 0 || (self->conn_ && self->conn_->ssl &&
-                         SSL_get_verify_result(self->conn_->ssl) != X509_V_OK)) {
-            std::string detail = "TLS handshake with " + url.host_header + " failed";
-            long verify = self->conn_->ssl ? SSL_get_verify_result(self->conn_->ssl) : X509_V_OK;
-            if (verify != X509_V_OK) {
-                detail += ": certificate verification: ";
-                detail += X509_verify_cert_error_string(verify);
-            } else if (tls != 0) {
-                char buf[256];
-                ERR_error_string_n(tls, buf, sizeof buf);
-                detail += ": ";
-                detail += buf;
-            }
-            while (bufferevent_get_openssl_error(bev) != 0) {
-            }
-            self->fail(refusal::kUpstreamTls, detail);
-            return;
-        }
-        while (bufferevent_get_openssl_error(bev) != 0) {
-        }
-        int err = sock_err ? sock_err : EVUTIL_SOCKET_ERROR();
-        self->fail(refusal::kUpstreamUnreachable, "connect to " + url.host_header + " failed: " +
-                                                      (err ? std::strerror(err) : "closed"));
+        self->fail_connecting();
         return;
     }
     self->fail(refusal::kUpstreamUnreachable,
@@ -253,13 +197,39 @@ void UpstreamExchange::on_event(bufferevent* bev, short what, void* arg) {
                                          : "upstream closed the connection before answering");
 }
 
-void UpstreamExchange::on_read(bufferevent*, void* arg) {
+// Why a new connection never got ready: name, TCP or TLS.
+void UpstreamExchange::fail_connecting() {
+    const UpstreamUrl& url = env_.pool.url();
+    const UpstreamTransport& t = *conn_->transport;
+    if (int dns = t.dns_error()) {
+        fail(refusal::kUpstreamUnreachable,
+             "cannot resolve " + url.host + ": " + evutil_gai_strerror(dns));
+        return;
+    }
+    const long verify = t.ssl() ? SSL_get_verify_result(t.ssl()) : X509_V_OK;
+    if (verify != X509_V_OK || !t.tls_error().empty()) {
+        std::string detail = "TLS handshake with " + url.host_header + " failed: ";
+        if (verify != X509_V_OK) {
+            detail += "certificate verification: ";
+            detail += X509_verify_cert_error_string(verify);
+        } else {
+            detail += t.tls_error();
+        }
+        fail(refusal::kUpstreamTls, detail);
+        return;
+    }
+    const int err = t.socket_error();
+    fail(refusal::kUpstreamUnreachable,
+         "connect to " + url.host_header + " failed: " + (err ? std::strerror(err) : "closed"));
+}
+
+void UpstreamExchange::on_read(void* arg) {
     static_cast<UpstreamExchange*>(arg)->process_input();
 }
 
 void UpstreamExchange::process_input() {
     if (!conn_ || phase_ == Phase::Finished) return;
-    evbuffer* in = bufferevent_get_input(conn_->bev.get());
+    evbuffer* in = conn_->transport->input();
     while (phase_ != Phase::Finished && evbuffer_get_length(in) > 0) {
         got_response_bytes_ = true;
         if (phase_ == Phase::AwaitHead) {
@@ -270,7 +240,7 @@ void UpstreamExchange::process_input() {
         if (resp_inflight_ >= kWindow) {
             // Flow control: the client is slower than the upstream.
             read_paused_ = true;
-            bufferevent_disable(conn_->bev.get(), EV_READ);
+            conn_->transport->set_reading(false);
             return;
         }
         std::size_t len = std::min<std::size_t>(evbuffer_get_length(in), ipc::kMaxPayload);
@@ -302,7 +272,7 @@ void UpstreamExchange::process_input() {
 }
 
 bool UpstreamExchange::parse_head() {
-    evbuffer* in = bufferevent_get_input(conn_->bev.get());
+    evbuffer* in = conn_->transport->input();
     std::size_t len = evbuffer_get_length(in);
     std::size_t scan = std::min(len, kMaxResponseHead + 4);
     auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(scan)));
@@ -377,11 +347,10 @@ void UpstreamExchange::response_complete() {
                           (request_.framing == BodyFraming::Length ? request_.content_length : 0));
     bool reusable = conn_ && resp_head_.keep_alive && request_complete &&
                     resp_head_.framing != BodyFraming::UntilClose &&
-                    evbuffer_get_length(bufferevent_get_input(conn_->bev.get())) == 0 &&
-                    evbuffer_get_length(bufferevent_get_output(conn_->bev.get())) == 0;
+                    evbuffer_get_length(conn_->transport->input()) == 0 &&
+                    conn_->transport->unsent() == 0;
     if (reusable) {
-        evbuffer_remove_cb(bufferevent_get_output(conn_->bev.get()),
-                           &UpstreamExchange::on_output_drained, this);
+        evbuffer_remove_cb(conn_->transport->output(), &UpstreamExchange::on_output_drained, this);
         env_.pool.give_back(std::move(conn_));
     }
     conn_.reset();

@@ -62,8 +62,8 @@ class UpstreamExchange {
   private:
     enum class Phase { Connecting, AwaitHead, Body, Finished };
 
-    static void on_read(bufferevent*, void* arg);
-    static void on_event(bufferevent*, short what, void* arg);
+    static void on_read(void* arg);
+    static void on_event(short what, void* arg);
     static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
 
     void attach(std::unique_ptr<UpstreamConnection> conn);
@@ -75,6 +75,7 @@ class UpstreamExchange {
     void deliver(std::string_view data);
     void response_complete();
     void fail(const Refusal& r, const std::string& detail);
+    void fail_connecting();
     void finish();
     void credit_request();
 

@@ -10,15 +10,14 @@
 
 #include "common/event_ptr.hpp"
 #include "common/options.hpp"
+#include "parent/upstream_transport.hpp"
 
 namespace proxy {
 
 class UpstreamPool;
 
 struct UpstreamConnection {
-    BufferEventPtr bev;
-    SSL* ssl = nullptr;  // owned by bev
-    bool tls = true;
+    std::unique_ptr<UpstreamTransport> transport;
     bool reused = false;
     std::uint64_t id = 0;
     std::list<std::unique_ptr<UpstreamConnection>>::iterator idle_pos;
@@ -39,8 +38,8 @@ class UpstreamPool {
     // An idle pooled connection, or null.
     std::unique_ptr<UpstreamConnection> take_idle();
     // A new connection, connecting now; the caller sets callbacks and waits
-    // for BEV_EVENT_CONNECTED (TLS handshake and verification done). Null on
-    // immediate failure.
+    // for BEV_EVENT_CONNECTED (TLS handshake and verification done) or an
+    // error. Null only if no TLS session could be made.
     std::unique_ptr<UpstreamConnection> connect_new(std::string& error);
     // Keep a connection whose last response ended cleanly.
     void give_back(std::unique_ptr<UpstreamConnection> conn);
@@ -49,8 +48,8 @@ class UpstreamPool {
     std::size_t idle_count() const { return idle_.size(); }
 
   private:
-    static void on_idle_read(bufferevent*, void* arg);
-    static void on_idle_event(bufferevent*, short, void* arg);
+    static void on_idle_read(void* arg);
+    static void on_idle_event(short, void* arg);
     static int on_new_session(SSL* ssl, SSL_SESSION* session);
     void drop_idle(UpstreamConnection* conn);
 

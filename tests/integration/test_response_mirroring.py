@@ -3,6 +3,7 @@ body bytes; Content-Length and chunked answers; hop-by-hop headers removed."""
 
 import json
 import os
+import time
 
 import harness
 from harness import ProxyTestCase, codex_headers
@@ -75,6 +76,35 @@ class Mirroring(ProxyTestCase):
                 self.assertEqual(r.status, 200)
                 self.assertEqual(len(r.body), len(blob))
                 self.assertTrue(r.body == blob, "large body differs")
+
+    def test_large_body_to_a_slow_reader(self):
+        # Far more than the flow-control windows between upstream, parent,
+        # worker and client: the parent stops reading the upstream's TLS
+        # records while the client lags and resumes over records already
+        # received, and not one byte may be lost, duplicated or reordered.
+        blob = os.urandom(6 * 1024 * 1024 + 5)
+        for chunked in (False, True):
+            with self.subTest(chunked=chunked):
+                if self.proxy is None:
+                    self.start()
+                self.upstream.handler = lambda req, conn, ch=chunked: conn.respond(
+                    200, [("Content-Type", "application/octet-stream")], blob,
+                    chunked=ch, chunk_size=100003 if ch else None)
+                c = self.client(timeout=30)
+                c.request("POST", "/v1/responses", codex_headers(), b"{}")
+                time.sleep(0.5)  # every buffer on the way fills up
+                r = c.read_head()
+                self.assertEqual(r.status, 200)
+                got, pauses = [], 0
+                for piece in c.iter_body(r):
+                    got.append(piece)
+                    if sum(map(len, got)) > (pauses + 1) * 1024 * 1024:
+                        pauses += 1
+                        time.sleep(0.1)
+                body = b"".join(got)
+                self.assertEqual(len(body), len(blob))
+                self.assertTrue(body == blob, "slowly read body differs")
+                c.close()
 
     def test_hop_by_hop_response_headers_removed(self):
         def handler(req, conn):
