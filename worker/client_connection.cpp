@@ -38,13 +38,23 @@ ClientConnection::ClientConnection(WorkerProcess& worker, evutil_socket_t fd)
     // pipelining client stalls in its own socket buffer, not in our memory.
     bufferevent_setwatermark(bev_.get(), EV_READ, 0, worker.options().max_header_bytes + 1);
     bufferevent_set_max_single_read(bev_.get(), 64 * 1024);
-    evbuffer_add_cb(bufferevent_get_output(bev_.get()), &ClientConnection::on_output_drained, this);
+    // libevent 2.1 writes at most 16 KiB per wakeup; that caps big responses.
+    bufferevent_set_max_single_write(bev_.get(), 256 * 1024);
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    evbuffer_add_cb(out, &ClientConnection::on_output_drained, this);
+    evbuffer_add_cb(out, &ClientConnection::on_output_added, this);
     head_timer_.reset(evtimer_new(worker.base(), &ClientConnection::on_head_timer, this));
     start_head_timer(worker.options().header_timeout_s);
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    // EV_WRITE off (a new bufferevent starts with it on): output is written
+    // through (flush_output), and libevent's write event only finishes what
+    // the socket did not take.
+    bufferevent_disable(bev_.get(), EV_WRITE);
+    bufferevent_enable(bev_.get(), EV_READ);
 }
 
-ClientConnection::~ClientConnection() = default;
+ClientConnection::~ClientConnection() {
+    if (flush_scheduled_) worker_.cancel_flush(this);
+}
 
 void ClientConnection::start_head_timer(unsigned s) {
     timeval tv = seconds(s);
@@ -290,6 +300,10 @@ void ClientConnection::finish_close() {
 void ClientConnection::close_now() {
     if (closed_) return;
     closed_ = true;
+    if (flush_scheduled_) {
+        worker_.cancel_flush(this);
+        flush_scheduled_ = false;
+    }
     cancel_stream();
     head_timer_.reset();
     bev_.reset();

@@ -33,6 +33,10 @@ class ClientConnection {
     void on_resp_error(const ipc::ErrorReply& error);
     void on_req_credit(std::uint32_t bytes);
 
+    // Write-through: WorkerProcess calls this once per loop turn for a
+    // connection whose output grew (see schedule_flush).
+    void flush_output();
+
     // Graceful stop: idle connections close now, busy ones after this exchange.
     void begin_drain();
     bool closed() const { return closed_; }
@@ -55,6 +59,7 @@ class ClientConnection {
     static void on_event(bufferevent*, short what, void* arg);
     static void on_head_timer(evutil_socket_t, short, void* arg);
     static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
+    static void on_output_added(evbuffer*, const evbuffer_cb_info*, void* arg);
 
     bool read_more();
     void process_input();
@@ -77,7 +82,9 @@ class ClientConnection {
     BufferEventPtr bev_;
     EventPtr head_timer_;
     bool closed_ = false;
-    bool closing_ = false;  // close once output is flushed
+    bool closing_ = false;          // close once output is flushed
+    bool flush_scheduled_ = false;  // in WorkerProcess's dirty list
+    bool write_waiting_ = false;    // EV_WRITE on: libevent finishes a partial write
     bool draining_ = false;
     bool shutdown_pending_ = false;  // tell the parent after our 200 is flushed
     bool linger_after_flush_ = false;

@@ -2,6 +2,7 @@
 // (status line, mirrored headers, our own framing, every chunk written as it
 // arrives), refusals with JSON bodies, and response-body credit to the parent.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 
 #include "policy/refusal.hpp"
@@ -155,8 +156,49 @@ void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* 
                                  ipc::encode_u32(static_cast<std::uint32_t>(credit)));
 }
 
-void ClientConnection::on_write(bufferevent*, void* arg) {
+// Every byte added to the output, whatever wrote it, schedules one direct
+// write for this loop turn; while libevent's write event finishes a partial
+// write, it takes the new bytes too.
+void ClientConnection::on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg) {
     auto* self = static_cast<ClientConnection*>(arg);
+    if (info->n_added == 0 || self->closed_ || self->flush_scheduled_ || self->write_waiting_)
+        return;
+    self->flush_scheduled_ = true;
+    self->worker_.schedule_flush(self);
+}
+
+void ClientConnection::flush_output() {
+    flush_scheduled_ = false;
+    if (closed_ || write_waiting_) return;
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    if (evbuffer_get_length(out) == 0) return;
+    // One writev; the drain runs on_output_drained (response credit). The
+    // socket bufferevent keeps the front of its output frozen and unfreezes it
+    // around its own writes; evbuffer_write on a frozen buffer fails at once.
+    evbuffer_unfreeze(out, 1);
+    int n = evbuffer_write(out, bufferevent_getfd(bev_.get()));
+    int err = errno;
+    evbuffer_freeze(out, 1);
+    if (n < 0) {
+        if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+            close_now();  // as a bufferevent write error would
+            return;
+        }
+    }
+    if (evbuffer_get_length(out) != 0) {
+        // The socket is full: libevent writes the rest when it is writable.
+        write_waiting_ = true;
+        bufferevent_enable(bev_.get(), EV_WRITE);
+        return;
+    }
+    if (closing_ && !lingering_) finish_close();
+}
+
+// libevent drained what flush_output left: back to write-through.
+void ClientConnection::on_write(bufferevent* bev, void* arg) {
+    auto* self = static_cast<ClientConnection*>(arg);
+    self->write_waiting_ = false;
+    bufferevent_disable(bev, EV_WRITE);
     if (self->closing_ && !self->lingering_) self->finish_close();
 }
 

@@ -22,6 +22,7 @@ WorkerProcess::WorkerProcess(const Options& options) : options_(options) {}
 
 WorkerProcess::~WorkerProcess() {
     // Connections reference the base and channel: free them first.
+    dirty_.clear();
     graveyard_.clear();
     connections_.clear();
 }
@@ -72,6 +73,7 @@ int WorkerProcess::run() {
     sigterm_.reset(evsignal_new(base_.get(), SIGTERM, &WorkerProcess::on_signal, this));
     event_add(sigterm_.get(), nullptr);
     reap_event_.reset(event_new(base_.get(), -1, 0, &WorkerProcess::on_reap, this));
+    flush_event_.reset(event_new(base_.get(), -1, 0, &WorkerProcess::on_flush, this));
 
     WorkerSandboxConfig sandbox;
     sandbox.user = options_.worker_user;
@@ -168,6 +170,32 @@ void WorkerProcess::on_reap(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<WorkerProcess*>(arg);
     self->graveyard_.clear();
     self->maybe_exit();
+}
+
+// Write-through instead of libevent's write event: enabling EV_WRITE for each
+// response and removing it again costs two epoll_ctl per request. Output added
+// during a loop turn (often a whole response from one recvmmsg batch) is
+// written with one writev when the turn's callbacks are done; event_active
+// costs no syscall and still runs before the next epoll_wait, so an SSE event
+// leaves at once.
+void WorkerProcess::schedule_flush(ClientConnection* conn) {
+    dirty_.push_back(conn);
+    if (dirty_.size() == 1) event_active(flush_event_.get(), 0, 0);
+}
+
+void WorkerProcess::cancel_flush(ClientConnection* conn) {
+    std::erase(dirty_, conn);
+}
+
+void WorkerProcess::on_flush(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<WorkerProcess*>(arg);
+    // A flush may close its connection (graveyard, freed by a later on_reap,
+    // never during this callback), which edits dirty_: work on a copy.
+    std::vector<ClientConnection*> batch;
+    batch.swap(self->dirty_);
+    for (ClientConnection* conn : batch) {
+        if (!conn->closed()) conn->flush_output();
+    }
 }
 
 void WorkerProcess::on_message(const ipc::MessageView& msg) {

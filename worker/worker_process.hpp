@@ -6,6 +6,7 @@
 #include <list>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "common/channel.hpp"
 #include "common/event_ptr.hpp"
@@ -42,6 +43,9 @@ class WorkerProcess : public ChannelOwner {
     std::uint32_t open_stream(ClientConnection* conn);
     void end_stream(std::uint32_t stream);
     void connection_closed(ClientConnection* conn);
+    // Write-through: conn's output is written once, this loop turn.
+    void schedule_flush(ClientConnection* conn);
+    void cancel_flush(ClientConnection* conn);
     bool draining() const { return draining_; }
 
   private:
@@ -50,6 +54,7 @@ class WorkerProcess : public ChannelOwner {
     static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg);
     static void on_signal(evutil_socket_t sig, short, void* arg);
     static void on_reap(evutil_socket_t, short, void* arg);
+    static void on_flush(evutil_socket_t, short, void* arg);
     static void on_accept_error(evconnlistener*, void* arg);
     static void on_accept_resume(evutil_socket_t, short, void* arg);
     bool shed_one();
@@ -60,7 +65,7 @@ class WorkerProcess : public ChannelOwner {
     EventBasePtr base_;
     std::unique_ptr<Channel> channel_;
     EvListenerPtr listener_;
-    EventPtr sigterm_, sigint_, sighup_, reap_event_, accept_pause_;
+    EventPtr sigterm_, sigint_, sighup_, reap_event_, accept_pause_, flush_event_;
     std::uint32_t max_connections_ = 0;           // --max-connections, capped by RLIMIT_NOFILE
     std::list<ClientConnection*> arrival_order_;  // oldest first, for shedding
     RequestPolicy request_policy_;
@@ -68,6 +73,7 @@ class WorkerProcess : public ChannelOwner {
     std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> connections_;
     std::unordered_map<std::uint32_t, ClientConnection*> streams_;
     std::vector<std::unique_ptr<ClientConnection>> graveyard_;  // freed on the next loop turn
+    std::vector<ClientConnection*> dirty_;  // output to write this loop turn; never closed ones
     std::uint32_t next_stream_ = 1;
     bool draining_ = false;
     int exit_status_ = 0;
