@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "common/log.hpp"
 #include "policy/header_policy.hpp"
@@ -32,12 +33,8 @@ ClientConnection::ClientConnection(WorkerProcess& worker, evutil_socket_t fd)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
-    bufferevent_setcb(bev_.get(), &ClientConnection::on_read, &ClientConnection::on_write,
-                      &ClientConnection::on_event, this);
-    // Never hold more unread client bytes than one head: a flooding or
-    // pipelining client stalls in its own socket buffer, not in our memory.
-    bufferevent_setwatermark(bev_.get(), EV_READ, 0, worker.options().max_header_bytes + 1);
-    bufferevent_set_max_single_read(bev_.get(), 64 * 1024);
+    bufferevent_setcb(bev_.get(), nullptr, &ClientConnection::on_write, &ClientConnection::on_event,
+                      this);
     // libevent 2.1 writes at most 16 KiB per wakeup; that caps big responses.
     bufferevent_set_max_single_write(bev_.get(), 256 * 1024);
     evbuffer* out = bufferevent_get_output(bev_.get());
@@ -48,8 +45,15 @@ ClientConnection::ClientConnection(WorkerProcess& worker, evutil_socket_t fd)
     // EV_WRITE off (a new bufferevent starts with it on): output is written
     // through (flush_output), and libevent's write event only finishes what
     // the socket did not take.
-    bufferevent_disable(bev_.get(), EV_WRITE);
-    bufferevent_enable(bev_.get(), EV_READ);
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    // The socket bufferevent freezes its input's end outside its own read
+    // callback, which never runs here: we append to it ourselves.
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    evbuffer_unfreeze(in, 0);
+    evbuffer_add_cb(in, &ClientConnection::on_input_drained, this);
+    read_ev_.reset(
+        event_new(worker.base(), fd, EV_READ | EV_PERSIST, &ClientConnection::on_readable, this));
+    arm_read_event();
 }
 
 ClientConnection::~ClientConnection() {
@@ -63,28 +67,39 @@ void ClientConnection::start_head_timer(unsigned s) {
 
 // ---- input side ----
 
-void ClientConnection::on_read(bufferevent*, void* arg) {
+void ClientConnection::on_readable(evutil_socket_t, short what, void* arg) {
     auto* self = static_cast<ClientConnection*>(arg);
-    if (self->lingering_) {
-        evbuffer_drain(bufferevent_get_input(self->bev_.get()), static_cast<size_t>(-1));
+    if (what & EV_TIMEOUT) {
+        on_event(self->bev_.get(), BEV_EVENT_TIMEOUT | BEV_EVENT_READING, self);
         return;
     }
-    bool eof = self->read_more();
+    if (self->lingering_) {
+        self->discard_input();
+        return;
+    }
+    ReadResult r = self->read_more();
+    if (r == ReadResult::Error) {
+        on_event(self->bev_.get(), BEV_EVENT_ERROR | BEV_EVENT_READING, self);
+        return;
+    }
     self->process_input();
-    if (eof && !self->closed_) on_event(self->bev_.get(), BEV_EVENT_EOF | BEV_EVENT_READING, self);
+    if (self->closed_) return;
+    if (r == ReadResult::Eof) {
+        on_event(self->bev_.get(), BEV_EVENT_EOF | BEV_EVENT_READING, self);
+        return;
+    }
+    self->update_reading();
 }
 
-// libevent 2.1 reads at most 4 KiB per wakeup (evbuffer_set_max_read is 2.2):
-// take what the socket holds, up to the read watermark, in one readv, so a
-// 40 KiB body costs one or two loop turns instead of ten. Returns true at EOF.
-bool ClientConnection::read_more() {
+// One readv per wakeup, of everything the socket holds up to read_cap().
+ClientConnection::ReadResult ClientConnection::read_more() {
     evbuffer* in = bufferevent_get_input(bev_.get());
-    const std::size_t cap = worker_.options().max_header_bytes + 1;
-    std::size_t have = evbuffer_get_length(in);
-    if (have >= cap) return false;
+    const std::size_t cap = read_cap();
+    const std::size_t have = evbuffer_get_length(in);
+    if (have >= cap) return ReadResult::Again;
     evbuffer_iovec vec[2];
     int n = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(cap - have), vec, 2);
-    if (n <= 0) return false;
+    if (n <= 0) return ReadResult::Error;
     iovec iov[2];
     for (int i = 0; i < n; ++i) iov[i] = {vec[i].iov_base, vec[i].iov_len};
     ssize_t got = ::readv(bufferevent_getfd(bev_.get()), iov, n);
@@ -94,7 +109,61 @@ bool ClientConnection::read_more() {
         left -= vec[i].iov_len;
     }
     evbuffer_commit_space(in, vec, n);
-    return got == 0;
+    if (got > 0) return ReadResult::Data;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return ReadResult::Again;
+    // EOF or an error: like a bufferevent, stop reading for good.
+    read_eof_ = true;
+    read_ev_.reset();
+    return got == 0 ? ReadResult::Eof : ReadResult::Error;
+}
+
+// Lingering close: read and drop whatever the client still sends.
+void ClientConnection::discard_input() {
+    static char sink[16 * 1024];
+    ssize_t got = ::read(bufferevent_getfd(bev_.get()), sink, sizeof sink);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        close_now();
+}
+
+// Never hold more unread client bytes than one head (a flooding or pipelining
+// client stalls in its own socket buffer, not in our memory); a body may be
+// read a little further ahead, since it leaves for the parent at once.
+std::size_t ClientConnection::read_cap() const {
+    const std::size_t head_cap = worker_.options().max_header_bytes + 1;
+    return req_ == ReqState::Body ? std::max<std::size_t>(head_cap, 2 * ipc::kMaxPayload)
+                                  : head_cap;
+}
+
+void ClientConnection::update_reading() {
+    if (!read_ev_ || closed_ || lingering_) return;
+    const bool full = evbuffer_get_length(bufferevent_get_input(bev_.get())) >= read_cap();
+    if (full == read_paused_) return;
+    read_paused_ = full;
+    if (full)
+        event_del(read_ev_.get());
+    else
+        arm_read_event();
+}
+
+void ClientConnection::arm_read_event() {
+    if (!read_ev_) return;
+    // Re-adding a pending event only moves its deadline: no epoll_ctl.
+    timeval tv = seconds(read_timeout_s_);
+    event_add(read_ev_.get(), read_timeout_s_ ? &tv : nullptr);
+}
+
+// Like a bufferevent read timeout: no bytes for this long while we want to
+// read reports BEV_EVENT_TIMEOUT. 0 turns it off.
+void ClientConnection::set_read_timeout(unsigned s) {
+    if (read_timeout_s_ == s) return;
+    read_timeout_s_ = s;
+    if (read_ev_ && !read_paused_) arm_read_event();
+}
+
+void ClientConnection::on_input_drained(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+    auto* self = static_cast<ClientConnection*>(arg);
+    if (info->n_deleted > 0 && self->read_paused_) self->update_reading();
 }
 
 void ClientConnection::process_input() {
@@ -185,15 +254,14 @@ void ClientConnection::handle_head(std::string_view block) {
         static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
         bufferevent_write(bev_.get(), kContinue, sizeof kContinue - 1);
     }
-    timeval tv = seconds(worker_.options().body_timeout_s);
-    bufferevent_set_timeouts(bev_.get(), &tv, nullptr);
+    set_read_timeout(worker_.options().body_timeout_s);
 }
 
 void ClientConnection::pump_body() {
     evbuffer* in = bufferevent_get_input(bev_.get());
     while (req_ == ReqState::Body && !closed_ && !closing_) {
         // Flow control: the upstream has not taken what we sent; stop
-        // consuming, and the read watermark stops reading the socket.
+        // consuming, and update_reading stops reading the socket at read_cap.
         if (req_uncredited_ >= kStreamWindow) return;
         std::size_t len = evbuffer_get_length(in);
         if (len == 0) return;
@@ -239,7 +307,7 @@ void ClientConnection::pump_body() {
 void ClientConnection::request_body_done() {
     req_ = ReqState::Done;
     chunked_.reset();
-    bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+    set_read_timeout(0);
     if (stream_ != 0) worker_.channel().send(ipc::Type::ReqEnd, stream_);
     if (resp_ == RespState::Done) exchange_finished();
 }
@@ -272,7 +340,7 @@ void ClientConnection::close_after_flush() {
     if (closed_ || closing_) return;
     closing_ = true;
     evtimer_del(head_timer_.get());
-    bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+    set_read_timeout(0);
     if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) finish_close();
 }
 
@@ -288,11 +356,16 @@ void ClientConnection::finish_close() {
     // Lingering close: half-close our side, discard what the client still
     // sends for a short while, then close. Closing with unread input would
     // send a reset that can destroy our error answer in flight.
+    if (read_eof_) {  // the client is gone already
+        close_now();
+        return;
+    }
     lingering_ = true;
     ::shutdown(bufferevent_getfd(bev_.get()), SHUT_WR);
     evbuffer_drain(bufferevent_get_input(bev_.get()), static_cast<size_t>(-1));
-    bufferevent_setwatermark(bev_.get(), EV_READ, 0, 0);
-    bufferevent_enable(bev_.get(), EV_READ);
+    read_timeout_s_ = 0;
+    read_paused_ = false;
+    arm_read_event();
     timeval tv = seconds(kLingerSeconds);
     evtimer_add(head_timer_.get(), &tv);
 }
@@ -306,6 +379,7 @@ void ClientConnection::close_now() {
     }
     cancel_stream();
     head_timer_.reset();
+    read_ev_.reset();
     bev_.reset();
     worker_.connection_closed(this);
 }

@@ -54,14 +54,21 @@ class ClientConnection {
     enum class ReqState { Head, Body, Done };
     enum class RespState { None, Waiting, Streaming, Done };
 
-    static void on_read(bufferevent*, void* arg);
+    static void on_readable(evutil_socket_t, short what, void* arg);
+    static void on_input_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
     static void on_write(bufferevent*, void* arg);
     static void on_event(bufferevent*, short what, void* arg);
     static void on_head_timer(evutil_socket_t, short, void* arg);
     static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
     static void on_output_added(evbuffer*, const evbuffer_cb_info*, void* arg);
 
-    bool read_more();
+    enum class ReadResult { Data, Again, Eof, Error };
+    ReadResult read_more();
+    void discard_input();
+    std::size_t read_cap() const;
+    void update_reading();
+    void arm_read_event();
+    void set_read_timeout(unsigned seconds);
     void process_input();
     void handle_head(std::string_view block);
     void pump_body();
@@ -80,6 +87,12 @@ class ClientConnection {
 
     WorkerProcess& worker_;
     BufferEventPtr bev_;
+    // Reading is ours, not the bufferevent's: libevent 2.1 reads 4 KiB per
+    // wakeup after a FIONREAD ioctl. Declared after bev_: freed before the fd.
+    EventPtr read_ev_;
+    bool read_paused_ = false;  // input holds read_cap() bytes: the socket waits
+    bool read_eof_ = false;     // EOF or a read error seen: never read again
+    unsigned read_timeout_s_ = 0;
     EventPtr head_timer_;
     bool closed_ = false;
     bool closing_ = false;          // close once output is flushed
