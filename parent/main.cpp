@@ -1,5 +1,7 @@
 // codex-responses-api-proxy: entry point for both the privileged parent and,
 // with --worker-mode (set only by the parent), the sandboxed worker.
+#include <malloc.h>
+
 #include <cstdio>
 #include <string>
 
@@ -15,6 +17,11 @@ int main(int argc, char** argv, char** envp) {
     // friends, umask 077, SIGPIPE ignored.
     proxy::install_seccomp_trap_reporter();  // debug builds: name a violating syscall
     proxy::early_process_hardening(envp);
+    // Buffers of 64-256 KiB come and go with every response. By default
+    // glibc hands a freed heap top back to the kernel and asks for it again
+    // (two brk calls per response); keep up to 4 MiB of it instead.
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
     proxy::Options options;
     std::string error;
