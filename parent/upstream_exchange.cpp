@@ -160,6 +160,12 @@ void UpstreamExchange::on_resp_credit(std::uint32_t bytes) {
 void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
     auto* self = static_cast<UpstreamExchange*>(arg);
     if (info->n_deleted == 0 || self->req_uncredited_ == 0) return;
+    if (self->req_done_) {
+        // The whole body is here: no more will come, no credit is needed
+        // (most requests; it saves the worker a wakeup per request).
+        self->req_uncredited_ = 0;
+        return;
+    }
     std::uint64_t pending = evbuffer_get_length(buf);
     if (self->req_uncredited_ <= pending) return;
     std::uint64_t credit = self->req_uncredited_ - pending;
