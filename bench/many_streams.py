@@ -142,6 +142,8 @@ async def main():
         "open_secs": round(open_secs, 1),
         "idle_rss_kib": idle["rss_kib"], "idle_pss_kib": idle["pss_kib"],
         "loaded_rss_kib": loaded["rss_kib"], "loaded_pss_kib": loaded["pss_kib"],
+        "idle_rss_kib_by_pid": idle.get("rss_kib_by_pid"),
+        "loaded_rss_kib_by_pid": loaded.get("rss_kib_by_pid"),
         "processes": len(loaded["pids"]),
         "per_stream_kib": round((loaded["rss_kib"] - idle["rss_kib"]) / served, 2) if served else None,
         "per_stream_pss_kib": round((loaded["pss_kib"] - idle["pss_kib"]) / served, 2) if served else None,

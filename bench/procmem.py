@@ -5,7 +5,7 @@ The C++ proxy is a parent with worker children, so a single pid's RSS says
 little: we sum over the pid and all its descendants.  RSS counts shared pages
 (the binary, libc) once per process; PSS splits them fairly and is printed too.
 
-CLI: procmem.py PID  ->  {"pids": [...], "rss_kib": N, "pss_kib": N}
+CLI: procmem.py PID  ->  {"pids": [...], "rss_kib": N, "pss_kib": N, "rss_kib_by_pid": {...}}
 """
 import json
 import os
@@ -54,9 +54,10 @@ def _field_kib(path, field):
 
 def tree_mem(root):
     pids = tree_pids(root)
-    rss = sum(_field_kib(f"/proc/{p}/status", "VmRSS") for p in pids)
+    by_pid = {p: _field_kib(f"/proc/{p}/status", "VmRSS") for p in pids}
     pss = sum(_field_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pids)
-    return {"pids": pids, "rss_kib": rss, "pss_kib": pss}
+    return {"pids": pids, "rss_kib": sum(by_pid.values()), "pss_kib": pss,
+            "rss_kib_by_pid": {str(p): v for p, v in by_pid.items()}}
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ UpstreamExchange::~UpstreamExchange() {
 void UpstreamExchange::start() {
     if (env_.dump) dump_ = env_.dump->begin(request_.headers);
     write_head();
+    // The headers now live in the request bytes; a stream may stay open for
+    // hours, so it should not keep a second copy.
+    HeaderList().swap(request_.headers);
     if (auto idle = env_.pool.take_idle()) {
         attach(std::move(idle));
         connected();
@@ -313,6 +316,7 @@ bool UpstreamExchange::parse_head() {
     start.content_length =
         resp_head_.framing == BodyFraming::Length ? resp_head_.content_length : 0;
     start.headers = filter_response_headers(resp_head_.headers);
+    HeaderList().swap(resp_head_.headers);  // sent on; only the framing is needed from here
     std::string payload = ipc::encode_response_start(start);
     if (payload.empty() || payload.size() > ipc::kMaxPayload) {
         fail(refusal::kUpstreamProtocol, "upstream response head too large");

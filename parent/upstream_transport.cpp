@@ -14,8 +14,12 @@
 namespace proxy {
 
 namespace {
-constexpr std::size_t kReadChunk = 128 * 1024;    // at most one readv of this per wakeup
-constexpr std::size_t kDecryptChunk = 64 * 1024;  // plaintext reserved per SSL_read round
+// Reads start small and double while they fill the buffer, up to the max: a
+// bulk download reads 128 KiB per wakeup, while thousands of streams that
+// trickle events never allocate (and fragment the heap with) big buffers.
+constexpr std::size_t kReadMin = 16 * 1024;
+constexpr std::size_t kReadMax = 128 * 1024;
+constexpr std::size_t kDecryptChunk = 64 * 1024;  // plaintext reserved per SSL_read round, at most
 constexpr std::size_t kCipherHigh = 256 * 1024;   // stop encrypting while this much is unsent
 
 bool would_block(int err) {
@@ -192,7 +196,7 @@ void UpstreamTransport::handshake() {
 void UpstreamTransport::read_socket() {
     evbuffer* dst = ssl_ ? cipher_in_.get() : in_.get();
     evbuffer_iovec vec[2];
-    int n = evbuffer_reserve_space(dst, static_cast<ev_ssize_t>(kReadChunk), vec, 2);
+    int n = evbuffer_reserve_space(dst, static_cast<ev_ssize_t>(read_size_), vec, 2);
     if (n <= 0) {
         socket_error_ = ENOMEM;
         fail(BEV_EVENT_ERROR | BEV_EVENT_READING);
@@ -212,6 +216,13 @@ void UpstreamTransport::read_socket() {
         socket_error_ = errno;
         fail(BEV_EVENT_ERROR | BEV_EVENT_READING);
         return;
+    }
+    if (got > 0) {
+        const auto size = static_cast<std::size_t>(got);
+        if (size >= read_size_)
+            read_size_ = std::min(read_size_ * 2, kReadMax);
+        else if (size < read_size_ / 4)
+            read_size_ = std::max(read_size_ / 2, kReadMin);
     }
     if (got == 0) {
         eof_ = true;
@@ -244,8 +255,10 @@ bool UpstreamTransport::decrypt() {
     bool got_any = false;
     while (reading_ && state_ == State::Open) {
         evbuffer_iovec vec;
-        if (evbuffer_reserve_space(in_.get(), static_cast<ev_ssize_t>(kDecryptChunk), &vec, 1) != 1)
-            break;
+        // Plaintext is never longer than the records it came in.
+        const std::size_t want =
+            std::clamp<std::size_t>(evbuffer_get_length(cipher_in_.get()), 1024, kDecryptChunk);
+        if (evbuffer_reserve_space(in_.get(), static_cast<ev_ssize_t>(want), &vec, 1) != 1) break;
         auto* p = static_cast<unsigned char*>(vec.iov_base);
         std::size_t filled = 0;
         int e = SSL_ERROR_NONE;

@@ -111,6 +111,7 @@ class UpstreamTransport {
     bool eof_ = false;
     short deferred_event_ = 0;  // an outcome waiting to be reported
     unsigned timeout_s_ = 0;
+    std::size_t read_size_ = 16 * 1024;  // adapts to how much each readv finds
     ReadCb read_cb_ = nullptr;
     EventCb event_cb_ = nullptr;
     void* arg_ = nullptr;
