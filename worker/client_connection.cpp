@@ -176,6 +176,16 @@ void ClientConnection::process_input() {
         }
         // A pipelined request waits until the current exchange is over.
         if (req_ != ReqState::Head || resp_ != RespState::None || len == 0) return;
+        // RFC 9112 2.2: ignore one empty line before a request line (some
+        // clients send a CRLF after a body); a second one is malformed.
+        if (!skipped_empty_line_ && len >= 2) {
+            auto* two = reinterpret_cast<const char*>(evbuffer_pullup(in, 2));
+            if (two[0] == '\r' && two[1] == '\n') {
+                skipped_empty_line_ = true;
+                evbuffer_drain(in, 2);
+                continue;
+            }
+        }
         if (!head_started_) {
             // The keep-alive idle timer becomes the head deadline.
             head_started_ = true;
@@ -198,6 +208,7 @@ void ClientConnection::process_input() {
 void ClientConnection::handle_head(std::string_view block) {
     evtimer_del(head_timer_.get());
     head_started_ = false;
+    skipped_empty_line_ = false;
     head_ = RequestHead{};
     if (auto err = parse_request_head(block, worker_.head_limits(), head_)) {
         send_error(err->status, err->status >= 500 ? refusal::kServer : refusal::kClient, err->code,

@@ -102,8 +102,9 @@ class ClientConnection {
     bool shutdown_pending_ = false;  // tell the parent after our 200 is flushed
     bool linger_after_flush_ = false;
     bool lingering_ = false;
-    bool head_started_ = false;  // bytes of the next head have arrived
-    bool keep_alive_ = false;    // this exchange leaves the connection open
+    bool head_started_ = false;        // bytes of the next head have arrived
+    bool skipped_empty_line_ = false;  // the one CRLF allowed before this request line
+    bool keep_alive_ = false;          // this exchange leaves the connection open
     std::chrono::steady_clock::time_point waiting_since_;  // start of the current wait for a head
 
     ReqState req_ = ReqState::Head;

@@ -105,6 +105,8 @@ def cases(port):
         ("space before colon CL", H(b"Content-Length : 2\r\n") + body, BAD_REQUEST, None),
         ("space before colon TE", H(b"Transfer-Encoding : chunked\r\nContent-Length: 2\r\n") + body,
          BAD_REQUEST, None),
+        ("two empty lines first", b"\r\n\r\n" + H(b"Content-Length: 2\r\n") + body, BAD_REQUEST,
+         None),
         ("leading whitespace line", b"POST /v1/responses HTTP/1.1\r\n Host: 127.0.0.1:%d\r\n"
          b"Host: 127.0.0.1:%d\r\nContent-Length: 2\r\n\r\n{}" % (port, port), BAD_REQUEST, None),
         # --- request line / target ---
@@ -297,6 +299,8 @@ class StrictParsing(ProxyTestCase):
              + b"A\r\n0123456789\r\n0\r\n\r\n", b"0123456789"),
             ("OWS around value", head(port, b"X-A: \t v \t\r\nContent-Length: 2\r\n") + b"{}", b"{}"),
             ("Content-Length leading zeros", head(port, b"Content-Length: 002\r\n") + b"{}", b"{}"),
+            # RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line
+            ("one empty line first", b"\r\n" + head(port, b"Content-Length: 2\r\n") + b"{}", b"{}"),
         ]
         for i, (name, data, body) in enumerate(valid):
             with self.subTest(case=name):
