@@ -201,9 +201,15 @@ void UpstreamExchange::on_event(short what, void* arg) {
         self->fail_connecting();
         return;
     }
-    self->fail(refusal::kUpstreamUnreachable,
-               self->got_response_bytes_ ? "upstream connection lost mid-response"
-                                         : "upstream closed the connection before answering");
+    std::string why = self->got_response_bytes_ ? "upstream connection lost mid-response"
+                                                : "upstream closed the connection before answering";
+    const UpstreamTransport& t = *self->conn_->transport;
+    if (!t.tls_error().empty())
+        why += " (" + t.tls_error() + ")";
+    else if (t.socket_error() != 0)
+        why += std::string(" (") + std::strerror(t.socket_error()) + ")";
+    if (self->conn_->reused) why += " on a reused connection";
+    self->fail(refusal::kUpstreamUnreachable, why);
 }
 
 // Why a new connection never got ready: name, TCP or TLS.
