@@ -61,16 +61,20 @@ class Mirroring(ProxyTestCase):
             with self.subTest(status=status):
                 self.run_case(status, obj, chunked=True)
 
+    def answer_with(self, blob, chunked, chunk_size):
+        """The upstream answers every request with blob, in the given framing."""
+        if self.proxy is None:
+            self.start()
+        self.upstream.handler = lambda req, conn: conn.respond(
+            200, [("Content-Type", "application/octet-stream")], blob,
+            chunked=chunked, chunk_size=chunk_size if chunked else None)
+
     def test_large_binary_body_both_framings(self):
         blob = os.urandom(300 * 1024 + 3)
 
         for chunked in (False, True):
             with self.subTest(chunked=chunked):
-                if self.proxy is None:
-                    self.start()
-                self.upstream.handler = lambda req, conn, ch=chunked: conn.respond(
-                    200, [("Content-Type", "application/octet-stream")], blob,
-                    chunked=ch, chunk_size=16384 if ch else None)
+                self.answer_with(blob, chunked, 16384)
                 c = self.client(timeout=20)
                 r = c.post(codex_headers(), b"{}")
                 self.assertEqual(r.status, 200)
@@ -85,11 +89,7 @@ class Mirroring(ProxyTestCase):
         blob = os.urandom(6 * 1024 * 1024 + 5)
         for chunked in (False, True):
             with self.subTest(chunked=chunked):
-                if self.proxy is None:
-                    self.start()
-                self.upstream.handler = lambda req, conn, ch=chunked: conn.respond(
-                    200, [("Content-Type", "application/octet-stream")], blob,
-                    chunked=ch, chunk_size=100003 if ch else None)
+                self.answer_with(blob, chunked, 100003)
                 c = self.client(timeout=30)
                 c.request("POST", "/v1/responses", codex_headers(), b"{}")
                 time.sleep(0.5)  # every buffer on the way fills up
