@@ -124,8 +124,16 @@ bool UpstreamTransport::decrypt() {
         fail_tls("TLS read", e);
         return false;
     }
+    release_tls_buffers();
     if (got_any) return report_read();
     return state_ == State::Open;
+}
+
+// OpenSSL 3.0 keeps a TLS 1.3 connection's 16 KiB read buffer even with
+// SSL_MODE_RELEASE_BUFFERS; a held stream that sits between events would pay
+// for it all the time. It refuses (a no-op) while a partial record is held.
+void UpstreamTransport::release_tls_buffers() {
+    if (ssl_ && evbuffer_get_length(cipher_in_.get()) == 0) SSL_free_buffers(ssl_);
 }
 
 // The peer closed: reported once everything before it was handed over. A TLS

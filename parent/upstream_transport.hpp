@@ -79,6 +79,7 @@ class UpstreamTransport {
     void handshake();
     void read_socket();
     bool decrypt();
+    void release_tls_buffers();
     bool finish_eof();
     bool flush();
     bool encrypt();
