@@ -49,6 +49,7 @@ void Channel::close() {
 
 bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payload) {
     if (!is_open() || payload.size() > ipc::kMaxPayload) return false;
+    if (payload.empty() && mark_last(type, stream)) return true;
     std::uint8_t header[ipc::kHeaderSize];
     ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), 0, header);
     std::string msg;
@@ -61,6 +62,25 @@ bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payloa
         flush_pending_ = true;
         event_active(flush_event_.get(), 0, 0);
     }
+    return true;
+}
+
+// An End whose stream's last body piece is still queued becomes kFlagLast on
+// that piece: one datagram fewer, the same meaning, the same order.
+bool Channel::mark_last(ipc::Type end, std::uint32_t stream) {
+    auto body = ipc::body_type_ended_by(end);
+    if (!body || queue_.empty()) return false;
+    std::string& tail = queue_.back();
+    ipc::MessageView queued;
+    const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(tail.data()),
+                                              tail.size());
+    if (ipc::decode(bytes, queued) != ipc::DecodeError::None || queued.type != *body ||
+        queued.stream != stream || (queued.flags & ipc::kFlagLast) != 0)
+        return false;
+    std::uint8_t header[ipc::kHeaderSize];
+    ipc::encode_header(queued.type, stream, static_cast<std::uint32_t>(queued.payload.size()),
+                       queued.flags | ipc::kFlagLast, header);
+    tail.replace(0, sizeof header, reinterpret_cast<const char*>(header), sizeof header);
     return true;
 }
 

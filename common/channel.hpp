@@ -37,6 +37,8 @@ class Channel {
 
     // Queue one message. Payload over ipc::kMaxPayload is a programming error
     // (callers split data) and returns false; so does a closed channel.
+    // ReqEnd/RespEnd right after a still-queued body piece of the same stream
+    // leave as ipc::kFlagLast on that piece instead of a datagram of their own.
     bool send(ipc::Type type, std::uint32_t stream, std::string_view payload = {});
     // Body data of any size, split into kMaxPayload pieces.
     bool send_data(ipc::Type type, std::uint32_t stream, std::string_view data);
@@ -51,6 +53,7 @@ class Channel {
     static void on_writable(evutil_socket_t, short, void* arg);
     void read_some();
     bool flush();
+    bool mark_last(ipc::Type end, std::uint32_t stream);
     void fail(const char* why, bool malformed);
 
     UniqueFd fd_;

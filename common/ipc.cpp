@@ -125,6 +125,16 @@ bool is_parent_to_worker(Type t) {
     return v >= 32 && v <= 37;
 }
 
+std::uint16_t allowed_flags(Type t) {
+    return t == Type::ReqBody || t == Type::RespBody ? kFlagLast : 0;
+}
+
+std::optional<Type> body_type_ended_by(Type end) {
+    if (end == Type::ReqEnd) return Type::ReqBody;
+    if (end == Type::RespEnd) return Type::RespBody;
+    return std::nullopt;
+}
+
 const char* decode_error_name(DecodeError e) {
     switch (e) {
         case DecodeError::None:
@@ -135,6 +145,8 @@ const char* decode_error_name(DecodeError e) {
             return "length does not match datagram";
         case DecodeError::Oversized:
             return "payload over the size cap";
+        case DecodeError::BadFlags:
+            return "flag not allowed on this message type";
         case DecodeError::UnknownType:
             return "unknown message type";
     }
@@ -165,6 +177,7 @@ DecodeError decode(std::span<const std::uint8_t> datagram, MessageView& out) {
     if (length != r.in.size()) return DecodeError::LengthMismatch;
     auto t = static_cast<Type>(type);
     if (!is_worker_to_parent(t) && !is_parent_to_worker(t)) return DecodeError::UnknownType;
+    if ((flags & ~allowed_flags(t)) != 0) return DecodeError::BadFlags;
     out.type = t;
     out.flags = flags;
     out.stream = stream;

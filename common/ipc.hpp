@@ -39,9 +39,22 @@ enum class Type : std::uint16_t {
     ReqCredit = 37,  // payload: u32 bytes of request body the upstream has taken
 };
 
+// Header flags. kFlagLast on a ReqBody or RespBody: the body ends with this
+// piece, as if the matching End message followed. A small request or response
+// then costs two datagrams each way instead of three; every datagram is a
+// wakeup and an skb in the kernel, which is most of what a request costs on a
+// VM. No other type carries flags, and a datagram with any other bit set does
+// not decode.
+inline constexpr std::uint16_t kFlagLast = 0x0001;
+
 const char* type_name(Type t);
 bool is_worker_to_parent(Type t);
 bool is_parent_to_worker(Type t);
+// The flags `t` may carry.
+std::uint16_t allowed_flags(Type t);
+// For ReqEnd and RespEnd, the body type whose last piece may carry kFlagLast
+// instead; nullopt for every other type.
+std::optional<Type> body_type_ended_by(Type end);
 
 struct Message {
     Type type{};
@@ -66,6 +79,7 @@ enum class DecodeError {
     LengthMismatch,  // header length != datagram payload size
     Oversized,       // payload larger than kMaxPayload
     UnknownType,
+    BadFlags,  // a flag bit this type may not carry
 };
 const char* decode_error_name(DecodeError e);
 

@@ -141,7 +141,11 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
 }
 
 bool WorkerLink::answer_req_body(const ipc::MessageView& m, UpstreamExchange* ex) {
-    return ex == nullptr || ex->on_req_body(m.payload);
+    if (ex == nullptr) return true;
+    if (!ex->on_req_body(m.payload)) return false;
+    // A finished exchange waits in the graveyard until the next loop turn,
+    // so `ex` is still valid here.
+    return (m.flags & ipc::kFlagLast) == 0 || ex->on_req_end();
 }
 
 bool WorkerLink::answer_req_end(const ipc::MessageView& m, UpstreamExchange* ex) {

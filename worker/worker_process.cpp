@@ -218,6 +218,12 @@ void WorkerProcess::on_message(const ipc::MessageView& msg) {
             break;
         case ipc::Type::RespBody:
             conn->on_resp_body(msg.payload);
+            if ((msg.flags & ipc::kFlagLast) == 0) break;
+            // The body may have ended the client connection; only a stream
+            // that is still this connection's gets its end.
+            if (auto again = streams_.find(msg.stream);
+                again != streams_.end() && again->second == conn)
+                conn->on_resp_end();
             break;
         case ipc::Type::RespEnd:
             conn->on_resp_end();

@@ -16,12 +16,12 @@ std::span<const std::uint8_t> bytes(const std::string& s) {
 
 TEST_CASE("ipc: message round trip keeps type, flags, stream and payload") {
     std::string wire;
-    REQUIRE(encode(Type::ReqBody, 0xdeadbeef, std::string("a\0b", 3), wire, 7));
+    REQUIRE(encode(Type::ReqBody, 0xdeadbeef, std::string("a\0b", 3), wire, kFlagLast));
     CHECK(wire.size() == kHeaderSize + 3);
     Message m;
     REQUIRE(decode(bytes(wire), m) == DecodeError::None);
     CHECK(m.type == Type::ReqBody);
-    CHECK(m.flags == 7);
+    CHECK(m.flags == kFlagLast);
     CHECK(m.stream == 0xdeadbeef);
     CHECK(m.payload == std::string("a\0b", 3));
 }
@@ -52,6 +52,30 @@ TEST_CASE("ipc: truncated, mismatched, oversized and unknown datagrams are refus
     std::string unknown = wire;
     unknown[0] = 99;
     CHECK(decode(bytes(unknown), m) == DecodeError::UnknownType);
+}
+
+TEST_CASE("ipc: only body pieces may carry kFlagLast, and no type any other bit") {
+    Message m;
+    std::string wire;
+    for (Type t : {Type::ReqBody, Type::RespBody}) {
+        CAPTURE(type_name(t));
+        REQUIRE(encode(t, 1, "x", wire, kFlagLast));
+        CHECK(decode(bytes(wire), m) == DecodeError::None);
+        for (std::uint16_t bad : {0x0002, 0x0003, 0x8000, 0xffff}) {
+            REQUIRE(encode(t, 1, "x", wire, bad));
+            CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
+        }
+    }
+    for (Type t : {Type::ReqOpen, Type::ReqEnd, Type::ReqCancel, Type::RespCredit, Type::Shutdown,
+                   Type::RespHead, Type::RespEnd, Type::RespAbort, Type::RespError,
+                   Type::ReqCredit}) {
+        CAPTURE(type_name(t));
+        REQUIRE(encode(t, 1, "", wire, kFlagLast));
+        CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
+    }
+    CHECK(body_type_ended_by(Type::ReqEnd) == Type::ReqBody);
+    CHECK(body_type_ended_by(Type::RespEnd) == Type::RespBody);
+    CHECK_FALSE(body_type_ended_by(Type::RespAbort).has_value());
 }
 
 TEST_CASE("ipc: direction of each message type") {

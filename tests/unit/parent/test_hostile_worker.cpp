@@ -410,9 +410,10 @@ struct Rig {
         REQUIRE_MESSAGE(n == static_cast<ssize_t>(datagram.size()),
                         "send: " << std::strerror(errno));
     }
-    void send(ipc::Type type, std::uint32_t stream, std::string_view payload = {}) {
+    void send(ipc::Type type, std::uint32_t stream, std::string_view payload = {},
+              std::uint16_t flags = 0) {
         std::string wire;
-        REQUIRE(ipc::encode(type, stream, payload, wire));
+        REQUIRE(ipc::encode(type, stream, payload, wire, flags));
         send_raw(wire);
     }
     void send_open(std::uint32_t stream, const HeaderList& headers,
@@ -445,7 +446,12 @@ struct Rig {
             ipc::Message m;
             if (ipc::decode({buf.data(), static_cast<std::size_t>(n)}, m) ==
                 ipc::DecodeError::None) {
+                // A last body piece means what a RespEnd after it would (as
+                // worker/worker_process.cpp reads it): record both.
+                const bool last = m.type == ipc::Type::RespBody && (m.flags & ipc::kFlagLast);
+                const std::uint32_t stream = m.stream;
                 from_parent.push_back(std::move(m));
+                if (last) from_parent.push_back({ipc::Type::RespEnd, 0, stream, {}});
             }
         }
     }
@@ -572,6 +578,65 @@ TEST_CASE("hostile worker: a valid chunked request is forwarded chunked, once") 
     REQUIRE(reqs.size() == 1);
     CHECK(reqs[0].complete);
     CHECK(reqs[0].body == "{\"a\":1}");
+}
+
+// What the real worker's channel sends when ReqEnd follows the last piece in
+// one loop turn (common/channel.cpp folds it into kFlagLast).
+TEST_CASE("hostile worker: a last body piece (kFlagLast) ends the request like ReqEnd") {
+    SUBCASE("Content-Length") {
+        Rig rig;
+        rig.send_open(1, codex_like_headers(), BodyFraming::Length, 7);
+        rig.send(ipc::Type::ReqBody, 1, "{\"a\":1}", ipc::kFlagLast);
+        REQUIRE(rig.wait_message(ipc::Type::RespEnd, 1));
+        CHECK_FALSE(rig.reaped);
+        auto reqs = rig.check_upstream();
+        REQUIRE(reqs.size() == 1);
+        CHECK(reqs[0].complete);
+        CHECK(reqs[0].body == "{\"a\":1}");
+    }
+    SUBCASE("chunked: the parent writes the last chunk") {
+        Rig rig;
+        rig.send_open(1, codex_like_headers(), BodyFraming::Chunked, 0);
+        rig.send(ipc::Type::ReqBody, 1, "{\"a\":");
+        rig.send(ipc::Type::ReqBody, 1, "1}", ipc::kFlagLast);
+        REQUIRE(rig.wait_message(ipc::Type::RespEnd, 1));
+        CHECK_FALSE(rig.reaped);
+        auto reqs = rig.check_upstream();
+        REQUIRE(reqs.size() == 1);
+        CHECK(reqs[0].complete);
+        CHECK(reqs[0].body == "{\"a\":1}");
+    }
+}
+
+TEST_CASE("hostile worker: kFlagLast where it does not belong") {
+    SUBCASE("a last piece shorter than Content-Length") {
+        Rig rig;
+        rig.send_open(1, codex_like_headers(), BodyFraming::Length, 17);
+        rig.send(ipc::Type::ReqBody, 1, "{}", ipc::kFlagLast);
+        CHECK(rig.wait_killed());
+    }
+    SUBCASE("ReqEnd after a last piece") {
+        Rig rig;
+        rig.send_open(1, codex_like_headers(), BodyFraming::Length, 2);
+        rig.send(ipc::Type::ReqBody, 1, "{}", ipc::kFlagLast);
+        rig.send(ipc::Type::ReqEnd, 1);
+        CHECK(rig.wait_killed());
+    }
+    SUBCASE("on ReqOpen") {
+        Rig rig;
+        ipc::OpenRequest o;
+        o.framing = BodyFraming::None;
+        o.headers = codex_like_headers();
+        rig.send(ipc::Type::ReqOpen, 1, ipc::encode_open(o), ipc::kFlagLast);
+        CHECK(rig.wait_killed());
+        CHECK(rig.upstream.received().empty());
+    }
+    SUBCASE("an undefined flag bit on a body piece") {
+        Rig rig;
+        rig.send_open(1, codex_like_headers(), BodyFraming::Length, 2);
+        rig.send(ipc::Type::ReqBody, 1, "{}", 0x0002);
+        CHECK(rig.wait_killed());
+    }
 }
 
 // What the real worker does for a request without a body

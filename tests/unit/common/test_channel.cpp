@@ -1,0 +1,118 @@
+// The channel over a real SOCK_SEQPACKET socketpair and a real event loop:
+// what leaves as datagrams, and what the receiving side is handed.
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+
+#include <string>
+#include <vector>
+
+#include "common/channel.hpp"
+#include "common/event_ptr.hpp"
+
+using namespace proxy;
+
+namespace {
+
+struct Recorder : ChannelOwner {
+    std::vector<ipc::Message> got;
+    void on_message(const ipc::MessageView& m) override {
+        got.push_back({m.type, m.flags, m.stream, std::string(m.payload)});
+    }
+    void on_channel_down(const char*, bool) override {}
+};
+
+struct Pair {
+    EventBasePtr base{event_base_new()};
+    int fds[2] = {-1, -1};
+    Recorder sender_owner, receiver_owner;
+    std::unique_ptr<Channel> sender, receiver;
+    UniqueFd bare_receiver;  // the receiving end when no channel reads it
+    explicit Pair(bool receiving_channel = true) {
+        REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
+        sender = std::make_unique<Channel>(base.get(), UniqueFd(fds[0]), sender_owner);
+        if (receiving_channel)
+            receiver = std::make_unique<Channel>(base.get(), UniqueFd(fds[1]), receiver_owner);
+        else
+            bare_receiver = UniqueFd(fds[1]);
+    }
+    // Runs loop turns until the receiver has `n` messages (or 200 turns).
+    void run_until(std::size_t n) {
+        for (int i = 0; i < 200 && receiver_owner.got.size() < n; ++i)
+            event_base_loop(base.get(), EVLOOP_NONBLOCK);
+    }
+    // Datagrams now waiting on the receiver's socket, without taking them.
+    static int datagrams_waiting(int fd) {
+        int n = 0;
+        char buf[ipc::kMaxMessage + 1];
+        while (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) >= 0) ++n;
+        return n;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("channel: an End after its stream's queued body piece becomes kFlagLast on it") {
+    Pair p;
+    p.sender->send(ipc::Type::RespHead, 3, "head");
+    p.sender->send(ipc::Type::RespBody, 3, "body");
+    p.sender->send(ipc::Type::RespEnd, 3);
+    p.run_until(2);
+    REQUIRE(p.receiver_owner.got.size() == 2);
+    CHECK(p.receiver_owner.got[0].type == ipc::Type::RespHead);
+    CHECK(p.receiver_owner.got[0].flags == 0);
+    CHECK(p.receiver_owner.got[1].type == ipc::Type::RespBody);
+    CHECK(p.receiver_owner.got[1].payload == "body");
+    CHECK(p.receiver_owner.got[1].flags == ipc::kFlagLast);
+}
+
+TEST_CASE("channel: an End stays a message of its own when it cannot be folded") {
+    SUBCASE("nothing queued: the body piece already left") {
+        Pair p;
+        p.sender->send(ipc::Type::ReqBody, 1, "x");
+        p.run_until(1);
+        p.sender->send(ipc::Type::ReqEnd, 1);
+        p.run_until(2);
+        REQUIRE(p.receiver_owner.got.size() == 2);
+        CHECK(p.receiver_owner.got[0].flags == 0);
+        CHECK(p.receiver_owner.got[1].type == ipc::Type::ReqEnd);
+    }
+    SUBCASE("the queued piece belongs to another stream") {
+        Pair p;
+        p.sender->send(ipc::Type::ReqBody, 1, "x");
+        p.sender->send(ipc::Type::ReqEnd, 2);
+        p.run_until(2);
+        REQUIRE(p.receiver_owner.got.size() == 2);
+        CHECK(p.receiver_owner.got[0].flags == 0);
+        CHECK(p.receiver_owner.got[1].type == ipc::Type::ReqEnd);
+        CHECK(p.receiver_owner.got[1].stream == 2);
+    }
+    SUBCASE("the queued message is not that End's body type") {
+        Pair p;
+        p.sender->send(ipc::Type::ReqBody, 1, "x");
+        p.sender->send(ipc::Type::RespEnd, 1);
+        p.run_until(2);
+        REQUIRE(p.receiver_owner.got.size() == 2);
+        CHECK(p.receiver_owner.got[0].flags == 0);
+        CHECK(p.receiver_owner.got[1].type == ipc::Type::RespEnd);
+    }
+    SUBCASE("a second End: the piece already carries kFlagLast") {
+        Pair p;
+        p.sender->send(ipc::Type::ReqBody, 1, "x");
+        p.sender->send(ipc::Type::ReqEnd, 1);
+        p.sender->send(ipc::Type::ReqEnd, 1);
+        p.run_until(2);
+        REQUIRE(p.receiver_owner.got.size() == 2);
+        CHECK(p.receiver_owner.got[0].flags == ipc::kFlagLast);
+        CHECK(p.receiver_owner.got[1].type == ipc::Type::ReqEnd);
+    }
+}
+
+TEST_CASE("channel: a folded request is one datagram fewer on the wire") {
+    Pair p(false);  // read the wire directly
+    p.sender->send(ipc::Type::ReqOpen, 1, "open");
+    p.sender->send(ipc::Type::ReqBody, 1, "{}");
+    p.sender->send(ipc::Type::ReqEnd, 1);
+    for (int i = 0; i < 5; ++i) event_base_loop(p.base.get(), EVLOOP_NONBLOCK);
+    CHECK(Pair::datagrams_waiting(p.fds[1]) == 2);
+}
