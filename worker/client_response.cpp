@@ -77,8 +77,10 @@ void ClientConnection::on_resp_head(const ipc::ResponseStart& start) {
         resp_chunked_ = false;
         resp_close_delimited_ = false;
     }
+    // A client that half-closed after its request has nothing more to send:
+    // the connection ends with this answer.
     keep_alive_ = head_.keep_alive && !resp_close_delimited_ && !draining_ && !worker_.draining() &&
-                  req_ == ReqState::Done;
+                  req_ == ReqState::Done && !read_eof_;
     write_response_head(start.status, start.headers, start.framing, start.content_length,
                         keep_alive_);
 }
@@ -135,7 +137,7 @@ void ClientConnection::exchange_finished() {
     req_ = ReqState::Head;
     resp_ = RespState::None;
     chunked_.reset();
-    if (!keep_alive_ || draining_ || worker_.draining()) {
+    if (!keep_alive_ || read_eof_ || draining_ || worker_.draining()) {
         close_after_flush();
         return;
     }
