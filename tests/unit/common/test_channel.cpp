@@ -50,6 +50,18 @@ struct Pair {
     }
 };
 
+// A ReqBody piece of stream 1, then `end` for `stream`: both arrive as sent.
+void expect_not_folded(ipc::Type end, std::uint32_t stream) {
+    Pair p;
+    p.sender->send(ipc::Type::ReqBody, 1, "x");
+    p.sender->send(end, stream);
+    p.run_until(2);
+    REQUIRE(p.receiver_owner.got.size() == 2);
+    CHECK(p.receiver_owner.got[0].flags == 0);
+    CHECK(p.receiver_owner.got[1].type == end);
+    CHECK(p.receiver_owner.got[1].stream == stream);
+}
+
 }  // namespace
 
 TEST_CASE("channel: an End after its stream's queued body piece becomes kFlagLast on it") {
@@ -78,23 +90,10 @@ TEST_CASE("channel: an End stays a message of its own when it cannot be folded")
         CHECK(p.receiver_owner.got[1].type == ipc::Type::ReqEnd);
     }
     SUBCASE("the queued piece belongs to another stream") {
-        Pair p;
-        p.sender->send(ipc::Type::ReqBody, 1, "x");
-        p.sender->send(ipc::Type::ReqEnd, 2);
-        p.run_until(2);
-        REQUIRE(p.receiver_owner.got.size() == 2);
-        CHECK(p.receiver_owner.got[0].flags == 0);
-        CHECK(p.receiver_owner.got[1].type == ipc::Type::ReqEnd);
-        CHECK(p.receiver_owner.got[1].stream == 2);
+        expect_not_folded(ipc::Type::ReqEnd, 2);
     }
     SUBCASE("the queued message is not that End's body type") {
-        Pair p;
-        p.sender->send(ipc::Type::ReqBody, 1, "x");
-        p.sender->send(ipc::Type::RespEnd, 1);
-        p.run_until(2);
-        REQUIRE(p.receiver_owner.got.size() == 2);
-        CHECK(p.receiver_owner.got[0].flags == 0);
-        CHECK(p.receiver_owner.got[1].type == ipc::Type::RespEnd);
+        expect_not_folded(ipc::Type::RespEnd, 1);
     }
     SUBCASE("a second End: the piece already carries kFlagLast") {
         Pair p;

@@ -497,6 +497,15 @@ struct Rig {
         }
         return all;
     }
+    // Served and not killed: one complete upstream request carrying `body`.
+    void expect_served_once(std::string_view body) {
+        REQUIRE(wait_message(ipc::Type::RespEnd, 1));
+        CHECK_FALSE(reaped);
+        auto reqs = check_upstream();
+        REQUIRE(reqs.size() == 1);
+        CHECK(reqs[0].complete);
+        CHECK(reqs[0].body == body);
+    }
     std::size_t complete_requests() {
         std::size_t n = 0;
         for (auto& q : check_upstream()) n += q.complete ? 1 : 0;
@@ -572,12 +581,7 @@ TEST_CASE("hostile worker: a valid chunked request is forwarded chunked, once") 
     rig.send(ipc::Type::ReqBody, 1, "{\"a\":");
     rig.send(ipc::Type::ReqBody, 1, "1}");
     rig.send(ipc::Type::ReqEnd, 1);
-    REQUIRE(rig.wait_message(ipc::Type::RespEnd, 1));
-    CHECK_FALSE(rig.reaped);
-    auto reqs = rig.check_upstream();
-    REQUIRE(reqs.size() == 1);
-    CHECK(reqs[0].complete);
-    CHECK(reqs[0].body == "{\"a\":1}");
+    rig.expect_served_once("{\"a\":1}");
 }
 
 // What the real worker's channel sends when ReqEnd follows the last piece in
@@ -587,24 +591,14 @@ TEST_CASE("hostile worker: a last body piece (kFlagLast) ends the request like R
         Rig rig;
         rig.send_open(1, codex_like_headers(), BodyFraming::Length, 7);
         rig.send(ipc::Type::ReqBody, 1, "{\"a\":1}", ipc::kFlagLast);
-        REQUIRE(rig.wait_message(ipc::Type::RespEnd, 1));
-        CHECK_FALSE(rig.reaped);
-        auto reqs = rig.check_upstream();
-        REQUIRE(reqs.size() == 1);
-        CHECK(reqs[0].complete);
-        CHECK(reqs[0].body == "{\"a\":1}");
+        rig.expect_served_once("{\"a\":1}");
     }
     SUBCASE("chunked: the parent writes the last chunk") {
         Rig rig;
         rig.send_open(1, codex_like_headers(), BodyFraming::Chunked, 0);
         rig.send(ipc::Type::ReqBody, 1, "{\"a\":");
         rig.send(ipc::Type::ReqBody, 1, "1}", ipc::kFlagLast);
-        REQUIRE(rig.wait_message(ipc::Type::RespEnd, 1));
-        CHECK_FALSE(rig.reaped);
-        auto reqs = rig.check_upstream();
-        REQUIRE(reqs.size() == 1);
-        CHECK(reqs[0].complete);
-        CHECK(reqs[0].body == "{\"a\":1}");
+        rig.expect_served_once("{\"a\":1}");
     }
 }
 
