@@ -71,6 +71,16 @@ bool Supervisor::spawn(Slot& slot, std::string& error) {
         return false;
     }
     UniqueFd ours(sv[0]), theirs(sv[1]);
+    // One socketpair carries every stream of the worker. With the default
+    // send buffer (208 KiB) a few 40 KiB request bodies fill it, and each
+    // EAGAIN costs an EV_WRITE round (two epoll_ctl and a wakeup): at 256
+    // connections with 40 KiB bodies, 1 MiB gave 20% more requests/s. The
+    // kernel caps it at net.core.wmem_max; a smaller buffer only costs speed.
+    // The bytes are bounded by the streams' credit windows either way: this
+    // moves them from our queue to the kernel's, it does not add any.
+    constexpr int kChannelSendBuffer = 1 << 20;
+    for (int fd : {sv[0], sv[1]})
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kChannelSendBuffer, sizeof kChannelSendBuffer);
     // Everything the child needs is prepared before fork: after it, only
     // async-signal-safe calls until execveat.
     std::vector<std::string> args = worker_arguments(env_.options, slot.id);
