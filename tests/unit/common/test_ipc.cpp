@@ -66,9 +66,9 @@ TEST_CASE("ipc: only body pieces may carry kFlagLast, and no type any other bit"
             CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
         }
     }
-    for (Type t : {Type::ReqOpen, Type::ReqEnd, Type::ReqCancel, Type::RespCredit, Type::Shutdown,
-                   Type::RespHead, Type::RespEnd, Type::RespAbort, Type::RespError,
-                   Type::ReqCredit}) {
+    for (Type t :
+         {Type::ReqOpen, Type::ReqEnd, Type::ReqCancel, Type::RespCredit, Type::Shutdown,
+          Type::RespHead, Type::RespEnd, Type::RespAbort, Type::RespError, Type::ReqCredit}) {
         CAPTURE(type_name(t));
         REQUIRE(encode(t, 1, "", wire, kFlagLast));
         CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
