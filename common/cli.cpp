@@ -270,6 +270,9 @@ const FlagSpec kFlags[] = {
     {"--worker-id", "N", "(internal) this worker's number", nullptr,
      apply_number<&Options::worker_id, 0, UINT32_MAX>, show_number<&Options::worker_id>,
      nullptr, false, false},
+    {"--worker-version", "V", "(internal) the parent's version, which the worker must match",
+     nullptr, apply_text<&Options::worker_version>, show_text<&Options::worker_version>,
+     nullptr, false, false},
 };
 // clang-format on
 
@@ -347,9 +350,11 @@ ParseStatus parse_options(int argc, char* const argv[], Options& out, std::strin
         }
     }
 
-    if (seen.count(find_flag("--worker-id")) != 0 && !opts.worker_mode) {
-        error = "--worker-id is only valid with --worker-mode";
-        return ParseStatus::Error;
+    for (const char* internal : {"--worker-id", "--worker-version"}) {
+        if (seen.count(find_flag(internal)) != 0 && !opts.worker_mode) {
+            error = std::string(internal) + " is only valid with --worker-mode";
+            return ParseStatus::Error;
+        }
     }
     UpstreamUrl url;
     if (!parse_upstream_url(opts.upstream_url, url, error)) return ParseStatus::Error;
@@ -413,6 +418,7 @@ std::vector<std::string> worker_arguments(const Options& options, unsigned worke
     }
     args.emplace_back("--worker-mode");
     args.push_back("--worker-id=" + std::to_string(worker_id));
+    args.emplace_back("--worker-version=" PROXY_VERSION);
     return args;
 }
 

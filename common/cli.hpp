@@ -25,7 +25,8 @@ std::string usage_text();
 const char* version_text();
 
 // argv (without argv[0]) to start worker `worker_id`: every option that
-// differs from its default as --flag=VALUE, then --worker-mode --worker-id=N.
+// differs from its default as --flag=VALUE, then --worker-mode --worker-id=N
+// --worker-version=PROXY_VERSION (a worker of another version refuses to run).
 // --key-file is left out: a worker never needs to know where the key is.
 std::vector<std::string> worker_arguments(const Options& options, unsigned worker_id);
 

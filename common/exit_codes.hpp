@@ -14,7 +14,7 @@ inline constexpr int key_read_error = 6;  // read(2) on the key source failed
 inline constexpr int listen_failed = 7;   // could not bind/listen
 inline constexpr int sandbox_failed = 8;  // a hardening step failed (always fatal)
 inline constexpr int config_failed =
-    9;  // unusable configuration: CA file, dump dir, server-info path
+    9;  // unusable configuration: CA file, dump dir, server-info path, worker executable
 // A worker that exits with this status hit a fatal configuration problem;
 // the parent does not respawn it (nginx's "do not respawn" code).
 inline constexpr int worker_no_respawn = 64;

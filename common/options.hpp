@@ -41,9 +41,10 @@ struct Options {
     std::uint32_t max_connections = 4096;        // --max-connections (per worker)
 
     // --- internal ---
-    bool verbose = false;      // --verbose: debug log lines
-    bool worker_mode = false;  // --worker-mode (set by the parent only)
-    unsigned worker_id = 0;    // --worker-id N
+    bool verbose = false;        // --verbose: debug log lines
+    bool worker_mode = false;    // --worker-mode (set by the parent only)
+    unsigned worker_id = 0;      // --worker-id N
+    std::string worker_version;  // --worker-version V: the parent's PROXY_VERSION
 };
 
 // Parsed upstream URL: https://host[:port]/path?query

@@ -2,106 +2,84 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <string>
-#include <string_view>
-#include <vector>
 
-#include "common/exit_codes.hpp"
-#include "common/log.hpp"
+#include "common/process_start.hpp"
 #include "policy/capabilities.hpp"
 #include "policy/seccomp_policy.hpp"
-
-extern char** environ;
 
 namespace proxy {
 
 namespace {
 
-[[noreturn]] void fatal(const char* step, const std::string& detail) {
-    LOG_ERROR("sandbox: %s: %s", step, detail.c_str());
-    std::exit(exit_code::sandbox_failed);
+// Why `worker` (fstat of the candidate) may not be executed in place of our
+// own `self`, or "" if it may.
+std::string unsafe_because(const struct stat& worker, const struct stat& self) {
+    if (!S_ISREG(worker.st_mode)) return "not a regular file";
+    if (worker.st_uid != 0 && worker.st_uid != self.st_uid)
+        return "owned by uid " + std::to_string(worker.st_uid) +
+               ", neither root nor the owner of our own executable";
+    if ((worker.st_mode & S_IWOTH) != 0) return "writable by others";
+    if ((worker.st_mode & S_IWGRP) != 0 &&
+        ((self.st_mode & S_IWGRP) == 0 || self.st_gid != worker.st_gid))
+        return "group-writable, and our own executable is not";
+    return {};
 }
 
-// Prefixes: every variable of the dynamic loader and of glibc's malloc.
-constexpr std::string_view kDroppedPrefixes[] = {"LD_", "MALLOC_"};
-// Exact names: glibc's list of variables it ignores in set-uid programs
-// (sysdeps/generic/unsecvars.h), plus OpenSSL's code-loading and trust ones.
-constexpr std::string_view kDroppedNames[] = {
-    "GLIBC_TUNABLES",  "GCONV_PATH",    "GETCONF_DIR",  "HOSTALIASES",      "LOCALDOMAIN",
-    "LOCPATH",         "NIS_PATH",      "NLSPATH",      "RESOLV_HOST_CONF", "RES_OPTIONS",
-    "TMPDIR",          "TZDIR",         "OPENSSL_CONF", "OPENSSL_ENGINES",  "OPENSSL_MODULES",
-    "OPENSSL_ia32cap", "SSL_CERT_FILE", "SSL_CERT_DIR",
-};
-
-bool is_dropped(std::string_view entry) {
-    const std::string_view name = entry.substr(0, entry.find('='));
-    for (std::string_view prefix : kDroppedPrefixes) {
-        if (name.substr(0, prefix.size()) == prefix) return true;
-    }
-    for (std::string_view dropped : kDroppedNames) {
-        if (name == dropped) return true;
-    }
-    return false;
-}
-
-void scrub_environment(char** envp) {
-    std::vector<std::string> names;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-        std::string_view entry(*e);
-        if (is_dropped(entry)) names.emplace_back(entry.substr(0, entry.find('=')));
-    }
-    for (const std::string& name : names) {
-        if (::unsetenv(name.c_str()) != 0) fatal("unsetenv", name + ": " + std::strerror(errno));
-    }
-    if (envp != nullptr && envp != environ) {
-        char** out = envp;
-        for (char** in = envp; *in != nullptr; ++in) {
-            if (!is_dropped(*in)) *out++ = *in;
-        }
-        *out = nullptr;
-    }
+std::string own_directory() {
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return {};
+    const std::string self(buf, static_cast<std::size_t>(n));
+    const std::size_t slash = self.rfind('/');
+    return slash == std::string::npos ? std::string() : self.substr(0, slash);
 }
 
 }  // namespace
 
-void early_process_hardening(char** envp) {
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-        fatal("PR_SET_DUMPABLE", std::strerror(errno));
+int open_worker_exe(std::string& error) {
+    struct stat self {};
+    if (::stat("/proc/self/exe", &self) != 0) {
+        error = std::string("cannot stat our own executable: ") + std::strerror(errno);
+        return -1;
     }
-    const rlimit zero{0, 0};
-    if (::setrlimit(RLIMIT_CORE, &zero) != 0) fatal("setrlimit RLIMIT_CORE", std::strerror(errno));
-    scrub_environment(envp);
-    ::umask(077);
-    // A client or upstream that goes away must be an EPIPE, not a dead process.
-    if (::signal(SIGPIPE, SIG_IGN) == SIG_ERR) fatal("ignore SIGPIPE", std::strerror(errno));
-}
-
-int open_self_exe() {
-    const int fd = ::open("/proc/self/exe", O_PATH | O_CLOEXEC);
-    if (fd < 0) fatal("open /proc/self/exe", std::strerror(errno));
-    const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 100);
-    const int saved = errno;
+    std::string path;
+    int fd = -1;
+    if (const std::string dir = own_directory(); !dir.empty()) {
+        path = dir + "/" PROXY_WORKER_NAME;
+        fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        path = PROXY_WORKER_PATH;
+        fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        error = "worker executable " + path + ": " + std::strerror(errno);
+        return -1;
+    }
+    struct stat st {};
+    std::string why = ::fstat(fd, &st) != 0 ? std::strerror(errno) : unsafe_because(st, self);
+    if (why.empty() && (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) why = "not executable";
+    const int high = why.empty() ? ::fcntl(fd, F_DUPFD_CLOEXEC, 100) : -1;
+    if (why.empty() && high < 0) why = std::string("move its descriptor: ") + std::strerror(errno);
     ::close(fd);
-    if (high < 0) fatal("move the executable's fd", std::strerror(saved));
+    if (!why.empty()) error = "worker executable " + path + ": " + why;
     return high;
 }
 
 std::string drop_parent_privileges() {
     std::string error;
     if (::geteuid() == 0) {
-        if (!apply_parent_capabilities(error)) fatal("capabilities", error);
+        if (!apply_parent_capabilities(error)) hardening_fatal("capabilities", error);
         return {};
     }
     std::string note;
-    if (!drop_all_capabilities(error, note)) fatal("capabilities", error);
+    if (!drop_all_capabilities(error, note)) hardening_fatal("capabilities", error);
     std::string result =
         "not started as root: workers run as this user, without chroot or user switch";
     if (!note.empty()) result += "; " + note;
@@ -110,9 +88,10 @@ std::string drop_parent_privileges() {
 
 void apply_parent_sandbox(int exe_fd) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        fatal("PR_SET_NO_NEW_PRIVS", std::strerror(errno));
+        hardening_fatal("PR_SET_NO_NEW_PRIVS", std::strerror(errno));
     }
-    if (int rc = apply_parent_seccomp(exe_fd); rc != 0) fatal("seccomp", std::strerror(-rc));
+    if (int rc = apply_parent_seccomp(exe_fd); rc != 0)
+        hardening_fatal("seccomp", std::strerror(-rc));
 }
 
 }  // namespace proxy

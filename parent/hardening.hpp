@@ -1,14 +1,14 @@
 // The parent's own hardening, in the order main() calls it:
 //
-//   early_process_hardening(envp)   first thing in main
-//   exe_fd = open_self_exe()        before anything can replace the binary
+//   early_process_hardening(envp)   first thing in main (common/process_start.hpp)
+//   exe_fd = open_worker_exe(err)   the worker executable, checked and pinned
 //   ... key, listeners, prepare_chroot_dir (worker/sandbox.hpp), TLS context,
 //       evdns, systemd_notify_prepare(), start the workers ...
 //   note = drop_parent_privileges() print `note` once if not empty
 //   apply_parent_sandbox(exe_fd)    then the event loop
 //
-// Respawning a worker later: fork(); in the child dup2 the listener to 3 and
-// the IPC end to 4, then execveat(exe_fd, "", argv, envp, AT_EMPTY_PATH).
+// Starting or respawning a worker: fork(); in the child dup2 the listener to 3
+// and the IPC end to 4, then execveat(exe_fd, "", argv, envp, AT_EMPTY_PATH).
 // Nothing else execs: the parent's seccomp policy allows execveat on exe_fd
 // only (policy/seccomp_parent.cpp explains what that still permits).
 #pragma once
@@ -17,23 +17,19 @@
 
 namespace proxy {
 
-// PR_SET_DUMPABLE 0 (no core, no ptrace by same-uid processes, /proc/self
-// root-owned), RLIMIT_CORE 0, umask 077, SIGPIPE ignored, and variables that
-// make the loader, libc, or OpenSSL load code or read other files removed
-// from the environment (and so from every worker's): LD_*, MALLOC_*,
-// GLIBC_TUNABLES, glibc's other "unsecure" variables, OPENSSL_CONF and friends,
-// SSL_CERT_FILE/SSL_CERT_DIR (trust comes from the system store or
-// --upstream-ca-file, visible on the command line). `envp` is main's third
-// argument; it is compacted in place if it is not `environ` itself.
-// Exits with exit_code::sandbox_failed if a step fails.
-void early_process_hardening(char** envp);
-
-// Opens our own executable (/proc/self/exe, O_PATH | O_CLOEXEC) and moves the
-// descriptor to a number >= 100, well above the fixed worker fds (3, 4) and
-// the systemd listen fds, so a forked child's dup2 cannot clobber it. The fd
-// pins the running version: an upgrade of the file on disk does not change
-// what respawned workers run. Fatal on failure.
-int open_self_exe();
+// Opens the worker executable (O_PATH | O_CLOEXEC) and moves the descriptor
+// to a number >= 100, well above the fixed worker fds (3, 4) and the systemd
+// listen fds, so a forked child's dup2 cannot clobber it. The fd pins the
+// version found at start: an upgrade of the file on disk does not change what
+// respawned workers run.
+//
+// Where: PROXY_WORKER_NAME next to our own executable (a build tree), else
+// PROXY_WORKER_PATH (the installed one, in libexec). The worker starts with
+// our credentials, so the file must be no easier to replace than our own
+// executable: a regular file, owned by root or by our executable's owner, not
+// writable by others, and group-writable only if our executable is too, for
+// the same group. Returns -1 and sets `error` (one line) otherwise.
+int open_worker_exe(std::string& error);
 
 // Parent running as root: keep only the capabilities of
 // policy/capabilities.hpp. Not root: drop whatever capabilities we hold.

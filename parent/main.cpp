@@ -1,27 +1,20 @@
-// codex-responses-api-proxy: entry point for both the privileged parent and,
-// with --worker-mode (set only by the parent), the sandboxed worker.
-#include <malloc.h>
-
+// codex-responses-api-proxy: the privileged parent. It starts its workers from
+// a separate executable, codex-responses-api-proxy-worker (worker/main.cpp).
 #include <cstdio>
 #include <string>
 
 #include "common/cli.hpp"
 #include "common/exit_codes.hpp"
-#include "parent/hardening.hpp"
+#include "common/process_start.hpp"
 #include "parent/parent_process.hpp"
 #include "policy/seccomp_policy.hpp"
-#include "worker/worker_process.hpp"
 
 int main(int argc, char** argv, char** envp) {
     // Before anything else: not dumpable, no core files, no LD_* and
     // friends, umask 077, SIGPIPE ignored.
     proxy::install_seccomp_trap_reporter();  // debug builds: name a violating syscall
     proxy::early_process_hardening(envp);
-    // Buffers of 64-256 KiB come and go with every response. By default
-    // glibc hands a freed heap top back to the kernel and asks for it again
-    // (two brk calls per response); keep up to 4 MiB of it instead.
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    mallopt(M_TRIM_THRESHOLD, 4 << 20);
+    proxy::tune_malloc();
 
     proxy::Options options;
     std::string error;
@@ -38,6 +31,12 @@ int main(int argc, char** argv, char** envp) {
         case proxy::ParseStatus::Ok:
             break;
     }
-    if (options.worker_mode) return proxy::run_worker(options);
+    if (options.worker_mode) {
+        std::fputs(
+            "codex-responses-api-proxy: --worker-mode is for the worker executable, which "
+            "the proxy starts itself (see --help)\n",
+            stderr);
+        return proxy::exit_code::usage;
+    }
     return proxy::run_parent(options);
 }

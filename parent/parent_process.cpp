@@ -16,6 +16,7 @@
 #include "common/log.hpp"
 #include "common/secret_page.hpp"
 #include "common/upstream_url.hpp"
+#include "parent/chroot_dir.hpp"
 #include "parent/exchange_dump.hpp"
 #include "parent/filesystem.hpp"
 #include "parent/hardening.hpp"
@@ -26,7 +27,6 @@
 #include "parent/systemd.hpp"
 #include "parent/tls_context.hpp"
 #include "parent/upstream_pool.hpp"
-#include "worker/sandbox.hpp"
 
 namespace proxy {
 
@@ -183,12 +183,10 @@ int run_parent(const Options& o) {
                          : p.sigchld) = std::move(ev);
     }
 
-    // 4. Workers, then our own sandbox (workers are re-executed through
-    // exe_fd, which the parent's filter allows and nothing else).
-    int exe_fd = open_self_exe();
-    if (exe_fd < 0)
-        return fail(exit_code::runtime,
-                    std::string("cannot open own executable: ") + std::strerror(errno));
+    // 4. Workers, then our own sandbox (workers are executed through exe_fd,
+    // which the parent's filter allows and nothing else).
+    int exe_fd = open_worker_exe(error);
+    if (exe_fd < 0) return fail(exit_code::config_failed, error);
     p.supervisor = std::make_unique<Supervisor>(p.base.get(), *p.env, p.listen_fd.get(), exe_fd);
     p.supervisor->set_stop_handler([&p](int status) { p.stop(status); });
     if (!p.supervisor->start_all(error))

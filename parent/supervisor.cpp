@@ -13,7 +13,7 @@
 #include "common/cli.hpp"
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
-#include "worker/worker_process.hpp"
+#include "common/worker_fds.hpp"
 
 extern char** environ;
 
@@ -84,7 +84,7 @@ bool Supervisor::spawn(Slot& slot, std::string& error) {
     // Everything the child needs is prepared before fork: after it, only
     // async-signal-safe calls until execveat.
     std::vector<std::string> args = worker_arguments(env_.options, slot.id);
-    args.insert(args.begin(), "codex-responses-api-proxy");
+    args.insert(args.begin(), "codex-responses-api-proxy-worker");
     std::vector<std::string> envs = worker_environment();
     std::vector<char*> argv = c_array(args), envp = c_array(envs);
     int listen_fd = listen_fd_, exe_fd = exe_fd_, chan = theirs.get();

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "common/event_ptr.hpp"
+#include "parent/parent_ptr.hpp"
 
 namespace proxy {
 

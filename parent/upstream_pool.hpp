@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "common/event_ptr.hpp"
 #include "common/options.hpp"
+#include "parent/parent_ptr.hpp"
 #include "parent/upstream_transport.hpp"
 
 namespace proxy {

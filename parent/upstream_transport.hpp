@@ -20,8 +20,8 @@
 
 #include <sys/socket.h>
 
-#include "common/event_ptr.hpp"
 #include "common/unique_fd.hpp"
+#include "parent/parent_ptr.hpp"
 
 namespace proxy {
 

@@ -6,8 +6,8 @@
 // namespaces) or to run another program.
 //
 // Respawn. The parent restarts dead workers with fork + execveat(exe_fd, "",
-// argv, envp, AT_EMPTY_PATH), where exe_fd is its own executable opened at
-// start (parent/hardening.hpp). A seccomp filter is inherited by children and
+// argv, envp, AT_EMPTY_PATH), where exe_fd is the worker executable opened
+// and checked at start (parent/hardening.hpp). A seccomp filter is inherited by children and
 // survives execve, so a respawned worker runs the dynamic loader and its
 // whole pre-sandbox setup (getpwnam, chroot, setresuid, capabilities, rlimits,
 // prctl, seccomp) under THIS filter; its own filter is then stacked on top and
@@ -145,7 +145,7 @@ void add_supervision(SeccompPolicy& p, int exe_fd) {
     p.push_back(
         fail_with(ENOSYS, "clone3",
                   "its flags sit in memory seccomp cannot read; glibc falls back to clone"));
-    p.push_back(allow_if("execveat", "respawn: only our own executable, by descriptor",
+    p.push_back(allow_if("execveat", "respawn: only the worker executable, by descriptor",
                          {arg_equals(0, u64(exe_fd)), arg_equals(4, AT_EMPTY_PATH)}));
     p.push_back(allow("dup2", "a respawned worker's listener and IPC fds get fixed numbers"));
     p.push_back(allow("dup3", "a respawned worker's listener and IPC fds get fixed numbers"));

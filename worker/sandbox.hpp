@@ -9,9 +9,9 @@ namespace proxy {
 
 struct WorkerSandboxConfig {
     std::string user;        // --worker-user: switched to when started as root
-    std::string chroot_dir;  // --chroot-dir: empty, root-owned (prepare_chroot_dir)
+    std::string chroot_dir;  // --chroot-dir: empty, root-owned (parent/chroot_dir.hpp)
     // Listener(s) and IPC socket; 0, 1, 2 are always kept. Defaults to the
-    // fixed worker fds (worker_process.hpp: kWorkerListenFd 3, kWorkerIpcFd 4).
+    // fixed worker fds (common/worker_fds.hpp: kWorkerListenFd 3, kWorkerIpcFd 4).
     std::vector<int> keep_fds{3, 4};
 };
 
@@ -35,12 +35,5 @@ struct WorkerSandboxConfig {
 // Returns what was skipped because we are not root (empty when nothing was),
 // for the caller to log once.
 [[nodiscard]] std::string harden_worker(const WorkerSandboxConfig& config);
-
-// For the parent, while root, before starting workers: create `dir` (mkdir -p,
-// mode 0755, root-owned), and check that it is a directory (not a symlink),
-// owned by root, not writable by group or others, and empty, and that every
-// ancestor is root-owned and not writable by others (or sticky, like /tmp),
-// so nobody can swap the directory for one of their own.
-bool prepare_chroot_dir(const std::string& dir, std::string& error);
 
 }  // namespace proxy

@@ -12,16 +12,13 @@
 #include "common/event_ptr.hpp"
 #include "common/http_error.hpp"
 #include "common/options.hpp"
+#include "common/worker_fds.hpp"
 #include "policy/header_policy.hpp"
 #include "policy/request_policy.hpp"
 
 namespace proxy {
 
 class ClientConnection;
-
-// Fixed fd numbers set up by the parent before execve.
-inline constexpr int kWorkerListenFd = 3;
-inline constexpr int kWorkerIpcFd = 4;
 
 // Flow-control window per stream and direction: how many body bytes may be in
 // flight between the client socket and the upstream socket.

@@ -26,7 +26,7 @@ INSTALLED_BIN = "/usr/bin/codex-responses-api-proxy"
 
 # Started by the parent for its workers; the man page mentions them as not for
 # use by hand, and --help need not list them.
-INTERNAL_FLAGS = {"--worker-mode", "--worker-id"}
+INTERNAL_FLAGS = {"--worker-mode", "--worker-id", "--worker-version"}
 
 LONG_FLAG = re.compile(r"(?<![\w-])--[a-z0-9][a-z0-9-]*")
 # Something that looks like an OpenAI key ("sk-...", "sk-proj-...").

@@ -121,6 +121,28 @@ class SandboxStatus(ProxyTestCase):
         print("parent CapEff %s CapPrm %s CapBnd %s" % (st["CapEff"], st["CapPrm"], st["CapBnd"]))
         self.serve_one(p.port)
 
+    def test_worker_maps_no_tls_library(self):
+        """The worker is its own executable without OpenSSL: the process that
+        parses client HTTP has no TLS or key-handling code mapped at all."""
+        p = self.start()
+        self.serve_one(p.port)
+        parent = p.proc.pid
+        (worker,) = self.wait_workers(parent, 1)
+
+        def mapped(pid):
+            try:
+                with open("/proc/%d/maps" % pid) as f:
+                    return {line.split()[-1] for line in f if "/" in line}
+            except PermissionError:
+                self.skipTest("cannot read the maps of a non-dumpable process (not root)")
+
+        def tls_libraries(paths):
+            return sorted(x for x in paths if re.search(r"/lib(ssl|crypto)\.so", x))
+
+        self.assertTrue(tls_libraries(mapped(parent)), "the check reads the parent's maps wrong")
+        self.assertEqual(tls_libraries(mapped(worker)), [], "worker %d maps OpenSSL" % worker)
+        self.assertTrue(any(x.endswith("/codex-responses-api-proxy-worker") for x in mapped(worker)))
+
     def test_unprivileged_start(self):
         if os.geteuid() != 0:
             self.skipTest("needs root to become nobody")

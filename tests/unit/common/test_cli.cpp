@@ -70,6 +70,7 @@ void check_equal(const Options& a, const Options& b) {
     CHECK(a.verbose == b.verbose);
     CHECK(a.worker_mode == b.worker_mode);
     CHECK(a.worker_id == b.worker_id);
+    CHECK(a.worker_version == b.worker_version);
 }
 
 Options parse_vector(const std::vector<std::string>& args) {
@@ -294,6 +295,8 @@ TEST_CASE("cli: internal worker flags") {
     CHECK(o.worker_mode);
     CHECK(o.worker_id == 7);
     CHECK(parse_error({"--worker-id=3"}).find("--worker-mode") != std::string::npos);
+    CHECK(parse_error({"--worker-version=1"}).find("--worker-mode") != std::string::npos);
+    CHECK(parse_ok({"--worker-mode", "--worker-version=0.0.9"}).worker_version == "0.0.9");
 }
 
 TEST_CASE("cli: errors leave the output untouched") {
@@ -309,9 +312,11 @@ TEST_CASE("cli: errors leave the output untouched") {
 TEST_CASE("cli: worker_arguments round-trips") {
     SUBCASE("defaults") {
         auto args = proxy::worker_arguments(Options{}, 0);
-        CHECK(args == std::vector<std::string>{"--worker-mode", "--worker-id=0"});
+        CHECK(args == std::vector<std::string>{"--worker-mode", "--worker-id=0",
+                                               "--worker-version=" PROXY_VERSION});
         Options expected;
         expected.worker_mode = true;
+        expected.worker_version = PROXY_VERSION;
         check_equal(parse_vector(args), expected);
     }
     SUBCASE("everything changed") {
@@ -348,6 +353,7 @@ TEST_CASE("cli: worker_arguments round-trips") {
         expected.key_file.clear();  // never handed to a worker
         expected.worker_mode = true;
         expected.worker_id = 5;
+        expected.worker_version = PROXY_VERSION;
         check_equal(back, expected);
         CHECK(back.max_body_bytes == 1536);
     }

@@ -21,6 +21,8 @@
 
 #include <doctest/doctest.h>
 
+#include "common/process_start.hpp"
+#include "parent/chroot_dir.hpp"
 #include "parent/hardening.hpp"
 #include "policy/seccomp_policy.hpp"
 #include "tests/unit/policy/seccomp_child.hpp"
@@ -239,7 +241,10 @@ TEST_CASE("a respawned worker sandboxes itself under the parent's inherited filt
 
     const int status = run_in_child([&]() -> int {
         ::close(report[0]);
-        const int exe_fd = proxy::open_self_exe();
+        // This test binary plays the worker executable.
+        const int exe_fd =
+            ::fcntl(::open("/proc/self/exe", O_PATH | O_CLOEXEC), F_DUPFD_CLOEXEC, 100);
+        if (exe_fd < 0) return 94;
         (void)proxy::drop_parent_privileges();
         proxy::apply_parent_sandbox(exe_fd);
         const pid_t worker = ::fork();
