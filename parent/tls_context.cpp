@@ -1,6 +1,7 @@
 #include "parent/tls_context.hpp"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -12,7 +13,35 @@ bool is_ip_literal(const std::string& host) {
     return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
            inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
+
+// "0123abcd.0": eight lower-case hex digits, a dot, a digit.
+bool is_hash_name(const char* name) {
+    for (int i = 0; i < 8; ++i) {
+        const char c = name[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return name[8] == '.' && name[9] >= '0' && name[9] <= '9' && name[10] == '\0';
+}
+
+bool holds_hashed_certificates(const char* dir) {
+    DIR* d = opendir(dir);
+    if (d == nullptr) return false;
+    bool found = false;
+    while (const dirent* entry = readdir(d)) {
+        if (is_hash_name(entry->d_name)) {
+            found = true;
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}
 }  // namespace
+
+bool use_trust_directory(SSL_CTX* ctx, const char* dir) {
+    return dir != nullptr && holds_hashed_certificates(dir) &&
+           SSL_CTX_load_verify_dir(ctx, dir) == 1;
+}
 
 std::string last_tls_error() {
     unsigned long e = ERR_peek_last_error();
@@ -41,7 +70,8 @@ SslCtxPtr make_upstream_tls_context(const std::string& ca_file, std::string& err
             error = "cannot load --upstream-ca-file " + ca_file + ": " + last_tls_error();
             return nullptr;
         }
-    } else if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+    } else if (!use_trust_directory(ctx.get(), X509_get_default_cert_dir()) &&
+               SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
         error = "cannot load the system trust store: " + last_tls_error();
         return nullptr;
     }

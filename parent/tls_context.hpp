@@ -1,6 +1,6 @@
 // The client TLS context for the upstream: TLS 1.2+, peer verification
-// against the system store (honouring SSL_CERT_FILE/SSL_CERT_DIR as OpenSSL
-// does) or against --upstream-ca-file alone.
+// against the system store or against --upstream-ca-file alone
+// (SSL_CERT_FILE/SSL_CERT_DIR are removed from the environment at start).
 #pragma once
 
 #include <string>
@@ -10,6 +10,15 @@
 namespace proxy {
 
 SslCtxPtr make_upstream_tls_context(const std::string& ca_file, std::string& error);
+
+// The system store as a hashed directory (OpenSSL's default certificate
+// directory; Debian: /etc/ssl/certs, kept by update-ca-certificates), looked
+// up lazily: verification opens only the issuer files it needs, and caches
+// them. The system bundle file would be parsed whole at start instead (~146
+// certificates, ~0.8 MiB of the parent's heap for its whole life). Returns
+// false, and changes nothing, if `dir` holds no file named like a subject
+// hash ("0123abcd.0"); the caller then loads OpenSSL's default paths.
+bool use_trust_directory(SSL_CTX* ctx, const char* dir);
 
 // Prepare one SSL object for a connection to `host`: SNI for names (not for
 // IP literals) and host name or IP address verification.

@@ -49,6 +49,21 @@ class UpstreamErrors(ProxyTestCase):
         self.assertTrue(any(re.search(r"certif|verif|tls|ssl", l, re.I) for l in lines),
                         "no log line about the TLS failure:\n%s" % "\n".join(lines[-30:]))
 
+    def test_system_store_does_not_trust_the_test_ca(self):
+        # Without --upstream-ca-file the system store decides, looked up
+        # lazily in its hashed directory: the first handshake opens files
+        # under the parent's seccomp filter, which must allow it.
+        self.upstream = Upstream(cert="good")
+        self.start(start=False)
+        i = self.proxy.args.index("--upstream-ca-file")
+        del self.proxy.args[i:i + 2]
+        self.proxy.start()
+        for _ in range(2):
+            self.post_expect_502(code="upstream_tls_error")
+        self.assertEqual(self.upstream.requests, [], "request sent to an upstream nobody trusts")
+        self.assertTrue(self.proxy.alive())
+        self.assertRegex(self.proxy.stderr(), r"certificate verification: unable to get local issuer")
+
     def test_certificate_for_another_ip_name(self):
         # cert only for DNS wrong-name.invalid; upstream URL uses 127.0.0.1
         self.upstream = Upstream(cert="wrong_name")
