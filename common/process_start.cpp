@@ -16,6 +16,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "policy/seccomp_policy.hpp"
 
 extern char** environ;
 
@@ -88,6 +89,12 @@ void early_process_hardening(char** envp) {
 void tune_malloc() {
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     mallopt(M_TRIM_THRESHOLD, 4 << 20);
+}
+
+void start_process(char** envp) {
+    install_seccomp_trap_reporter();
+    early_process_hardening(envp);
+    tune_malloc();
 }
 
 }  // namespace proxy

@@ -26,4 +26,9 @@ void early_process_hardening(char** envp);
 // freed heap kept.
 void tune_malloc();
 
+// All of the above, first thing in either main(): the seccomp trap reporter
+// (debug builds: name a violating syscall), early_process_hardening(envp),
+// tune_malloc().
+void start_process(char** envp);
+
 }  // namespace proxy

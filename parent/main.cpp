@@ -7,15 +7,11 @@
 #include "common/exit_codes.hpp"
 #include "common/process_start.hpp"
 #include "parent/parent_process.hpp"
-#include "policy/seccomp_policy.hpp"
 
 int main(int argc, char** argv, char** envp) {
     // Before anything else: not dumpable, no core files, no LD_* and
-    // friends, umask 077, SIGPIPE ignored.
-    proxy::install_seccomp_trap_reporter();  // debug builds: name a violating syscall
-    proxy::early_process_hardening(envp);
-    proxy::tune_malloc();
-
+    // friends, umask 077, SIGPIPE ignored (common/process_start.hpp).
+    proxy::start_process(envp);
     proxy::Options options;
     std::string error;
     switch (proxy::parse_options(argc, argv, options, error)) {
