@@ -75,7 +75,10 @@ class SandboxStatus(ProxyTestCase):
             r = c.post(codex_headers(), b'{"model":"gpt-5"}')
         finally:
             c.close()
-        self.assertEqual(r.status, 200, r)
+        # The proxy's log with it: test_unprivileged_start has failed here
+        # now and then (a 502), and the log is what tells why.
+        self.assertEqual(r.status, 200, "%r\nproxy stderr:\n%s"
+                         % (r, self.proxy.stderr_tail() if self.proxy else ""))
         self.assertEqual(r.json()["received_bytes"], len(b'{"model":"gpt-5"}'))
 
     def check_worker_common(self, pid, st):
