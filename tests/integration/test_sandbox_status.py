@@ -77,8 +77,12 @@ class SandboxStatus(ProxyTestCase):
             c.close()
         # The proxy's log with it: test_unprivileged_start has failed here
         # now and then (a 502), and the log is what tells why.
-        self.assertEqual(r.status, 200, "%r\nproxy stderr:\n%s"
-                         % (r, self.proxy.stderr_tail() if self.proxy else ""))
+        up = self.upstream
+        self.assertEqual(r.status, 200, "%r\nproxy stderr:\n%s\nstand-in: %d connections, "
+                         "TLS errors %r, read errors %r, handler errors %r"
+                         % (r, self.proxy.stderr_tail() if self.proxy else "",
+                            up.connections if up else -1, up.tls_errors if up else None,
+                            up.read_errors if up else None, up.errors if up else None))
         self.assertEqual(r.json()["received_bytes"], len(b'{"model":"gpt-5"}'))
 
     def check_worker_common(self, pid, st):

@@ -57,10 +57,12 @@ class Silent:
         self.lsock.bind(("127.0.0.1", 0))
         self.port = self.lsock.getsockname()[1]
         self.held = []
+        self.thread = None
         self.stopped = False
         if accept:
             self.lsock.listen(16)
-            threading.Thread(target=self._loop, daemon=True).start()
+            self.thread = threading.Thread(target=self._loop, daemon=True)
+            self.thread.start()
         else:
             # backlog 0 plus fillers: later SYNs are dropped, connect() hangs
             self.lsock.listen(0)
@@ -84,7 +86,8 @@ class Silent:
 
     def close(self):
         self.stopped = True
-        for s in self.held + [self.lsock]:
+        harness.stop_accept_thread(self.lsock, self.thread)
+        for s in self.held:
             try:
                 s.close()
             except OSError:
