@@ -189,6 +189,7 @@ int run_parent(const Options& o) {
     if (exe_fd < 0) return fail(exit_code::config_failed, error);
     p.supervisor = std::make_unique<Supervisor>(p.base.get(), *p.env, p.listen_fd.get(), exe_fd);
     p.supervisor->set_stop_handler([&p](int status) { p.stop(status); });
+    p.pool->set_on_emptied(&Supervisor::pool_emptied, p.supervisor.get());
     if (!p.supervisor->start_all(error))
         return fail(exit_code::runtime, "cannot start workers: " + error);
     // 5. Tell the world: the listener is up and queues connections for the

@@ -48,7 +48,11 @@ std::vector<char*> c_array(std::vector<std::string>& v) {
 }  // namespace
 
 Supervisor::Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int exe_fd)
-    : base_(base), env_(env), listen_fd_(listen_fd), exe_fd_(exe_fd) {}
+    : base_(base),
+      env_(env),
+      listen_fd_(listen_fd),
+      exe_fd_(exe_fd),
+      idle_trim_(base, &Supervisor::no_open_streams, this) {}
 
 Supervisor::~Supervisor() = default;
 
@@ -121,6 +125,17 @@ std::vector<pid_t> Supervisor::worker_pids() const {
     }
     for (auto& r : retired_) pids.push_back(r->pid());
     return pids;
+}
+
+bool Supervisor::no_open_streams(void* arg) {
+    auto* self = static_cast<Supervisor*>(arg);
+    for (auto& s : self->slots_) {
+        if (s->link && s->link->stream_count() != 0) return false;
+    }
+    for (auto& r : self->retired_) {
+        if (r->stream_count() != 0) return false;
+    }
+    return true;
 }
 
 void Supervisor::on_child_exit() {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/event_ptr.hpp"
+#include "common/idle_trim.hpp"
 #include "common/options.hpp"
 #include "common/unique_fd.hpp"
 #include "parent/upstream_exchange.hpp"
@@ -32,6 +33,10 @@ class Supervisor {
     // can run (status 1). The parent then calls begin_shutdown.
     void set_stop_handler(std::function<void(int)> h) { stop_handler_ = std::move(h); }
     std::vector<pid_t> worker_pids() const;
+    // A worker link's last open stream ended, or the upstream pool's last
+    // idle connection went: perhaps nothing is left in flight.
+    void stream_ended() { idle_trim_.went_idle(); }
+    static void pool_emptied(void* arg) { static_cast<Supervisor*>(arg)->stream_ended(); }
 
   private:
     struct Slot {
@@ -47,6 +52,7 @@ class Supervisor {
     static void on_respawn_timer(evutil_socket_t, short, void* arg);
     static void on_deadline(evutil_socket_t, short, void* arg);
     void check_all_exited();
+    static bool no_open_streams(void* arg);
 
     event_base* base_;
     UpstreamEnv& env_;
@@ -58,6 +64,7 @@ class Supervisor {
     std::function<void()> done_;
     std::function<void(int)> stop_handler_;
     EventPtr deadline_;
+    IdleTrim idle_trim_;
 };
 
 }  // namespace proxy

@@ -76,6 +76,7 @@ void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> conn) {
 
 void UpstreamPool::drop_idle(UpstreamConnection* conn) {
     idle_.erase(conn->idle_pos);
+    if (idle_.empty() && on_emptied_) on_emptied_(on_emptied_arg_);
 }
 
 void UpstreamPool::on_idle_read(void* arg) {

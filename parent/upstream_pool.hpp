@@ -46,6 +46,12 @@ class UpstreamPool {
 
     const UpstreamUrl& url() const { return config_.url; }
     std::size_t idle_count() const { return idle_.size(); }
+    // Called when the last idle connection has gone (expired or closed by
+    // the server): their TLS state is freed heap the process may give back.
+    void set_on_emptied(void (*fn)(void*), void* arg) {
+        on_emptied_ = fn;
+        on_emptied_arg_ = arg;
+    }
 
   private:
     static void on_idle_read(void* arg);
@@ -59,6 +65,8 @@ class UpstreamPool {
     std::list<std::unique_ptr<UpstreamConnection>> idle_;
     SslSessionPtr session_;  // newest session, offered for resumption
     std::uint64_t next_id_ = 1;
+    void (*on_emptied_)(void*) = nullptr;
+    void* on_emptied_arg_ = nullptr;
 };
 
 }  // namespace proxy

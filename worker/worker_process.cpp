@@ -74,6 +74,7 @@ int WorkerProcess::run() {
     event_add(sigterm_.get(), nullptr);
     reap_event_.reset(event_new(base_.get(), -1, 0, &WorkerProcess::on_reap, this));
     flush_event_.reset(event_new(base_.get(), -1, 0, &WorkerProcess::on_flush, this));
+    idle_trim_ = std::make_unique<IdleTrim>(base_.get(), &WorkerProcess::no_open_streams, this);
 
     WorkerSandboxConfig sandbox;
     sandbox.user = options_.worker_user;
@@ -154,6 +155,11 @@ std::uint32_t WorkerProcess::open_stream(ClientConnection* conn) {
 
 void WorkerProcess::end_stream(std::uint32_t stream) {
     streams_.erase(stream);
+    if (streams_.empty() && idle_trim_) idle_trim_->went_idle();
+}
+
+bool WorkerProcess::no_open_streams(void* arg) {
+    return static_cast<WorkerProcess*>(arg)->streams_.empty();
 }
 
 void WorkerProcess::connection_closed(ClientConnection* conn) {

@@ -11,6 +11,7 @@
 #include "common/channel.hpp"
 #include "common/event_ptr.hpp"
 #include "common/http_error.hpp"
+#include "common/idle_trim.hpp"
 #include "common/options.hpp"
 #include "common/worker_fds.hpp"
 #include "policy/header_policy.hpp"
@@ -57,6 +58,7 @@ class WorkerProcess : public ChannelOwner {
     bool shed_one();
     void begin_drain();
     void maybe_exit();
+    static bool no_open_streams(void* arg);
 
     Options options_;
     EventBasePtr base_;
@@ -74,6 +76,7 @@ class WorkerProcess : public ChannelOwner {
     std::uint32_t next_stream_ = 1;
     bool draining_ = false;
     int exit_status_ = 0;
+    std::unique_ptr<IdleTrim> idle_trim_;  // made with base_
 };
 
 int run_worker(const Options& options);

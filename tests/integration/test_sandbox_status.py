@@ -16,8 +16,10 @@ Needs root (to start as root, and to become nobody): otherwise exit 77.
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
+import threading
 import time
 
 import harness
@@ -149,6 +151,41 @@ class SandboxStatus(ProxyTestCase):
         self.assertTrue(tls_libraries(mapped(parent)), "the check reads the parent's maps wrong")
         self.assertEqual(tls_libraries(mapped(worker)), [], "worker %d maps OpenSSL" % worker)
         self.assertTrue(any(x.endswith("/codex-responses-api-proxy-worker") for x in mapped(worker)))
+
+    def test_idle_heap_trim_runs_under_both_filters(self):
+        """Once nothing is in flight, parent and worker give freed heap back
+        (malloc_trim: brk and madvise under their seccomp filters) and serve
+        on; the log says so when --verbose."""
+        p = self.start(extra_args=["--verbose"])
+        self.serve_one(p.port)
+        deadline = time.monotonic() + 10
+        said = {}
+        while time.monotonic() < deadline and len(said) < 2:
+            for line in p.stderr().splitlines():
+                m = re.search(r"\] (parent|worker \d+): debug: idle: ", line)
+                if m:
+                    said[m.group(1).split()[0]] = line
+            time.sleep(0.1)
+        self.assertEqual(sorted(said), ["parent", "worker"],
+                         "no idle trim logged by both processes:\n%s" % p.stderr_tail())
+        self.serve_one(p.port)  # still alive and serving after the trim
+
+    def test_idle_trim_again_when_the_pool_empties(self):
+        """The upstream closes the kept-alive connection later: the freed TLS
+        state is given back too (a second trim in the parent)."""
+        def handler(req, conn):
+            harness.default_handler(req, conn)
+            # shutdown, not close: the stand-in's thread is blocked on it
+            threading.Timer(3.0, conn.sock.shutdown, (socket.SHUT_RDWR,)).start()
+        p = self.start(handler=handler, extra_args=["--verbose"])
+        self.serve_one(p.port)
+        deadline = time.monotonic() + 15
+        trims = []
+        while time.monotonic() < deadline and len(trims) < 2:
+            trims = re.findall(r"\] parent: debug: idle: ", p.stderr())
+            time.sleep(0.2)
+        self.assertEqual(len(trims), 2, "want a trim after the stream and one after the pool "
+                         "emptied:\n%s" % p.stderr_tail())
 
     def test_unprivileged_start(self):
         if os.geteuid() != 0:
