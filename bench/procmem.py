@@ -5,11 +5,23 @@ The C++ proxy is a parent with worker children, so a single pid's RSS says
 little: we sum over the pid and all its descendants.  RSS counts shared pages
 (the binary, libc) once per process; PSS splits them fairly and is printed too.
 
-CLI: procmem.py PID  ->  {"pids": [...], "rss_kib": N, "pss_kib": N, "rss_kib_by_pid": {...}}
+Summed RSS counts a page of libc that the parent and a worker share twice,
+although there is one copy in RAM. union_kib counts every physical page mapped
+by any process of the tree once (the tree's resident set taken as a set, read
+from /proc/PID/pagemap). It needs root (the kernel hides page frame numbers
+from others); without it union_kib is null.
+
+CLI: procmem.py PID  ->  {"pids": [...], "rss_kib": N, "pss_kib": N, "union_kib": N|null,
+                          "rss_kib_by_pid": {...}}
 """
 import json
 import os
+import struct
 import sys
+
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+PRESENT = 1 << 63
+PFN_MASK = (1 << 55) - 1
 
 
 def _ppid_map():
@@ -52,11 +64,44 @@ def _field_kib(path, field):
     return 0
 
 
+def _frames(pid):
+    """Physical page frame numbers of pid's resident pages; None if hidden."""
+    frames = set()
+    page = PAGE_KIB * 1024
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+        for line in maps:
+            start, end = (int(x, 16) for x in line.split()[0].split("-"))
+            if line.rstrip().endswith("[vsyscall]"):
+                continue  # outside what pagemap can be read for
+            pagemap.seek(start // page * 8)
+            data = pagemap.read((end - start) // page * 8)
+            for (entry,) in struct.iter_unpack("<Q", data):
+                if entry & PRESENT:
+                    frames.add(entry & PFN_MASK)
+    if frames and not any(frames):
+        return None  # present pages with frame 0: not root
+    return frames
+
+
+def union_kib(pids):
+    frames = set()
+    try:
+        for p in pids:
+            f = _frames(p)
+            if f is None:
+                return None
+            frames |= f
+    except OSError:
+        return None
+    return len(frames) * PAGE_KIB
+
+
 def tree_mem(root):
     pids = tree_pids(root)
     by_pid = {p: _field_kib(f"/proc/{p}/status", "VmRSS") for p in pids}
     pss = sum(_field_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pids)
     return {"pids": pids, "rss_kib": sum(by_pid.values()), "pss_kib": pss,
+            "union_kib": union_kib(pids),
             "rss_kib_by_pid": {str(p): v for p, v in by_pid.items()}}
 
 
