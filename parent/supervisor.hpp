@@ -35,8 +35,8 @@ class Supervisor {
     std::vector<pid_t> worker_pids() const;
     // A worker link's last open stream ended, or the upstream pool's last
     // idle connection went: perhaps nothing is left in flight.
-    void stream_ended() { idle_trim_.went_idle(); }
-    static void pool_emptied(void* arg) { static_cast<Supervisor*>(arg)->stream_ended(); }
+    void maybe_idle() { idle_trim_.went_idle(); }
+    static void pool_emptied(void* arg) { static_cast<Supervisor*>(arg)->maybe_idle(); }
 
   private:
     struct Slot {

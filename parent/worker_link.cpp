@@ -63,7 +63,7 @@ void WorkerLink::exchange_done(std::uint32_t stream) {
     graveyard_.push_back(std::move(it->second));
     streams_.erase(it);
     event_active(reap_event_.get(), 0, 0);
-    if (streams_.empty()) supervisor_.stream_ended();
+    if (streams_.empty()) supervisor_.maybe_idle();
 }
 
 void WorkerLink::on_reap(evutil_socket_t, short, void* arg) {
