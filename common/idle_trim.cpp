@@ -21,9 +21,12 @@ void IdleTrim::went_idle() {
 void IdleTrim::on_timer(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<IdleTrim*>(arg);
     if (!self->is_idle_(self->arg_)) return;  // busy again: the next idle moment re-arms
+    self->last_file_release_ = self->file_pages_.release();
     const bool released = malloc_trim(0) != 0;
     ++self->trims_;
-    LOG_DEBUG("idle: %s", released ? "freed heap returned to the kernel" : "heap already trimmed");
+    LOG_DEBUG("idle: %s; %zu KiB of read-only file mappings unmapped",
+              released ? "freed heap returned to the kernel" : "heap already trimmed",
+              self->last_file_release_ / 1024);
 }
 
 }  // namespace proxy

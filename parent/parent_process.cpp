@@ -204,6 +204,9 @@ int run_parent(const Options& o) {
     systemd_notify_prepare();
     std::string skipped = drop_parent_privileges();
     apply_parent_sandbox(exe_fd);
+    // Idle from the start: start-up's symbol tables and set-up code are
+    // unmapped once nothing has happened for a while (common/idle_trim.hpp).
+    p.supervisor->maybe_idle();
     if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());
     LOG_INFO("listening on 127.0.0.1:%u, forwarding to %s", port, url.host_header.c_str());
     systemd_notify("READY=1\nMAINPID=" + std::to_string(getpid()));

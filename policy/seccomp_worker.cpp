@@ -36,6 +36,9 @@ SeccompPolicy worker_seccomp_policy(int self_pid) {
     add_descriptor_io(p);
     add_connected_socket_io(p);
 
+    p.push_back(allow("pread64",
+                      "re-reads /proc/self/smaps, opened before the sandbox, at idle "
+                      "(common/file_pages.hpp); no other file is open"));
     p.push_back(allow("accept4", "libevent's listener accepts clients on fd 3"));
     p.push_back(
         allow_if("sendto", "send() on client sockets: no destination address", {arg_equals(4, 0)}));

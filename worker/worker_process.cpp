@@ -83,6 +83,7 @@ int WorkerProcess::run() {
     std::string skipped = harden_worker(sandbox);
     // The parent already said once what an unprivileged start cannot do.
     if (!skipped.empty()) LOG_DEBUG("%s", skipped.c_str());
+    idle_trim_->went_idle();  // idle from the start (common/idle_trim.hpp)
 
     LOG_DEBUG("serving");
     event_base_dispatch(base_.get());

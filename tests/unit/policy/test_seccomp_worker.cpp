@@ -26,6 +26,7 @@
 
 #include <doctest/doctest.h>
 
+#include "common/file_pages.hpp"
 #include "policy/seccomp_policy.hpp"
 #include "tests/unit/policy/seccomp_child.hpp"
 
@@ -277,6 +278,17 @@ TEST_CASE("worker seccomp: the calls the event loop needs keep working") {
     CHECK_MESSAGE(WEXITSTATUS(status) == 0,
                   "failing step (see the test's return codes): ", describe(status));
     for (int fd : {listener, client, server, pipe_fds[0], pipe_fds[1], ipc[0], ipc[1]}) ::close(fd);
+}
+
+TEST_CASE("worker seccomp: idle release of file pages works under the filter") {
+    // As in the worker: /proc/self/smaps opened before the sandbox, re-read
+    // (pread64) and acted on (madvise MADV_DONTNEED) after it.
+    proxy::FilePages pages;
+    bool reached = false;
+    const int status = run_after_filter(
+        apply_worker, [&]() -> int { return pages.release() > 0 ? 0 : 1; }, reached);
+    CHECK(reached);
+    CHECK_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0), describe(status));
 }
 
 TEST_CASE("worker seccomp: abort() still ends in SIGABRT, not a seccomp kill") {
