@@ -11,8 +11,13 @@ by any process of the tree once (the tree's resident set taken as a set, read
 from /proc/PID/pagemap). It needs root (the kernel hides page frame numbers
 from others); without it union_kib is null.
 
+anon_kib sums RssAnon: the processes' own data (heap, stacks, written
+copies of library pages), what no other process shares and what reclaim
+cannot drop without swap. The rest of RSS is file pages (code, tables) that
+the page cache holds anyway.
+
 CLI: procmem.py PID  ->  {"pids": [...], "rss_kib": N, "pss_kib": N, "union_kib": N|null,
-                          "rss_kib_by_pid": {...}}
+                          "anon_kib": N, "rss_kib_by_pid": {...}}
 """
 import json
 import os
@@ -102,6 +107,7 @@ def tree_mem(root):
     pss = sum(_field_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pids)
     return {"pids": pids, "rss_kib": sum(by_pid.values()), "pss_kib": pss,
             "union_kib": union_kib(pids),
+            "anon_kib": sum(_field_kib(f"/proc/{p}/status", "RssAnon") for p in pids),
             "rss_kib_by_pid": {str(p): v for p, v in by_pid.items()}}
 
 

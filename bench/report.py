@@ -120,6 +120,8 @@ def main():
 
     # memory
     mib = lambda k: None if get(k, "rss_kib") is None else get(k, "rss_kib") / 1024.0
+    add("RSS, all proxy processes, just after the first request (MiB)", mib("mem-first-ours"),
+        mib("mem-first-baseline"), None)
     o, b = mib("mem-idle-ours"), mib("mem-idle-baseline")
     add("RSS, all proxy processes, idle at start (MiB)", o, b, None, "", "<= 8 MiB",
         None if o is None else o <= 8.0)
@@ -128,6 +130,11 @@ def main():
     umib = lambda k: None if get(k, "union_kib") is None else get(k, "union_kib") / 1024.0
     add("resident memory, all proxy processes, idle at start, each page counted once (MiB)",
         umib("mem-idle-ours"), umib("mem-idle-baseline"), None)
+    # The processes' own data, without file pages (code, tables): what an
+    # idle release cannot lower.
+    amib = lambda k: None if get(k, "anon_kib") is None else get(k, "anon_kib") / 1024.0
+    add("anonymous memory (own data), all proxy processes, idle at start (MiB)",
+        amib("mem-idle-ours"), amib("mem-idle-baseline"), None)
     add("RSS, all proxy processes, idle after load (MiB)", mib("mem-after-ours"), mib("mem-after-baseline"), None)
     n = meta.get("streams")
     so, sb = r.get("streams-ours") or {}, r.get("streams-baseline") or {}
