@@ -13,14 +13,27 @@ IdleTrim::IdleTrim(event_base* base, IdleCheck is_idle, void* arg, timeval delay
       arg_(arg) {}
 
 void IdleTrim::went_idle() {
-    // Already armed: the quiet period counts from the first idle moment; a
-    // busy spell in between is caught by the check when it fires.
-    if (timer_ && !evtimer_pending(timer_.get(), nullptr)) evtimer_add(timer_.get(), &delay_);
+    if (!timer_) return;
+    event_base_gettimeofday_cached(event_get_base(timer_.get()), &last_idle_);
+    // Already armed: the timer sees last_idle_ when it fires.
+    if (!evtimer_pending(timer_.get(), nullptr)) evtimer_add(timer_.get(), &delay_);
 }
 
 void IdleTrim::on_timer(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<IdleTrim*>(arg);
     if (!self->is_idle_(self->arg_)) return;  // busy again: the next idle moment re-arms
+    // Idle now, but was it idle all along? A went_idle() within the delay
+    // means requests came and went: wait until delay after the latest one.
+    timeval now{}, quiet_until{}, rest{};
+    event_base_gettimeofday_cached(event_get_base(self->timer_.get()), &now);
+    evutil_timeradd(&self->last_idle_, &self->delay_, &quiet_until);
+    if (evutil_timercmp(&now, &quiet_until, <)) {
+        evutil_timersub(&quiet_until, &now, &rest);
+        // A wall clock stepped back must not postpone the trim for longer.
+        if (evutil_timercmp(&rest, &self->delay_, >)) rest = self->delay_;
+        evtimer_add(self->timer_.get(), &rest);
+        return;
+    }
     self->last_file_release_ = self->file_pages_.release();
     const bool released = malloc_trim(0) != 0;
     ++self->trims_;

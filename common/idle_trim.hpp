@@ -7,9 +7,13 @@
 // its top), but it walks every free chunk and returns the pages one madvise
 // at a time (2-2.5 ms for 20 MiB freed in 4 KiB blocks, 5.5-7 ms for 64 MiB,
 // on the 2-core benchmark VM), so it is not for the hot path:
-// went_idle() arms a one-shot timer, and only when it fires with the process
-// still idle is the heap trimmed. A request in between costs nothing but the
-// check when the timer fires.
+// went_idle() arms a one-shot timer, and the heap is trimmed only when the
+// process has been idle for the whole delay: still idle when the timer fires,
+// and no went_idle() since it was armed. A client that keeps a connection
+// open and sends request after request makes the process "idle" between
+// every two of them; each of those moments only notes the (cached) time, and
+// a timer that finds one within the delay waits out the rest of it, so a
+// steady load is never interrupted by a trim.
 //
 // The same idle moment unmaps clean, read-only file pages (common/
 // file_pages.hpp): an idle proxy's resident memory is mostly library code and
@@ -33,6 +37,7 @@ class IdleTrim {
     IdleTrim(event_base* base, IdleCheck is_idle, void* arg, timeval delay = kDelay);
 
     // The last connection or stream just ended: trim after delay of quiet.
+    // Cheap: called once per request under load.
     void went_idle();
     // How many times the heap was trimmed (for the log and tests).
     unsigned trims() const { return trims_; }
@@ -46,6 +51,7 @@ class IdleTrim {
 
     EventPtr timer_;
     timeval delay_;
+    timeval last_idle_{};  // the latest went_idle(), loop-cached time
     IdleCheck is_idle_;
     void* arg_;
     unsigned trims_ = 0;

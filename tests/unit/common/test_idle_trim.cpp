@@ -78,6 +78,34 @@ TEST_CASE("idle trim: busy again when the timer fires means no trim") {
     CHECK(trim.trims() == 1);
 }
 
+TEST_CASE("idle trim: requests one after another on a kept-alive connection are never trimmed") {
+    // Between two requests the process is idle for an instant, and the timer
+    // may fire in one of those instants: it must see that requests came and
+    // went within the delay and wait, not trim in the middle of the load.
+    Loop loop;
+    IdleTrim trim(loop.base.get(), &Loop::check, &loop, kShort);
+    struct Load {
+        IdleTrim* trim = nullptr;
+        int requests_left = 40;  // one every 2 ms: 80 ms, four times the delay
+        unsigned trims_during_load = 0;
+        EventPtr tick;
+        static void on_tick(evutil_socket_t, short, void* arg) {
+            auto* self = static_cast<Load*>(arg);
+            self->trims_during_load += self->trim->trims();
+            self->trim->went_idle();  // a request ended
+            if (--self->requests_left == 0) event_del(self->tick.get());
+        }
+    } load;
+    load.trim = &trim;
+    load.tick.reset(event_new(loop.base.get(), -1, EV_PERSIST, &Load::on_tick, &load));
+    const timeval every{0, 2 * 1000};
+    event_add(load.tick.get(), &every);
+    loop.run();
+    CHECK(load.requests_left == 0);
+    CHECK(load.trims_during_load == 0);
+    CHECK(trim.trims() == 1);  // once the load stopped
+}
+
 TEST_CASE("idle trim: never armed, never trims") {
     Loop loop;
     IdleTrim trim(loop.base.get(), &Loop::check, &loop, kShort);
