@@ -170,6 +170,27 @@ class SandboxStatus(ProxyTestCase):
                          "no idle trim logged by both processes:\n%s" % p.stderr_tail())
         self.serve_one(p.port)  # still alive and serving after the trim
 
+    def test_idle_from_the_start_unmaps_library_pages(self):
+        """Idle from the start, with no request at all, each process unmaps
+        its clean library pages (smaps opened before the sandbox, read with
+        pread64, released with madvise under the filters), and serves on,
+        mapping back what a request needs, chrooted and filtered."""
+        p = self.start(extra_args=["--verbose"])
+        deadline = time.monotonic() + 10
+        released = {}
+        while time.monotonic() < deadline and len(released) < 2:
+            for m in re.finditer(r"\] (parent|worker \d+): debug: idle: .*?; (\d+) KiB of "
+                                 r"read-only file mappings unmapped", p.stderr()):
+                released[m.group(1).split()[0]] = int(m.group(2))
+            time.sleep(0.1)
+        self.assertEqual(sorted(released), ["parent", "worker"],
+                         "no idle release logged by both processes:\n%s" % p.stderr_tail())
+        # Start-up alone maps megabytes of libraries: something must go.
+        self.assertGreater(released["parent"], 1024, p.stderr_tail())
+        self.assertGreater(released["worker"], 1024, p.stderr_tail())
+        self.serve_one(p.port)
+        self.serve_one(p.port)
+
     def test_idle_trim_again_when_the_pool_empties(self):
         """The upstream closes the kept-alive connection later: the freed TLS
         state is given back too (a second trim in the parent)."""
