@@ -9,7 +9,7 @@
 // on the 2-core benchmark VM), so it is not for the hot path:
 // went_idle() arms a one-shot timer, and the heap is trimmed only when the
 // process has been idle for the whole delay: still idle when the timer fires,
-// and no went_idle() since it was armed. A client that keeps a connection
+// and no went_idle() within the last delay. A client that keeps a connection
 // open and sends request after request makes the process "idle" between
 // every two of them; each of those moments only notes the (cached) time, and
 // a timer that finds one within the delay waits out the rest of it, so a
