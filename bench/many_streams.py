@@ -145,8 +145,9 @@ async def main():
         "idle_rss_kib_by_pid": idle.get("rss_kib_by_pid"),
         "loaded_rss_kib_by_pid": loaded.get("rss_kib_by_pid"),
         "processes": len(loaded["pids"]),
-        "per_stream_kib": round((loaded["rss_kib"] - idle["rss_kib"]) / served, 2) if served else None,
-        "per_stream_pss_kib": round((loaded["pss_kib"] - idle["pss_kib"]) / served, 2) if served else None,
+        # A tree that died before the read has no loaded memory to divide.
+        "per_stream_kib": round((loaded["rss_kib"] - idle["rss_kib"]) / served, 2) if served and loaded["pids"] else None,
+        "per_stream_pss_kib": round((loaded["pss_kib"] - idle["pss_kib"]) / served, 2) if served and loaded["pids"] else None,
     }
     print(json.dumps(out))
 

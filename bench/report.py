@@ -142,7 +142,8 @@ def main():
         None if not so else so.get("served") == n)
     if sb and sb.get("requested") != n:
         rows[-1] = (rows[-1][0], rows[-1][1], f"{sb.get('served', 0):,} of {sb['requested']:,}") + rows[-1][3:]
-    ps_o, ps_b = so.get("per_stream_kib"), sb.get("per_stream_kib")
+    # per stream only from a tree that was still alive when its memory was read
+    ps_o, ps_b = (s_.get("per_stream_kib") if s_.get("processes") else None for s_ in (so, sb))
     add(f"RSS per open stream at {n:,} streams (KiB)", ps_o, ps_b, None, "", "<= 32 KiB",
         None if ps_o is None else ps_o <= 32.0 and so.get("served") == n)
     add(f"RSS with {n:,} streams open (MiB)",
@@ -182,7 +183,7 @@ def main():
         errs.append(f"- SSE: direct's own lag p99 was {noisy_sse:.1f} ms (machine busy?), more than the 1 ms "
                     f"target it is subtracted from: SSE p99 verdict withheld (NOISY); rerun on an idle machine")
     for t, s_ in (("ours", so), ("baseline", sb)):
-        if s_ and s_.get("served") and s_.get("served") != s_.get("requested"):
+        if s_ and s_.get("processes") and s_.get("served") and s_.get("served") != s_.get("requested"):
             errs.append(f"- streams {t}: not all served, so its RSS per stream (loaded - idle) / served "
                         f"also carries the failed attempts' memory")
     if sb and sb.get("requested") != n:
