@@ -1,0 +1,269 @@
+// The flag table and the value parsers it uses (sizes, ports, numbers, text).
+#include "common/cli_flags.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "common/upstream_url.hpp"
+
+namespace proxy::cli {
+
+namespace {
+
+constexpr std::uint64_t KiB = 1024;
+constexpr std::uint64_t MiB = KiB * 1024;
+constexpr std::uint64_t GiB = MiB * 1024;
+constexpr std::uint64_t kDay = 86400;
+
+std::optional<std::uint64_t> parse_digits(std::string_view s) {
+    std::uint64_t n = 0;
+    if (s.empty() || s.front() < '0' || s.front() > '9') return std::nullopt;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return n;
+}
+
+std::string range_text(std::uint64_t lo, std::uint64_t hi) {
+    return std::to_string(lo) + "-" + std::to_string(hi);
+}
+
+// 1536, 64K, 64M, 1G (binary multiples; the suffix is case-insensitive).
+std::optional<std::uint64_t> parse_size(std::string_view s) {
+    std::uint64_t unit = 1;
+    if (!s.empty()) {
+        const std::string_view suffixes = "KkMmGg";
+        const std::size_t at = suffixes.find(s.back());
+        if (at != std::string_view::npos) {
+            unit = at < 2 ? KiB : at < 4 ? MiB : GiB;
+            s.remove_suffix(1);
+        }
+    }
+    auto n = parse_digits(s);
+    if (!n || *n > UINT64_MAX / unit) return std::nullopt;
+    return *n * unit;
+}
+
+std::string size_text(std::uint64_t n) {
+    if (n != 0 && n % GiB == 0) return std::to_string(n / GiB) + "G";
+    if (n != 0 && n % MiB == 0) return std::to_string(n / MiB) + "M";
+    if (n != 0 && n % KiB == 0) return std::to_string(n / KiB) + "K";
+    return std::to_string(n);
+}
+
+template <auto M>
+using FieldType = std::remove_reference_t<decltype(std::declval<Options&>().*M)>;
+
+template <auto M, std::uint64_t Lo, std::uint64_t Hi>
+bool apply_number(Options& o, std::string_view v, std::string& expected) {
+    auto n = parse_digits(v);
+    if (!n || *n < Lo || *n > Hi) {
+        expected = range_text(Lo, Hi);
+        return false;
+    }
+    o.*M = static_cast<FieldType<M>>(*n);
+    return true;
+}
+
+template <auto M>
+std::string show_number(const Options& o) {
+    return std::to_string(o.*M);
+}
+
+template <auto M, std::uint64_t Lo, std::uint64_t Hi>
+bool apply_size(Options& o, std::string_view v, std::string& expected) {
+    auto n = parse_size(v);
+    if (!n || *n < Lo || *n > Hi) {
+        expected = size_text(Lo) + "-" + size_text(Hi) + " bytes, suffixes K, M, G";
+        return false;
+    }
+    o.*M = static_cast<FieldType<M>>(*n);
+    return true;
+}
+
+template <auto M>
+std::string show_size(const Options& o) {
+    return size_text(o.*M);
+}
+
+// Paths and names end up in log lines and syscalls: no controls there.
+bool is_plain_text(std::string_view v) {
+    if (v.empty()) return false;
+    for (char c : v) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) return false;
+    }
+    return true;
+}
+
+template <auto M>
+bool apply_text(Options& o, std::string_view v, std::string& expected) {
+    if (!is_plain_text(v)) {
+        expected = "a non-empty value without control characters";
+        return false;
+    }
+    o.*M = std::string(v);
+    return true;
+}
+
+template <auto M>
+std::string show_text(const Options& o) {
+    return o.*M;
+}
+
+// Sent upstream as a header value: visible ASCII and inner spaces only.
+template <auto M>
+bool apply_header_value(Options& o, std::string_view v, std::string& expected) {
+    bool ok = !v.empty() && v.front() != ' ' && v.back() != ' ';
+    for (char c : v) ok = ok && c >= 0x20 && c <= 0x7e;
+    if (!ok) {
+        expected = "printable ASCII without leading or trailing spaces";
+        return false;
+    }
+    o.*M = std::string(v);
+    return true;
+}
+
+bool apply_port(Options& o, std::string_view v, std::string& expected) {
+    auto n = parse_digits(v);
+    if (!n || *n > 65535) {
+        expected = "0-65535";
+        return false;
+    }
+    o.port = static_cast<std::uint16_t>(*n);
+    return true;
+}
+
+std::string show_port(const Options& o) {
+    return o.port ? std::to_string(*o.port) : "";
+}
+
+bool apply_chroot_dir(Options& o, std::string_view v, std::string& expected) {
+    if (!is_plain_text(v) || v.front() != '/') {
+        expected = "an absolute path";
+        return false;
+    }
+    o.chroot_dir = std::string(v);
+    return true;
+}
+
+// A name the proxy answers to in Host: a DNS name, IPv4 or [IPv6], no port.
+bool apply_allow_host(Options& o, std::string_view v, std::string& expected) {
+    bool ok = !v.empty();
+    if (ok && v.front() == '[') {
+        const std::string literal(v.substr(1, v.size() - 1 - (v.back() == ']' ? 1 : 0)));
+        in6_addr addr{};
+        ok = v.size() > 2 && v.back() == ']' && inet_pton(AF_INET6, literal.c_str(), &addr) == 1;
+    } else {
+        for (char c : v) {
+            ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '.');
+        }
+    }
+    if (!ok) {
+        expected = "a host name, IPv4 address or [IPv6] address, without port";
+        return false;
+    }
+    o.allowed_hosts.emplace_back(v);
+    return true;
+}
+
+std::string show_unused(const Options&) {
+    return "";
+}
+
+// clang-format off
+const FlagSpec kFlags[] = {
+    // The original proxy's flags.
+    {"--port", "N", "port to listen on at 127.0.0.1", nullptr,
+     apply_port, show_port, "ephemeral"},
+    {"--server-info", "FILE", "write {\"port\":N,\"pid\":P} here once listening", nullptr,
+     apply_text<&Options::server_info>, show_text<&Options::server_info>, "none"},
+    {"--http-shutdown", nullptr, "answer GET /shutdown by exiting", &Options::http_shutdown,
+     nullptr, nullptr, "off"},
+    {"--upstream-url", "URL", "where requests are forwarded", nullptr,
+     apply_text<&Options::upstream_url>, show_text<&Options::upstream_url>, nullptr},
+    {"--dump-dir", "DIR", "write request/response dumps here (no key)", nullptr,
+     apply_text<&Options::dump_dir>, show_text<&Options::dump_dir>, "none"},
+    // Ours.
+    {"--upstream-ca-file", "FILE", "trust only these CAs for the upstream", nullptr,
+     apply_text<&Options::upstream_ca_file>, show_text<&Options::upstream_ca_file>,
+     "system store"},
+    {"--allow-insecure-upstream", nullptr, "permit an http:// upstream (tests only)",
+     &Options::allow_insecure_upstream, nullptr, nullptr, "off"},
+    {"--worker-user", "NAME", "unprivileged user for workers started as root", nullptr,
+     apply_text<&Options::worker_user>, show_text<&Options::worker_user>, nullptr},
+    {"--chroot-dir", "DIR", "empty directory workers chroot into", nullptr,
+     apply_chroot_dir, show_text<&Options::chroot_dir>, nullptr},
+    {"--workers", "N", "worker processes (1-64)", nullptr,
+     apply_number<&Options::workers, 1, 64>, show_number<&Options::workers>, nullptr},
+    {"--allow-host", "NAME", "also answer to this Host name (repeatable)", nullptr,
+     apply_allow_host, show_unused, "loopback names only", true},
+    {"--openai-organization", "VALUE", "send this OpenAI-Organization upstream", nullptr,
+     apply_header_value<&Options::openai_organization>,
+     show_text<&Options::openai_organization>, "none"},
+    {"--openai-project", "VALUE", "send this OpenAI-Project upstream", nullptr,
+     apply_header_value<&Options::openai_project>, show_text<&Options::openai_project>,
+     "none"},
+    {"--key-file", "FILE", "read the key from FILE instead of stdin", nullptr,
+     apply_text<&Options::key_file>, show_text<&Options::key_file>, "stdin", false, false},
+    {"--header-timeout", "S", "seconds to receive a request head (1-86400)", nullptr,
+     apply_number<&Options::header_timeout_s, 1, kDay>,
+     show_number<&Options::header_timeout_s>, nullptr},
+    {"--body-timeout", "S", "idle seconds between body reads (1-86400)", nullptr,
+     apply_number<&Options::body_timeout_s, 1, kDay>,
+     show_number<&Options::body_timeout_s>, nullptr},
+    {"--upstream-connect-timeout", "S", "seconds to connect to the upstream (1-86400)", nullptr,
+     apply_number<&Options::upstream_connect_timeout_s, 1, kDay>,
+     show_number<&Options::upstream_connect_timeout_s>, nullptr},
+    {"--upstream-idle-timeout", "S", "idle seconds waiting for the upstream (1-86400)", nullptr,
+     apply_number<&Options::upstream_idle_timeout_s, 1, kDay>,
+     show_number<&Options::upstream_idle_timeout_s>, nullptr},
+    {"--keepalive-timeout", "S", "idle seconds on a kept-alive client connection (1-86400)",
+     nullptr, apply_number<&Options::keepalive_timeout_s, 1, kDay>,
+     show_number<&Options::keepalive_timeout_s>, nullptr},
+    {"--shutdown-timeout", "S", "seconds to drain open requests on SIGTERM (1-86400)", nullptr,
+     apply_number<&Options::shutdown_timeout_s, 1, kDay>,
+     show_number<&Options::shutdown_timeout_s>, nullptr},
+    {"--max-body-size", "BYTES", "largest request body (1-4G, suffixes K, M, G)", nullptr,
+     apply_size<&Options::max_body_bytes, 1, 4 * GiB>, show_size<&Options::max_body_bytes>,
+     nullptr},
+    {"--max-header-size", "BYTES", "largest request head (1K-1M)", nullptr,
+     apply_size<&Options::max_header_bytes, KiB, MiB>, show_size<&Options::max_header_bytes>,
+     nullptr},
+    {"--max-headers", "N", "most request header fields (1-1000)", nullptr,
+     apply_number<&Options::max_headers, 1, 1000>, show_number<&Options::max_headers>, nullptr},
+    {"--max-connections", "N", "open client connections per worker (1-1000000)", nullptr,
+     apply_number<&Options::max_connections, 1, 1000000>,
+     show_number<&Options::max_connections>, nullptr},
+    {"--verbose", nullptr, "log debug lines", &Options::verbose, nullptr, nullptr, "off"},
+    // Internal: set by the parent when it starts a worker.
+    {"--worker-mode", nullptr, "(internal) run as a worker", &Options::worker_mode, nullptr,
+     nullptr, "off", false, false},
+    {"--worker-id", "N", "(internal) this worker's number", nullptr,
+     apply_number<&Options::worker_id, 0, UINT32_MAX>, show_number<&Options::worker_id>,
+     nullptr, false, false},
+    {"--worker-version", "V", "(internal) the parent's version, which the worker must match",
+     nullptr, apply_text<&Options::worker_version>, show_text<&Options::worker_version>,
+     nullptr, false, false},
+};
+// clang-format on
+
+}  // namespace
+
+std::span<const FlagSpec> flags() {
+    return kFlags;
+}
+
+const FlagSpec* find_flag(std::string_view name) {
+    for (const FlagSpec& f : kFlags) {
+        if (name == f.name) return &f;
+    }
+    return nullptr;
+}
+
+}  // namespace proxy::cli
