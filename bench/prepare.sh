@@ -1,0 +1,291 @@
+# Sourced by bench/run, never run alone: installs what the benchmark lacks,
+# builds (or takes) the proxy under test, installs the baseline, makes the
+# workspace, certificates and upstreams, and starts and checks every proxy.
+# Sets the variables the measurements in bench/run use (PPORT, PPID_, T, ...).
+# shellcheck shell=bash
+
+# ---------------------------------------------------------------- dependencies
+PATH="$PATH:/usr/sbin:/sbin"
+missing=()
+for pair in nginx:nginx-light wrk:wrk curl:curl openssl:openssl python3:python3; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ "$BASELINE" = 1 ] && ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+
+# ---------------------------------------------------------------- proxy under test
+OURS_NOTE=""
+if [ "$OURS" = 1 ] && [ -z "$PROXY_BIN" ]; then
+  BUILD="$ROOT/build-bench"
+  PROXY_BIN="$BUILD/codex-responses-api-proxy"
+  need=()
+  command -v cmake >/dev/null 2>&1 || need+=(cmake)
+  command -v c++ >/dev/null 2>&1 || need+=(g++)
+  command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+  for p in libevent-dev libssl-dev libcap-ng-dev libseccomp-dev; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+  if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}" || true; fi
+  mkdir -p "$HERE/.cache"
+  log "building the proxy (Release) into build-bench/"
+  if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPROXY_TESTS=OFF >"$HERE/.cache/build.log" 2>&1 &&
+         cmake --build "$BUILD" -j"$(nproc)" --target codex-responses-api-proxy >>"$HERE/.cache/build.log" 2>&1; }; then
+    tail -20 "$HERE/.cache/build.log" >&2
+    if [ -x "$PROXY_BIN" ]; then
+      OURS_NOTE="build failed; measured the previous build-bench binary"
+      warn "$OURS_NOTE"
+    else
+      OURS_NOTE="build failed (see bench/.cache/build.log); ours not measured"
+      warn "$OURS_NOTE"; OURS=0
+    fi
+  fi
+fi
+if [ "$OURS" = 1 ] && [ ! -x "$PROXY_BIN" ]; then
+  OURS_NOTE="no proxy binary at $PROXY_BIN; ours not measured"; warn "$OURS_NOTE"; OURS=0
+fi
+
+# ---------------------------------------------------------------- baseline
+BASELINE_NOTE=""
+CODEX_BIN=""
+if [ "$BASELINE" = 1 ]; then
+  CACHE="$HERE/.cache/codex"
+  find_codex() { find "$CACHE/node_modules" -path '*/bin/codex' -type f -perm -u+x 2>/dev/null | head -1; }
+  CODEX_BIN=$(find_codex || true)
+  if [ -z "$CODEX_BIN" ]; then
+    log "npm install $CODEX_PKG into bench/.cache/codex"
+    if npm install --prefix "$CACHE" --no-audit --no-fund --loglevel=error "$CODEX_PKG" >&2; then
+      CODEX_BIN=$(find_codex || true)
+    fi
+  fi
+  if [ -z "$CODEX_BIN" ] || ! "$CODEX_BIN" --version >/dev/null 2>&1; then
+    BASELINE_NOTE="BASELINE UNAVAILABLE: could not install or run $CODEX_PKG; only ours and direct are measured"
+    warn "$BASELINE_NOTE"; BASELINE=0; CODEX_BIN=""
+  else
+    log "baseline: $("$CODEX_BIN" --version) at ${CODEX_BIN#"$ROOT"/}"
+  fi
+else
+  BASELINE_NOTE="baseline skipped (--no-baseline)"
+fi
+
+# ---------------------------------------------------------------- workspace
+T=$(mktemp -d /tmp/proxy-bench.XXXXXX)
+chmod 755 "$T"
+RES="$T/res"; mkdir -p "$RES" "$T/nginx/logs" "$T/nginx/www" "$T/codex-home"
+PIDS=()
+descendants() { # PID -> PID and all its descendants (the proxies' workers)
+  "${PY:-python3}" -c 'import sys; sys.path.insert(0, sys.argv[1]); import procmem; print(*procmem.tree_pids(int(sys.argv[2])))' "$HERE" "$1" 2>/dev/null
+}
+cleanup() {
+  set +e
+  local all=() pid i
+  for pid in "${PIDS[@]}"; do all+=($(descendants "$pid")); done
+  for pid in "${all[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    alive=0; for pid in "${all[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break; sleep 0.2
+  done
+  for pid in "${all[@]}"; do kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null; done
+  if [ "$KEEP" = 1 ]; then log "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 10,000 streams need ~10,000 fds in the client, the upstream and each proxy process
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ]; then ulimit -n 1048576 || true; else ulimit -n "$hard" || true; fi
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((STREAMS + 500)) ]; then
+  warn "RLIMIT_NOFILE is $(ulimit -n): fewer than $STREAMS streams may be served"
+fi
+
+# the real interpreter once (a pyenv shim costs a second or two per start)
+PY=$(python3 -c 'import sys; print(sys.executable)')
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_file() { # FILE SECONDS [PID]
+  local i=0
+  while [ ! -s "$1" ]; do
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then return 1; fi
+    i=$((i + 1)); [ $i -gt $(($2 * 20)) ] && return 1
+    sleep 0.05
+  done
+}
+jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get(sys.argv[2], ""))' "$1" "$2"; }
+
+# ---------------------------------------------------------------- 1. certificates
+log "making a throwaway CA and server certificate in $T"
+(
+  cd "$T"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem \
+    -days 2 -subj "/CN=proxy-bench throwaway CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr \
+    -subj "/CN=127.0.0.1" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' > server.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
+    -extfile server.ext 2>/dev/null
+  chmod 644 ./*.pem ./*.key
+)
+
+# request bodies: small (~100 B) and 40 KiB
+"$PY" - "$T" <<'EOF'
+import json, sys
+t = sys.argv[1]
+open(f"{t}/small.json", "w").write(json.dumps({"model": "gpt-5", "input": "Say hello.", "stream": False}))
+base = {"model": "gpt-5", "stream": False, "input": ""}
+pad = 40 * 1024 - len(json.dumps(base))
+base["input"] = ("lorem ipsum dolor sit amet " * 2000)[:pad]
+s = json.dumps(base); assert len(s) == 40 * 1024, len(s)
+open(f"{t}/40k.json", "w").write(s)
+EOF
+head -c $((100 * 1024 * 1024)) /dev/zero > "$T/big.bin"
+BIG_BYTES=$((100 * 1024 * 1024))
+
+# ---------------------------------------------------------------- 2. upstreams
+NGX_PORT=$(free_port)
+NGINX_USER=""
+[ "$(id -u)" = 0 ] && NGINX_USER="user root;"
+cat > "$T/nginx/nginx.conf" <<EOF
+$NGINX_USER
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 30000;
+error_log $T/nginx/logs/error.log warn;
+pid $T/nginx/nginx.pid;
+events { worker_connections 30000; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path $T/nginx/body;
+  proxy_temp_path $T/nginx/proxy;
+  fastcgi_temp_path $T/nginx/fastcgi;
+  uwsgi_temp_path $T/nginx/uwsgi;
+  scgi_temp_path $T/nginx/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 600s;
+  client_max_body_size 16m;
+  client_body_buffer_size 256k;
+  server {
+    listen 127.0.0.1:$NGX_PORT ssl backlog=4096;
+    ssl_certificate $T/server.pem;
+    ssl_certificate_key $T/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    # The small fixed answer, sent only after the whole request body is read,
+    # as the real API does (a bare "return" answers before the body arrives,
+    # so clients cannot reuse the connection). mirror_request_body reads the
+    # body in the precontent phase; the missing file then falls through to
+    # the named location with the answer.
+    location = /v1/responses {
+      mirror /_sink;
+      mirror_request_body on;
+      root $T/nginx/www;
+      error_page 404 405 = @answer;
+    }
+    location = /_sink { internal; return 204; }
+    location @answer {
+      default_type application/json;
+      return 200 '{"id":"resp_bench","object":"response","status":"completed","model":"gpt-5","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Hello!"}]}]}';
+    }
+    # 100 MiB body (static files refuse POST with 405: turn that into the file)
+    location = /big/v1/responses {
+      alias $T/big.bin;
+      default_type application/octet-stream;
+      error_page 405 =200 \$uri;
+    }
+    # a canned SSE answer (unpaced; the paced one is sse_upstream.py)
+    location = /sse/v1/responses {
+      default_type text/event-stream;
+      return 200 'event: response.created\ndata: {"type":"response.created"}\n\nevent: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"Hello"}\n\nevent: response.completed\ndata: {"type":"response.completed"}\n\n';
+    }
+  }
+}
+EOF
+log "starting nginx upstream on 127.0.0.1:$NGX_PORT"
+nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/logs/error.log" >"$T/nginx/stdout.log" 2>&1 &
+PIDS+=($!)
+wait_file "$T/nginx/nginx.pid" 10 "${PIDS[-1]}" || { cat "$T/nginx/logs/error.log" >&2; echo "nginx failed to start" >&2; exit 1; }
+DIRECT="https://127.0.0.1:$NGX_PORT"
+
+log "starting the Python SSE upstreams (paced, hold)"
+for mode in paced hold; do
+  "$PY" "$HERE/sse_upstream.py" --mode "$mode" --cert "$T/server.pem" --key "$T/server.key" \
+    --port-file "$T/$mode.port" --events "$SSE_EVENTS" >"$T/sse-$mode.log" 2>&1 &
+  PIDS+=($!)
+  wait_file "$T/$mode.port" 20 "${PIDS[-1]}" || { cat "$T/sse-$mode.log" >&2; echo "SSE upstream ($mode) failed" >&2; exit 1; }
+done
+SSE_DIRECT="https://127.0.0.1:$(cat "$T/paced.port")"
+HOLD_DIRECT="https://127.0.0.1:$(cat "$T/hold.port")"
+
+# sanity: direct answers
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" -X POST -H 'Content-Type: application/json' \
+  --data-binary @"$T/small.json" "$DIRECT/v1/responses")
+[ "$code" = 200 ] || { echo "nginx upstream answered $code" >&2; exit 1; }
+
+# ---------------------------------------------------------------- 3. proxies
+KEY="sk-bench-0123456789abcdefABCDEF_xyz"
+declare -A PPORT PPID_ ROUTES
+ROUTES[api]="$DIRECT/v1/responses"
+ROUTES[big]="$DIRECT/big/v1/responses"
+ROUTES[sse]="$SSE_DIRECT/v1/responses"
+ROUTES[hold]="$HOLD_DIRECT/hold/v1/responses"
+
+cd "$T"
+start_proxy() { # KIND ROUTE -> PPORT[KIND-ROUTE], PPID_[KIND-ROUTE]
+  # --server-info is given relative to $T (the cwd): with an absolute path our
+  # proxy's parent calls mkdir() on the directory after its seccomp filter is on
+  # and dies of SIGSYS (seen at commit 93b524b).
+  local kind=$1 route=$2 name="$1-$2" info="info-$1-$2.json" pid
+  if [ "$kind" = ours ]; then
+    local extra=()
+    # the default cap on client connections per worker (4096) is below the streams test
+    if [ "$route" = hold ] && [ -n "$OURS_MAXCONN_FLAG" ]; then extra+=(--max-connections $((STREAMS + 100))); fi
+    # shellcheck disable=SC2086 # OURS_ARGS is split on purpose
+    printf '%s\n' "$KEY" | "$PROXY_BIN" --upstream-url "${ROUTES[$route]}" --upstream-ca-file "$T/ca.pem" \
+      --server-info "$info" "${extra[@]}" $OURS_ARGS >"$T/log-$name.txt" 2>&1 &
+  else
+    printf '%s\n' "$KEY" | env SSL_CERT_FILE="$T/ca.pem" CODEX_HOME="$T/codex-home" RUST_LOG=error \
+      "$CODEX_BIN" responses-api-proxy --upstream-url "${ROUTES[$route]}" --server-info "$info" \
+      >"$T/log-$name.txt" 2>&1 &
+  fi
+  pid=$!
+  PIDS+=("$pid")
+  if ! wait_file "$info" 20 "$pid"; then
+    warn "$name did not write --server-info; log:"; tail -20 "$T/log-$name.txt" >&2; return 1
+  fi
+  PPORT[$name]=$(jget "$info" port)
+  local ipid; ipid=$(jget "$info" pid)
+  PPID_[$name]=${ipid:-$pid}
+}
+
+mem() { "$PY" "$HERE/procmem.py" "$1"; }
+check_proxy() { # NAME -> 0 if POST through it answers 200
+  local out code
+  out=$(curl -s -m 10 -o "$T/check-$1.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$T/small.json" "http://127.0.0.1:${PPORT[$1]}/v1/responses" 2>&1) || true
+  code=${out:-000}
+  if [ "$code" != 200 ]; then
+    warn "$1: POST /v1/responses answered $code: $(head -c 300 "$T/check-$1.out" 2>/dev/null)"
+    tail -10 "$T/log-$1.txt" >&2
+    return 1
+  fi
+}
+
+OURS_MAXCONN_FLAG=""
+if [ "$OURS" = 1 ] && "$PROXY_BIN" --help 2>&1 | grep -q -- '--max-connections'; then OURS_MAXCONN_FLAG=1; fi
+KINDS=()
+[ "$OURS" = 1 ] && KINDS+=(ours)
+[ "$BASELINE" = 1 ] && KINDS+=(baseline)
+ACTIVE=()
+for kind in "${KINDS[@]}"; do
+  ok=1
+  for route in api big sse hold; do start_proxy "$kind" "$route" || { ok=0; break; }; done
+  if [ "$ok" = 1 ] && check_proxy "$kind-api"; then
+    ACTIVE+=("$kind")
+    # Memory with the first request's TLS handshake and code mapped.
+    sleep 0.2
+    mem "${PPID_[$kind-api]}" > "$RES/mem-first-$kind.json"
+    log "$kind: ports api=${PPORT[$kind-api]} big=${PPORT[$kind-big]} sse=${PPORT[$kind-sse]} hold=${PPORT[$kind-hold]}"
+  else
+    note="$kind proxy failed to start or to answer (logs: --keep)"
+    warn "$note"
+    if [ "$kind" = ours ]; then OURS_NOTE="${OURS_NOTE:+$OURS_NOTE; }$note"; else BASELINE_NOTE="$note"; fi
+  fi
+done
