@@ -215,8 +215,11 @@ struct Rig {
     std::string host_header;
     std::vector<ipc::Message> from_parent;
 
-    explicit Rig(bool http_shutdown = false) {
-        host_header = "127.0.0.1:" + std::to_string(upstream.port());
+    // `upstream_host` names the upstream in its URL; a name other than an
+    // address is resolved only through `hosts_file` (no name servers).
+    explicit Rig(bool http_shutdown = false, const std::string& upstream_host = "127.0.0.1",
+                 const std::string& hosts_file = {}) {
+        host_header = upstream_host + ":" + std::to_string(upstream.port());
         opts.allow_insecure_upstream = true;
         opts.http_shutdown = http_shutdown;
         opts.upstream_url = "http://" + host_header + kPath;
@@ -239,6 +242,8 @@ struct Rig {
         base.reset(event_base_new());
         REQUIRE(base);
         dns.reset(evdns_base_new(base.get(), 0));
+        REQUIRE(dns);
+        if (!hosts_file.empty()) REQUIRE(evdns_base_load_hosts(dns.get(), hosts_file.c_str()) == 0);
         pool = std::make_unique<UpstreamPool>(base.get(), dns.get(), pc);
         env = std::make_unique<UpstreamEnv>(UpstreamEnv{*pool, *page, opts, nullptr});
         supervisor = std::make_unique<Supervisor>(base.get(), *env, -1, -1);
