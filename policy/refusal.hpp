@@ -53,8 +53,6 @@ inline constexpr Refusal kHeaderTooLarge{431, kClient, "request_header_too_large
                                          "request header fields too large"};
 inline constexpr Refusal kTooManyHeaders{431, kClient, "too_many_headers",
                                          "too many request header fields"};
-inline constexpr Refusal kNotImplemented{501, kServer, "not_implemented",
-                                         "unsupported transfer coding"};
 inline constexpr Refusal kVersionNotSupported{505, kServer, "http_version_not_supported",
                                               "only HTTP/1.0 and HTTP/1.1 are supported"};
 
@@ -73,11 +71,11 @@ inline constexpr Refusal kUpstreamTimeout{504, kServer, "upstream_timeout",
 
 // Every refusal above, so tests can check the table as a whole.
 inline constexpr const Refusal* kAll[] = {
-    &kForbidden,           &kMisdirectedRequest,  &kBrowserRequest,   &kWebsocketUpgrade,
-    &kUpgradeRefused,      &kBadRequest,          &kRequestTimeout,   &kLengthRequired,
-    &kBodyTooLarge,        &kExpectationFailed,   &kHeaderTooLarge,   &kTooManyHeaders,
-    &kNotImplemented,      &kVersionNotSupported, &kOverloaded,       &kShuttingDown,
-    &kUpstreamUnreachable, &kUpstreamTls,         &kUpstreamProtocol, &kUpstreamTimeout,
+    &kForbidden,           &kMisdirectedRequest, &kBrowserRequest,  &kWebsocketUpgrade,
+    &kUpgradeRefused,      &kBadRequest,         &kRequestTimeout,  &kLengthRequired,
+    &kBodyTooLarge,        &kExpectationFailed,  &kHeaderTooLarge,  &kTooManyHeaders,
+    &kVersionNotSupported, &kOverloaded,         &kShuttingDown,    &kUpstreamUnreachable,
+    &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout,
 };
 
 }  // namespace refusal
