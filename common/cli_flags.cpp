@@ -152,20 +152,38 @@ bool apply_chroot_dir(Options& o, std::string_view v, std::string& expected) {
 }
 
 // A name the proxy answers to in Host: a DNS name, IPv4 or [IPv6], no port.
+// NAME, IPv4 or [IPv6], optionally with :PORT. With a port the entry matches
+// only that port: what a client sends when it reaches the proxy through a
+// forwarded one (ssh -L 9000:127.0.0.1:PORT sends Host: localhost:9000).
 bool apply_allow_host(Options& o, std::string_view v, std::string& expected) {
-    bool ok = !v.empty();
-    if (ok && v.front() == '[') {
-        const std::string literal(v.substr(1, v.size() - 1 - (v.back() == ']' ? 1 : 0)));
+    std::string_view host = v;
+    std::string_view port;
+    bool has_port = false;
+    const std::size_t colon = v.rfind(':');
+    const std::size_t bracket = v.rfind(']');
+    if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+        host = v.substr(0, colon);
+        port = v.substr(colon + 1);
+        has_port = true;
+    }
+    bool ok = !host.empty();
+    if (ok && host.front() == '[') {
+        const std::string literal(host.substr(1, host.size() - 1 - (host.back() == ']' ? 1 : 0)));
         in6_addr addr{};
-        ok = v.size() > 2 && v.back() == ']' && inet_pton(AF_INET6, literal.c_str(), &addr) == 1;
+        ok = host.size() > 2 && host.back() == ']' &&
+             inet_pton(AF_INET6, literal.c_str(), &addr) == 1;
     } else {
-        for (char c : v) {
+        for (char c : host) {
             ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                         (c >= '0' && c <= '9') || c == '-' || c == '.');
         }
     }
+    if (ok && has_port) {
+        const auto n = parse_digits(port);
+        ok = n && *n >= 1 && *n <= 65535 && port.front() != '0';
+    }
     if (!ok) {
-        expected = "a host name, IPv4 address or [IPv6] address, without port";
+        expected = "a host name, IPv4 address or [IPv6] address, optionally with :PORT (1-65535)";
         return false;
     }
     o.allowed_hosts.emplace_back(v);
@@ -201,7 +219,7 @@ const FlagSpec kFlags[] = {
      apply_chroot_dir, show_text<&Options::chroot_dir>, nullptr},
     {"--workers", "N", "worker processes (1-64)", nullptr,
      apply_number<&Options::workers, 1, 64>, show_number<&Options::workers>, nullptr},
-    {"--allow-host", "NAME", "also answer to this Host name (repeatable)", nullptr,
+    {"--allow-host", "NAME[:PORT]", "also answer to this Host: NAME with our port, NAME:PORT with that one (repeatable)", nullptr,
      apply_allow_host, show_unused, "loopback names only", true},
     {"--openai-organization", "VALUE", "send this OpenAI-Organization upstream", nullptr,
      apply_header_value<&Options::openai_organization>,

@@ -17,7 +17,9 @@ class HostChecks(ProxyTestCase):
 
     def setUp(self):
         super().setUp()
-        self.start(extra_args=["--allow-host", "proxy.internal"])
+        # proxy.fwd:9000: a name and port the proxy is reached by through a
+        # forwarded port (ssh -L 9000:127.0.0.1:PORT), and only that port.
+        self.start(extra_args=["--allow-host", "proxy.internal", "--allow-host=proxy.fwd:9000"])
 
     def post_host(self, host, extra=()):
         c = self.client()
@@ -30,6 +32,7 @@ class HostChecks(ProxyTestCase):
                "localhost:1", "127.0.0.1:1", "127.0.0.2:%d" % port, "127.1:%d" % port,
                "0.0.0.0:%d" % port, "localhost.evil.com:%d" % port, "other.internal",
                "proxy.internal.evil.com", "proxy.internal:1",
+               "proxy.fwd", "proxy.fwd:%d" % port, "proxy.fwd:9001", "proxy.fwd:90000",
                "127.0.0.1:%d0" % port, "[::2]:%d" % port, "2130706433:%d" % port]
         for host in bad:
             with self.subTest(host=host):
@@ -53,7 +56,8 @@ class HostChecks(ProxyTestCase):
     def test_our_names_pass(self):
         port = self.proxy.port
         good = ["127.0.0.1:%d" % port, "localhost:%d" % port, "[::1]:%d" % port,
-                "LOCALHOST:%d" % port, "proxy.internal", "proxy.internal:%d" % port]
+                "LOCALHOST:%d" % port, "proxy.internal", "proxy.internal:%d" % port,
+                "proxy.fwd:9000", "PROXY.FWD:9000"]
         for i, host in enumerate(good):
             with self.subTest(host=host):
                 c = self.post_host(host)

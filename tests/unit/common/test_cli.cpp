@@ -268,11 +268,22 @@ TEST_CASE("cli: text values") {
     parse_error({"--openai-project="});
     parse_error({"--openai-project= lead"});
     parse_error({"--openai-project=caf\xc3\xa9"});
-    parse_error({"--allow-host=evil.com:80"});
     parse_error({"--allow-host="});
     parse_error({"--allow-host=[::1"});
     parse_error({"--allow-host=[nope]"});
     parse_error({"--allow-host=a b"});
+    // An optional port: 1-65535, digits only, no leading zero.
+    CHECK(parse_ok({"--allow-host=localhost:9000", "--allow-host=[::1]:1",
+                    "--allow-host=10.0.0.1:65535"})
+              .allowed_hosts ==
+          std::vector<std::string>{"localhost:9000", "[::1]:1", "10.0.0.1:65535"});
+    for (const char* bad : {"--allow-host=a:", "--allow-host=a:0", "--allow-host=a:65536",
+                            "--allow-host=a:09000", "--allow-host=a:x", "--allow-host=a:1:2",
+                            "--allow-host=:80", "--allow-host=[::1]:", "--allow-host=[::1]x",
+                            "--allow-host=::1", "--allow-host=[::1]:+80"}) {
+        INFO(bad);
+        parse_error({bad});
+    }
     // A value may start with a single dash in the separate form.
     CHECK(parse_ok({"--dump-dir", "-odd"}).dump_dir == "-odd");
     CHECK(parse_ok({"--dump-dir=--odd"}).dump_dir == "--odd");
@@ -332,6 +343,7 @@ TEST_CASE("cli: worker_arguments round-trips") {
                               "--workers=3",
                               "--allow-host=a.example",
                               "--allow-host=[::1]",
+                              "--allow-host=localhost:9000",
                               "--openai-organization=org-1",
                               "--openai-project=p 1",
                               "--key-file=/k",
