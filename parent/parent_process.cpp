@@ -70,6 +70,7 @@ struct Parent {
     std::unique_ptr<Supervisor> supervisor;
     UniqueFd listen_fd;
     EventPtr sigterm, sigint, sighup, sigchld;
+    EventPtr watchdog;  // WATCHDOG=1 to systemd while the loop turns (WatchdogSec=)
     int exit_status = exit_code::ok;
     bool stopping = false;
 
@@ -103,6 +104,24 @@ struct Parent {
             default:
                 break;
         }
+    }
+
+    static void on_watchdog(evutil_socket_t, short, void*) { systemd_notify("WATCHDOG=1"); }
+
+    // Under WatchdogSec= systemd kills and restarts a parent whose loop has
+    // stopped turning; the pings go on while open streams drain at shutdown.
+    void start_watchdog() {
+        const std::uint64_t period = systemd_watchdog_period_usec();
+        if (period == 0) return;
+        watchdog.reset(event_new(base.get(), -1, EV_PERSIST, &Parent::on_watchdog, this));
+        const timeval tv{static_cast<time_t>(period / 1000000),
+                         static_cast<suseconds_t>(period % 1000000)};
+        if (!watchdog || event_add(watchdog.get(), &tv) != 0) {
+            LOG_WARN("systemd: cannot schedule watchdog notifications");
+            return;
+        }
+        LOG_DEBUG("systemd: WATCHDOG=1 every %llu ms",
+                  static_cast<unsigned long long>(period / 1000));
     }
 };
 
@@ -210,6 +229,7 @@ int run_parent(const Options& o) {
     if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());
     LOG_INFO("listening on 127.0.0.1:%u, forwarding to %s", port, url.host_header.c_str());
     systemd_notify("READY=1\nMAINPID=" + std::to_string(getpid()));
+    p.start_watchdog();
 
     event_base_dispatch(p.base.get());
     LOG_INFO("exiting with status %d", p.exit_status);

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -138,6 +139,16 @@ std::string systemd_reloading_state() {
     std::uint64_t usec = static_cast<std::uint64_t>(ts.tv_sec) * 1000000u +
                          static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
     return "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec);
+}
+
+std::uint64_t systemd_watchdog_period_usec() {
+    auto usec = parse_env_decimal("WATCHDOG_USEC");
+    if (!usec || *usec <= 0) return 0;
+    if (std::getenv("WATCHDOG_PID") != nullptr) {
+        auto pid = parse_env_decimal("WATCHDOG_PID");
+        if (!pid || *pid != static_cast<long long>(::getpid())) return 0;  // not ours
+    }
+    return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(*usec) / 2);
 }
 
 std::string systemd_credential_path(std::string_view name) {

@@ -1,7 +1,8 @@
-// The three pieces of the systemd service protocol the parent uses, without
+// The pieces of the systemd service protocol the parent uses, without
 // libsystemd: socket activation (sd_listen_fds), readiness notification
-// (sd_notify) and credentials (LoadCredential=). Each is a no-op outside
-// systemd, so the same binary runs by hand and as a unit.
+// (sd_notify), the watchdog (sd_watchdog_enabled) and credentials
+// (LoadCredential=). Each is a no-op outside systemd, so the same binary runs
+// by hand and as a unit.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +42,11 @@ bool systemd_notify_prepare();
 // RELOADING=1 to tell this reload from an earlier one; older ones ignore it.
 // Send READY=1 when the reload is done.
 std::string systemd_reloading_state();
+
+// How often to send "WATCHDOG=1" when the unit has WatchdogSec=: half of
+// $WATCHDOG_USEC (as sd_watchdog_enabled(3) advises), if that is a positive
+// decimal and $WATCHDOG_PID is unset or our pid; 0 (no watchdog) otherwise.
+std::uint64_t systemd_watchdog_period_usec();
 
 // Path of credential `name` loaded with LoadCredential=/SetCredential=:
 // $CREDENTIALS_DIRECTORY/name, or empty if that variable is unset or not

@@ -44,11 +44,12 @@ class Proxy:
 
     upstream_url defaults to the Upstream's URL; ca_file to the test CA.
     key_input (bytes) overrides what is written to stdin (default key + "\\n").
+    env (dict) adds to or overrides the test's environment for the proxy.
     """
 
     def __init__(self, upstream=None, upstream_url=None, ca_file=None, extra_args=(),
                  key=None, key_input=None, server_info=True, pki=None, start=True,
-                 wait_info=True):
+                 wait_info=True, env=None):
         self.bin = proxy_bin()
         if not self.bin:
             raise unittest.SkipTest("PROXY_BIN not set or not executable")
@@ -71,6 +72,7 @@ class Proxy:
             self.args += ["--server-info", self.info_path]
         self.args += list(extra_args)
         self.args += shlex.split(os.environ.get("PROXY_TEST_EXTRA_ARGS", ""))
+        self.env = dict(os.environ, **env) if env else None
         self.proc = None
         self.port = None
         self.pid = None
@@ -90,7 +92,7 @@ class Proxy:
         self._err = open(self.stderr_path, "wb")
         self._out = open(self.stdout_path, "wb")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=self._out,
-                                     stderr=self._err, cwd=self.dir,
+                                     stderr=self._err, cwd=self.dir, env=self.env,
                                      preexec_fn=_die_with_parent)
         try:
             self.proc.stdin.write(self.key_input)

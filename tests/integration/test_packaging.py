@@ -147,6 +147,9 @@ class Units(unittest.TestCase):
         # SIGTERM to the parent only: it drains its workers itself.
         self.assertEqual(values(s, "Service", "KillMode"), ["mixed"])
         self.assertIn("codex-responses-api-proxy.socket", values(s, "Unit", "Requires"))
+        # The parent pings at half of it; a wedged loop is killed and restarted.
+        self.assertEqual(values(s, "Service", "WatchdogSec"), ["30s"])
+        self.assertEqual(values(s, "Service", "Restart"), ["on-failure"])
 
     def test_flags_in_exec_start_are_known_to_the_binary(self):
         rc, text, from_help = help_flags()

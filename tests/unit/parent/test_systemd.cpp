@@ -266,6 +266,42 @@ TEST_CASE("systemd_reloading_state carries a monotonic timestamp") {
     CHECK(usec.find_first_not_of("0123456789") == std::string::npos);
 }
 
+TEST_CASE("systemd_watchdog_period_usec: half of WATCHDOG_USEC, for us only") {
+    const std::string ours = std::to_string(::getpid());
+    SUBCASE("no watchdog") {
+        EnvVar usec("WATCHDOG_USEC", nullptr);
+        EnvVar pid("WATCHDOG_PID", nullptr);
+        CHECK(proxy::systemd_watchdog_period_usec() == 0);
+    }
+    SUBCASE("WatchdogSec=30s, no WATCHDOG_PID") {
+        EnvVar usec("WATCHDOG_USEC", "30000000");
+        EnvVar pid("WATCHDOG_PID", nullptr);
+        CHECK(proxy::systemd_watchdog_period_usec() == 15000000);
+    }
+    SUBCASE("WATCHDOG_PID is ours") {
+        EnvVar usec("WATCHDOG_USEC", "3000000");
+        EnvVar pid("WATCHDOG_PID", ours.c_str());
+        CHECK(proxy::systemd_watchdog_period_usec() == 1500000);
+    }
+    SUBCASE("a tiny interval still pings") {
+        EnvVar usec("WATCHDOG_USEC", "1");
+        EnvVar pid("WATCHDOG_PID", nullptr);
+        CHECK(proxy::systemd_watchdog_period_usec() == 1);
+    }
+    SUBCASE("meant for another process, or not understood") {
+        for (const char* other_pid : {"1", "", "12x", "-5"}) {
+            EnvVar usec("WATCHDOG_USEC", "3000000");
+            EnvVar pid("WATCHDOG_PID", other_pid);
+            CHECK_MESSAGE(proxy::systemd_watchdog_period_usec() == 0, other_pid);
+        }
+        for (const char* bad_usec : {"0", "-1", "", "1s", " 5", "99999999999999999999999"}) {
+            EnvVar usec("WATCHDOG_USEC", bad_usec);
+            EnvVar pid("WATCHDOG_PID", nullptr);
+            CHECK_MESSAGE(proxy::systemd_watchdog_period_usec() == 0, bad_usec);
+        }
+    }
+}
+
 TEST_CASE("systemd_credential_path") {
     SUBCASE("no CREDENTIALS_DIRECTORY") {
         EnvVar env("CREDENTIALS_DIRECTORY", nullptr);

@@ -1,0 +1,125 @@
+"""The systemd notification protocol against the real binary, with a datagram
+socket of the test's own as $NOTIFY_SOCKET: READY=1 with MAINPID once it
+listens, WATCHDOG=1 at half of $WATCHDOG_USEC while its loop turns (and only
+when the watchdog is ours), STOPPING=1 on SIGTERM."""
+
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+
+import harness
+from harness import ProxyTestCase, Upstream, Proxy
+
+
+class Notifications:
+    """A bound AF_UNIX datagram socket that records every notification."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="proxy-it-notify-")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.got = []  # (monotonic time, text)
+
+    def collect(self, seconds):
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self.got
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                return self.got
+            self.got.append((time.monotonic(), data.decode()))
+
+    def texts(self):
+        return [t for _, t in self.got]
+
+    def close(self):
+        self.sock.close()
+        shutil.rmtree(self.dir, True)
+
+
+class SystemdNotify(ProxyTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.notify = Notifications()
+
+    def tearDown(self):
+        try:
+            super().tearDown()
+        finally:
+            self.notify.close()
+
+    def start_with(self, **env):
+        self.upstream = Upstream()
+        env = dict(env, NOTIFY_SOCKET=self.notify.path)
+        self.proxy = Proxy(upstream=self.upstream, env=env)
+        return self.proxy
+
+    def test_watchdog_pings_at_half_the_interval(self):
+        p = self.start_with(WATCHDOG_USEC="400000")
+        self.notify.collect(1.3)
+        texts = self.notify.texts()
+        self.assertTrue(texts, "no notification at all")
+        self.assertEqual(texts[0], "READY=1\nMAINPID=%d" % p.proc.pid)
+        pings = [t for (t, text) in self.notify.got if text == "WATCHDOG=1"]
+        # every 200 ms: about 6 in 1.3 s; 3 leaves room for a busy machine
+        self.assertGreaterEqual(len(pings), 3, texts)
+        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        self.assertLess(min(gaps), 0.4, "pings not at half of WATCHDOG_USEC: %r" % gaps)
+        # a proxy that serves while pinging
+        r = self.client().post(headers=harness.codex_headers())
+        self.assertEqual(r.status, 200)
+
+    def test_no_pings_without_a_watchdog_or_for_another_pid(self):
+        for env in ({}, {"WATCHDOG_USEC": "400000", "WATCHDOG_PID": "1"},
+                    {"WATCHDOG_USEC": "0"}):
+            with self.subTest(env=env):
+                p = self.start_with(**env)
+                self.notify.collect(1.0)
+                texts = self.notify.texts()
+                self.assertEqual(texts[:1], ["READY=1\nMAINPID=%d" % p.proc.pid], texts)
+                self.assertNotIn("WATCHDOG=1", texts)
+                p.stop()
+                self.proxy = None
+                self.upstream.stop()
+                self.upstream = None
+                self.notify.collect(0.2)
+                self.notify.got = []
+
+    def test_stopping_on_sigterm_and_pings_until_exit(self):
+        p = self.start_with(WATCHDOG_USEC="200000")
+        self.notify.collect(0.3)
+        # a held stream keeps the parent draining for a while after SIGTERM
+        c = self.client()
+        held = []
+
+        def handler(req, conn):
+            held.append(conn)
+            conn.start_chunked()
+            conn.send_chunk(b"data: 1\n\n")
+            time.sleep(1.0)
+            conn.end_chunked()
+        self.upstream.handler = handler
+        c.request("POST", "/v1/responses", harness.codex_headers(), b"{}")
+        r = c.read_head()
+        self.assertEqual(r.status, 200)
+        self.notify.got = []
+        os.kill(p.proc.pid, signal.SIGTERM)
+        self.notify.collect(0.6)
+        texts = self.notify.texts()
+        self.assertIn("STOPPING=1", texts)
+        after = texts[texts.index("STOPPING=1") + 1:]
+        self.assertIn("WATCHDOG=1", after, "no ping while draining: %r" % texts)
+        self.assertEqual(p.proc.wait(10), 0)
+
+
+if __name__ == "__main__":
+    harness.main()
