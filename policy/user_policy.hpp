@@ -1,0 +1,74 @@
+// Who may use the proxy, and how much: per-user rules as data and small pure
+// functions. The parent learns the caller's uid from the kernel (the owner of
+// the peer socket), resolves the uid's groups, and asks admit(); the counters
+// the limits are checked against live in parent/user_accounts.*.
+//
+// In one paragraph: with no allow rule, everyone may; with allow rules, only
+// the users named and the members of the groups named. A deny rule beats any
+// allow rule. A caller whose uid could not be learned is treated as nobody in
+// particular: allowed only when there is no allow rule. Limits come from the
+// flags (--max-streams-per-user, ...), overridden by the policy file's
+// [defaults], then by the most generous [groups.G] the caller belongs to,
+// then by [users.U]; 0 means unlimited.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace proxy {
+
+// One level of limits; nullopt means "this level says nothing", 0 unlimited.
+struct UserLimits {
+    std::optional<std::uint32_t> max_streams;          // concurrent streams
+    std::optional<std::uint32_t> requests_per_minute;  // token bucket, burst = the rate
+    std::optional<std::uint64_t> tokens_per_day;       // input + output, per UTC day
+};
+
+// What applies to one caller; 0 means unlimited.
+struct EffectiveLimits {
+    std::uint32_t max_streams = 0;
+    std::uint32_t requests_per_minute = 0;
+    std::uint64_t tokens_per_day = 0;
+    bool operator==(const EffectiveLimits&) const = default;
+};
+
+struct UserPolicy {
+    // Both empty: everyone may (as without a policy).
+    std::vector<uid_t> allow_users;
+    std::vector<gid_t> allow_groups;
+    std::vector<uid_t> deny_users;
+    std::vector<gid_t> deny_groups;
+    UserLimits defaults;  // flags, then the file's [defaults]
+    std::map<uid_t, UserLimits> users;
+    std::map<gid_t, UserLimits> groups;
+
+    bool has_allow_rules() const { return !allow_users.empty() || !allow_groups.empty(); }
+};
+
+// The caller as the parent knows it.
+struct Caller {
+    bool known = false;          // uid learned from the kernel
+    uid_t uid = 0;               // valid when known
+    std::vector<gid_t> groups;   // primary and supplementary, as the system reports them
+};
+
+struct Admission {
+    bool allowed = false;
+    EffectiveLimits limits;  // meaningful when allowed
+};
+
+// May this caller use the proxy, and with which limits.
+Admission admit(const UserPolicy& policy, const Caller& caller);
+
+// GET /shutdown (with --http-shutdown): root, or a caller admit() allows.
+bool may_shutdown(const UserPolicy& policy, const Caller& caller);
+
+// The limits for a caller regardless of allow/deny (for the operator view).
+EffectiveLimits limits_for(const UserPolicy& policy, const Caller& caller);
+
+}  // namespace proxy
