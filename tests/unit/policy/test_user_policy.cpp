@@ -1,0 +1,155 @@
+#include <doctest/doctest.h>
+
+#include "policy/user_policy.hpp"
+
+using namespace proxy;
+
+namespace {
+
+Caller known(uid_t uid, std::vector<gid_t> groups = {}) {
+    return Caller{true, uid, std::move(groups)};
+}
+
+Caller unknown() {
+    return Caller{};
+}
+
+EffectiveLimits limits(std::uint32_t streams, std::uint32_t rpm, std::uint64_t tokens) {
+    return EffectiveLimits{streams, rpm, tokens};
+}
+
+}  // namespace
+
+TEST_CASE("without rules everyone is admitted, known or not") {
+    const UserPolicy p;
+    CHECK(admit(p, known(1000)).allowed);
+    CHECK(admit(p, known(0)).allowed);
+    CHECK(admit(p, unknown()).allowed);
+}
+
+TEST_CASE("allow rules admit only the users and groups named") {
+    UserPolicy p;
+    p.allow_users = {1001};
+    p.allow_groups = {50};
+    CHECK(admit(p, known(1001)).allowed);
+    CHECK(admit(p, known(1002, {7, 50})).allowed);
+    CHECK_FALSE(admit(p, known(1002, {7})).allowed);
+    CHECK_FALSE(admit(p, known(0)).allowed);  // root is not special for admission
+    CHECK_FALSE(admit(p, unknown()).allowed);
+}
+
+TEST_CASE("an allow rule of one kind is enough to close the door") {
+    UserPolicy only_groups;
+    only_groups.allow_groups = {50};
+    CHECK_FALSE(admit(only_groups, known(1001)).allowed);
+    CHECK_FALSE(admit(only_groups, unknown()).allowed);
+    UserPolicy only_users;
+    only_users.allow_users = {1001};
+    CHECK_FALSE(admit(only_users, known(1002, {50})).allowed);
+}
+
+TEST_CASE("deny beats allow, by user and by group") {
+    UserPolicy p;
+    p.allow_users = {1001, 1002};
+    p.allow_groups = {50};
+    p.deny_users = {1001};
+    p.deny_groups = {66};
+    CHECK_FALSE(admit(p, known(1001)).allowed);
+    CHECK_FALSE(admit(p, known(1002, {50, 66})).allowed);
+    CHECK_FALSE(admit(p, known(1003, {66, 50})).allowed);
+    CHECK(admit(p, known(1002, {50})).allowed);
+    CHECK(admit(p, known(1003, {50})).allowed);
+}
+
+TEST_CASE("deny rules alone leave everyone else in") {
+    UserPolicy p;
+    p.deny_users = {1001};
+    p.deny_groups = {66};
+    CHECK_FALSE(admit(p, known(1001)).allowed);
+    CHECK_FALSE(admit(p, known(1002, {66})).allowed);
+    CHECK(admit(p, known(1002, {67})).allowed);
+    // Nothing can show an unknown caller to be the one denied.
+    CHECK(admit(p, unknown()).allowed);
+}
+
+TEST_CASE("an unknown caller's uid and groups are ignored") {
+    UserPolicy p;
+    p.allow_users = {0};
+    p.deny_users = {1001};
+    // Garbage in the fields of an unknown caller must not be trusted either way.
+    const Caller c{false, 0, {50}};
+    CHECK_FALSE(admit(p, c).allowed);
+    CHECK_FALSE(may_shutdown(p, c));
+    UserPolicy q;
+    q.deny_users = {0};
+    CHECK(admit(q, Caller{false, 0, {}}).allowed);
+}
+
+TEST_CASE("limits: defaults, nullopt meaning unlimited") {
+    UserPolicy p;
+    CHECK(limits_for(p, known(1000)) == limits(0, 0, 0));
+    p.defaults = {4, std::nullopt, 1000};
+    CHECK(limits_for(p, known(1000)) == limits(4, 0, 1000));
+    CHECK(limits_for(p, unknown()) == limits(4, 0, 1000));
+}
+
+TEST_CASE("limits: a group replaces the default only for the fields it sets") {
+    UserPolicy p;
+    p.defaults = {4, 60, 1000};
+    p.groups[50] = {std::nullopt, 10, std::nullopt};
+    CHECK(limits_for(p, known(1000, {50})) == limits(4, 10, 1000));
+    CHECK(limits_for(p, known(1000, {51})) == limits(4, 60, 1000));
+}
+
+TEST_CASE("limits: among groups the most generous wins, per field") {
+    UserPolicy p;
+    p.defaults = {4, 60, 1000};
+    p.groups[50] = {2, 10, 500};
+    p.groups[51] = {8, 5, std::nullopt};
+    p.groups[52] = {1, 0, 100};  // 0: unlimited beats any number
+    CHECK(limits_for(p, known(1000, {50, 51})) == limits(8, 10, 500));
+    CHECK(limits_for(p, known(1000, {51, 50})) == limits(8, 10, 500));
+    CHECK(limits_for(p, known(1000, {50, 52})) == limits(2, 0, 500));
+    CHECK(limits_for(p, known(1000, {52, 51})) == limits(8, 0, 100));
+    // A group can be stricter than the defaults: it replaces, not merges.
+    CHECK(limits_for(p, known(1000, {52})) == limits(1, 0, 100));
+}
+
+TEST_CASE("limits: the user's own entry replaces what groups said") {
+    UserPolicy p;
+    p.defaults = {4, 60, 1000};
+    p.groups[50] = {8, 0, 5000};
+    p.users[1000] = {1, std::nullopt, 0};
+    CHECK(limits_for(p, known(1000, {50})) == limits(1, 0, 0));
+    CHECK(limits_for(p, known(1000)) == limits(1, 60, 0));
+    CHECK(limits_for(p, known(1001, {50})) == limits(8, 0, 5000));
+}
+
+TEST_CASE("limits: an unknown caller gets the defaults only") {
+    UserPolicy p;
+    p.defaults = {4, 60, 1000};
+    p.groups[0] = {9, 9, 9};
+    p.users[0] = {7, 7, 7};
+    CHECK(limits_for(p, Caller{false, 0, {0}}) == limits(4, 60, 1000));
+}
+
+TEST_CASE("admit carries the caller's limits") {
+    UserPolicy p;
+    p.defaults = {4, 60, 1000};
+    p.users[1001] = {std::nullopt, std::nullopt, 5};
+    p.allow_users = {1001};
+    const Admission a = admit(p, known(1001));
+    REQUIRE(a.allowed);
+    CHECK(a.limits == limits(4, 60, 5));
+}
+
+TEST_CASE("may_shutdown: root always, others as admit says") {
+    UserPolicy p;
+    p.allow_users = {1001};
+    p.deny_users = {0};
+    CHECK(may_shutdown(p, known(0)));
+    CHECK(may_shutdown(p, known(1001)));
+    CHECK_FALSE(may_shutdown(p, known(1002)));
+    CHECK_FALSE(may_shutdown(p, unknown()));
+    CHECK(may_shutdown(UserPolicy{}, unknown()));
+}
