@@ -1,0 +1,323 @@
+#include "policy/policy_file.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+
+namespace proxy {
+namespace {
+
+// A policy is a few dozen lines; anything this big is a mistake (a log file
+// given by accident), and reading it whole would only delay the error.
+constexpr std::size_t kMaxFileBytes = 1024 * 1024;
+
+// (uid_t)-1 means "no id" to chown(2) and setreuid(2); the kernel never
+// reports it as anyone's uid, so naming it can only be a typo.
+constexpr std::uint64_t kMaxId = std::numeric_limits<std::uint32_t>::max() - 1;
+static_assert(std::is_same_v<uid_t, std::uint32_t> && std::is_same_v<gid_t, std::uint32_t>);
+
+// A group entry holds its member list; past this the database is broken.
+constexpr std::size_t kMaxNssBuffer = 1024 * 1024;
+
+// The toml++ parser reports errors by exception already, so the checks below
+// do too; parse_policy_text() turns both into the one-line error value and
+// nothing escapes it.
+struct PolicyError {
+    std::string text;
+};
+
+enum class IdKind { User, Group };
+
+std::string_view kind_name(IdKind kind) {
+    return kind == IdKind::User ? "user" : "group";
+}
+
+// Names come from the file and may hold any byte TOML escapes allow; the
+// error must stay one printable line.
+std::string printable(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    return out;
+}
+
+// "FILE:LINE:COL: message", on one line whatever the message holds.
+std::string located(std::string_view source_name, const toml::source_region& at,
+                    std::string_view message) {
+    std::string text(source_name);
+    if (at.begin.line != 0) {
+        text += ':' + std::to_string(at.begin.line) + ':' + std::to_string(at.begin.column);
+    }
+    text += ": ";
+    text += message;
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    return text;
+}
+
+class PolicyReader {
+  public:
+    PolicyReader(std::string_view source_name, const NameResolver& names)
+        : source_name_(source_name), names_(names) {}
+
+    void merge(const toml::table& root, UserPolicy& policy) const {
+        for (const auto& [key, node] : root) {
+            const std::string_view name = key.str();
+            if (name == "defaults") {
+                merge_defaults(table_at(key, node), policy.defaults);
+            } else if (name == "access") {
+                merge_access(table_at(key, node), policy);
+            } else if (name == "users") {
+                read_entries(table_at(key, node), IdKind::User, policy.users);
+            } else if (name == "groups") {
+                read_entries(table_at(key, node), IdKind::Group, policy.groups);
+            } else {
+                fail(key.source(), "unknown table or key '" + printable(name) +
+                                       "' (expected [defaults], [access], [users.*], [groups.*])");
+            }
+        }
+    }
+
+  private:
+    [[noreturn]] void fail(const toml::source_region& at, const std::string& message) const {
+        throw PolicyError{located(source_name_, at, message)};
+    }
+
+    // Both the key and the value carry a position; the value's is the one a
+    // reader wants for a wrong type, the key's for an unknown name.
+    const toml::table& table_at(const toml::key& key, const toml::node& node) const {
+        const toml::table* t = node.as_table();
+        if (t == nullptr) fail(node.source(), "'" + printable(key.str()) + "' must be a table");
+        return *t;
+    }
+
+    std::uint64_t non_negative(const toml::node& node, std::string_view what) const {
+        const auto* n = node.as_integer();
+        if (n == nullptr) fail(node.source(), std::string(what) + " must be an integer");
+        if (n->get() < 0) fail(node.source(), std::string(what) + " must not be negative");
+        return static_cast<std::uint64_t>(n->get());
+    }
+
+    std::uint32_t u32(const toml::node& node, std::string_view what) const {
+        const std::uint64_t v = non_negative(node, what);
+        if (v > std::numeric_limits<std::uint32_t>::max()) {
+            fail(node.source(), std::string(what) + " is too large (at most 4294967295)");
+        }
+        return static_cast<std::uint32_t>(v);
+    }
+
+    // The three limit keys, shared by [defaults], [users.X] and [groups.X].
+    // Only keys present are set, so an absent key keeps the level below.
+    void merge_limits(const toml::table& t, std::string_view where, UserLimits& out) const {
+        for (const auto& [key, node] : t) {
+            const std::string_view name = key.str();
+            if (name == "max_streams") {
+                out.max_streams = u32(node, name);
+            } else if (name == "requests_per_minute") {
+                out.requests_per_minute = u32(node, name);
+            } else if (name == "tokens_per_day") {
+                out.tokens_per_day = non_negative(node, name);
+            } else {
+                fail(key.source(), "unknown key '" + printable(name) + "' in " +
+                                       std::string(where) +
+                                       " (expected max_streams, requests_per_minute, "
+                                       "tokens_per_day)");
+            }
+        }
+    }
+
+    void merge_defaults(const toml::table& t, UserLimits& defaults) const {
+        merge_limits(t, "[defaults]", defaults);
+    }
+
+    // Decimal strings are ids, as in chown(1): useradd refuses all-digit
+    // names, so "1001" can only mean uid 1001 and needs no NSS lookup.
+    std::uint32_t id_of_name(std::string_view name, IdKind kind,
+                             const toml::source_region& at) const {
+        const bool decimal = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+            return c >= '0' && c <= '9';
+        });
+        if (decimal) {
+            std::uint64_t v = 0;
+            const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), v);
+            if (ec != std::errc{} || end != name.data() + name.size() || v > kMaxId) {
+                fail(at, std::string(kind_name(kind)) + " id " + std::string(name) +
+                             " is out of range");
+            }
+            return static_cast<std::uint32_t>(v);
+        }
+        const auto& resolve = kind == IdKind::User ? names_.user : names_.group;
+        std::optional<std::uint32_t> id;
+        if (resolve) id = resolve(name);
+        if (!id) fail(at, "unknown " + std::string(kind_name(kind)) + " '" + printable(name) + "'");
+        return *id;
+    }
+
+    std::uint32_t id_of_element(const toml::node& node, IdKind kind) const {
+        if (const auto* s = node.as_string()) return id_of_name(s->get(), kind, node.source());
+        if (node.is_integer()) {
+            const std::uint64_t v = non_negative(node, std::string(kind_name(kind)) + " id");
+            if (v > kMaxId) {
+                fail(node.source(), std::string(kind_name(kind)) + " id " + std::to_string(v) +
+                                        " is out of range");
+            }
+            return static_cast<std::uint32_t>(v);
+        }
+        fail(node.source(), std::string(kind_name(kind)) + " must be a name or a numeric id");
+    }
+
+    void append_ids(const toml::key& key, const toml::node& node, IdKind kind,
+                    std::vector<std::uint32_t>& out) const {
+        const toml::array* list = node.as_array();
+        if (list == nullptr) {
+            fail(node.source(), printable(key.str()) + " must be an array of " +
+                                    std::string(kind_name(kind)) + " names and ids");
+        }
+        for (const toml::node& element : *list) {
+            const std::uint32_t id = id_of_element(element, kind);
+            if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+        }
+    }
+
+    void merge_access(const toml::table& t, UserPolicy& policy) const {
+        for (const auto& [key, node] : t) {
+            const std::string_view name = key.str();
+            if (name == "allow_users") {
+                append_ids(key, node, IdKind::User, policy.allow_users);
+            } else if (name == "allow_groups") {
+                append_ids(key, node, IdKind::Group, policy.allow_groups);
+            } else if (name == "deny_users") {
+                append_ids(key, node, IdKind::User, policy.deny_users);
+            } else if (name == "deny_groups") {
+                append_ids(key, node, IdKind::Group, policy.deny_groups);
+            } else {
+                fail(key.source(), "unknown key '" + printable(name) +
+                                       "' in [access] (expected allow_users, allow_groups, "
+                                       "deny_users, deny_groups)");
+            }
+        }
+    }
+
+    // [users.X] / [groups.X]. The file's entries replace the whole map: the
+    // flags have no per-user settings that could be in `base`.
+    void read_entries(const toml::table& t, IdKind kind,
+                      std::map<std::uint32_t, UserLimits>& out) const {
+        const std::string section = kind == IdKind::User ? "users" : "groups";
+        std::map<std::uint32_t, UserLimits> entries;
+        std::map<std::uint32_t, const toml::key*> keys;
+        for (const auto& [key, node] : t) {
+            const std::string where = "[" + section + "." + printable(key.str()) + "]";
+            const toml::table* limits = node.as_table();
+            if (limits == nullptr) fail(node.source(), where + " must be a table");
+            const std::uint32_t id = id_of_name(key.str(), kind, key.source());
+            // "alice" and "1001" may be the same user; two tables for one id
+            // would silently depend on their order.
+            if (const auto seen = keys.find(id); seen != keys.end()) {
+                duplicate_entry(section, kind, id, *seen->second, key);
+            }
+            keys[id] = &key;
+            merge_limits(*limits, where, entries[id]);
+        }
+        out = std::move(entries);
+    }
+
+    // toml++ iterates a table in key order, not file order: blame whichever
+    // of the two comes later in the file.
+    [[noreturn]] void duplicate_entry(const std::string& section, IdKind kind, std::uint32_t id,
+                                      const toml::key& a, const toml::key& b) const {
+        const auto position = [](const toml::key& k) {
+            return std::pair(k.source().begin.line, k.source().begin.column);
+        };
+        const bool a_first = position(a) < position(b);
+        const toml::key& first = a_first ? a : b;
+        const toml::key& second = a_first ? b : a;
+        fail(second.source(), "[" + section + "." + printable(second.str()) + "] is " +
+                                  std::string(kind_name(kind)) + " id " + std::to_string(id) +
+                                  " again (first [" + section + "." + printable(first.str()) +
+                                  "], line " + std::to_string(first.source().begin.line) + ")");
+    }
+
+    std::string_view source_name_;
+    const NameResolver& names_;
+};
+
+// getpwnam_r and getgrnam_r share a shape; the buffer grows on ERANGE because
+// an entry can be as large as its group's member list.
+template <typename Entry, typename Lookup>
+std::optional<std::uint32_t> nss_lookup(std::string_view name, Lookup lookup,
+                                        std::uint32_t Entry::*id) {
+    if (name.find('\0') != std::string_view::npos) return std::nullopt;
+    const std::string key(name);
+    std::vector<char> buf(1024);
+    for (;;) {
+        Entry entry{};
+        Entry* found = nullptr;
+        const int rc = lookup(key.c_str(), &entry, buf.data(), buf.size(), &found);
+        if (rc == ERANGE && buf.size() < kMaxNssBuffer) {
+            buf.resize(buf.size() * 2);
+            continue;
+        }
+        if (rc != 0 || found == nullptr) return std::nullopt;
+        return found->*id;
+    }
+}
+
+}  // namespace
+
+NameResolver system_name_resolver() {
+    return NameResolver{
+        [](std::string_view name) { return nss_lookup<passwd>(name, getpwnam_r, &passwd::pw_uid); },
+        [](std::string_view name) { return nss_lookup<group>(name, getgrnam_r, &group::gr_gid); },
+    };
+}
+
+std::variant<UserPolicy, std::string> parse_policy_text(std::string_view text,
+                                                        std::string_view source_name,
+                                                        const UserPolicy& base,
+                                                        const NameResolver& names) {
+    const PolicyReader reader(source_name, names);
+    try {
+        const toml::table root = toml::parse(text, source_name);
+        UserPolicy merged = base;
+        reader.merge(root, merged);
+        return merged;
+    } catch (const toml::parse_error& e) {
+        return located(source_name, e.source(), e.description());
+    } catch (const PolicyError& e) {
+        return e.text;
+    }
+}
+
+std::variant<UserPolicy, std::string> load_policy_file(const std::string& path,
+                                                       const UserPolicy& base,
+                                                       const NameResolver& names) {
+    const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return "cannot read " + path + ": " + std::strerror(errno);
+    // Read up to one byte past the limit rather than trust st_size, which
+    // is 0 for /proc files and pipes (--policy /dev/stdin).
+    std::string text;
+    char chunk[16384];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return "cannot read " + path + ": " + std::strerror(errno);
+        if (n == 0) break;
+        text.append(chunk, static_cast<std::size_t>(n));
+        if (text.size() > kMaxFileBytes) return path + ": larger than 1 MiB, not a policy file";
+    }
+    return parse_policy_text(text, path, base, names);
+}
+
+}  // namespace proxy
