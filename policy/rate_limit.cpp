@@ -1,0 +1,62 @@
+#include "policy/rate_limit.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+namespace proxy {
+namespace {
+
+constexpr std::int64_t kSecondsPerDay = 86400;
+
+// Rounding (1 - 0.99999999) * 60 / rate can land a hair above a whole
+// second; without the slack that would tell the client one second too many.
+constexpr double kRoundingSlack = 1e-9;
+
+}  // namespace
+
+bool take(TokenBucket& bucket, double now_s, std::uint32_t per_minute,
+          std::uint32_t& retry_after_s) {
+    if (per_minute == 0) return true;
+    const double capacity = per_minute;
+    const double per_second = capacity / 60.0;
+    if (!bucket.primed) {
+        bucket = TokenBucket{capacity, now_s, true};
+    } else if (now_s > bucket.last_s) {
+        bucket.tokens = std::min(capacity, bucket.tokens + (now_s - bucket.last_s) * per_second);
+        bucket.last_s = now_s;
+    } else {
+        // A clock that went backwards refills nothing, and last_s stays put so
+        // the lost interval is not counted twice when it moves on. A rate
+        // lowered by a policy reload caps what was saved at the old rate.
+        bucket.tokens = std::min(capacity, bucket.tokens);
+    }
+    if (bucket.tokens >= 1.0) {
+        bucket.tokens -= 1.0;
+        return true;
+    }
+    const double wait = (1.0 - bucket.tokens) / per_second;
+    retry_after_s = static_cast<std::uint32_t>(std::max(1.0, std::ceil(wait - kRoundingSlack)));
+    return false;
+}
+
+std::string utc_day(std::int64_t unix_seconds) {
+    // The civil calendar of <chrono>: no time zone, no libc state, and
+    // correct for days before 1970 (floor, not truncation, of negatives).
+    using namespace std::chrono;
+    const sys_days day = floor<days>(sys_seconds{seconds{unix_seconds}});
+    const year_month_day ymd{day};
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+    return buf;
+}
+
+std::uint32_t seconds_until_next_utc_day(std::int64_t unix_seconds) {
+    const std::int64_t into_day =
+        ((unix_seconds % kSecondsPerDay) + kSecondsPerDay) % kSecondsPerDay;
+    return static_cast<std::uint32_t>(kSecondsPerDay - into_day);
+}
+
+}  // namespace proxy

@@ -1,0 +1,33 @@
+// The arithmetic behind requests_per_minute and tokens_per_day, kept pure so
+// the tests can drive the clock. The counters themselves (one bucket and one
+// day's total per uid) live with the parent, which passes its own clock in.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace proxy {
+
+// A token bucket whose capacity is the per-minute rate: an idle user may
+// burst a whole minute's worth, then one request per 60/rate seconds.
+struct TokenBucket {
+    double tokens = 0;
+    double last_s = 0;    // the clock at the last take()
+    bool primed = false;  // false: the first take() fills the bucket
+};
+
+// Takes one request from the bucket at time now_s (any monotonic seconds).
+// per_minute 0 means unlimited: always true, the bucket untouched. On refusal
+// retry_after_s is the whole seconds until one request is available (>= 1),
+// for a Retry-After header.
+bool take(TokenBucket& bucket, double now_s, std::uint32_t per_minute,
+          std::uint32_t& retry_after_s);
+
+// "YYYY-MM-DD" of the UTC day that contains unix_seconds: the key under
+// which tokens_per_day is counted, so every user's day turns at 00:00 UTC.
+std::string utc_day(std::int64_t unix_seconds);
+
+// Seconds from unix_seconds to the next 00:00 UTC, 1..86400.
+std::uint32_t seconds_until_next_utc_day(std::int64_t unix_seconds);
+
+}  // namespace proxy
