@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -20,6 +21,36 @@ constexpr unsigned kBatch = 32;
 // 4 buffers that took 6 recvmmsg calls. The buffers are not zeroed, so only
 // the pages that messages actually fill become resident.
 constexpr unsigned kRecvBatch = 16;
+// Room for one descriptor per datagram (ConnOpen). A datagram with more has
+// MSG_CTRUNC set, and the kernel closes the ones that did not fit.
+constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(int));
+
+// The descriptor a datagram brought, or -1. `extra` is set when its ancillary
+// data held anything else (more descriptors, credentials, truncation): a peer
+// that sends that is broken or hostile. Every descriptor received is owned by
+// the caller, including extra ones, which are closed here.
+int take_fd(msghdr& h, bool& extra) {
+    int fd = -1;
+    extra = (h.msg_flags & MSG_CTRUNC) != 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            extra = true;
+            continue;
+        }
+        const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < n; ++i) {
+            int got;
+            std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (fd < 0) {
+                fd = got;
+            } else {
+                ::close(got);
+                extra = true;
+            }
+        }
+    }
+    return fd;
+}
 }  // namespace
 
 Channel::Channel(event_base* base, UniqueFd fd, ChannelOwner& owner)
@@ -82,6 +113,29 @@ bool Channel::mark_last(ipc::Type end, std::uint32_t stream) {
                        queued.flags | ipc::kFlagLast, header);
     tail.replace(0, sizeof header, reinterpret_cast<const char*>(header), sizeof header);
     return true;
+}
+
+bool Channel::send_now_with_fd(ipc::Type type, std::uint32_t stream, std::string_view payload,
+                               int fd) {
+    if (!is_open() || payload.size() > ipc::kMaxPayload || !ipc::carries_fd(type)) return false;
+    std::uint8_t header[ipc::kHeaderSize];
+    ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), 0, header);
+    iovec iov[2] = {{header, sizeof header}, {const_cast<char*>(payload.data()), payload.size()}};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = payload.empty() ? 1 : 2;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    for (;;) {
+        if (::sendmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return true;
+        if (errno != EINTR) return false;
+    }
 }
 
 bool Channel::send_data(ipc::Type type, std::uint32_t stream, std::string_view data) {
@@ -150,13 +204,16 @@ void Channel::read_some() {
     for (int round = 0; round < 16 && alive && is_open(); ++round) {
         mmsghdr msgs[kRecvBatch];
         iovec iovs[kRecvBatch];
+        alignas(cmsghdr) char control[kRecvBatch][kControlSize];
         for (unsigned i = 0; i < kRecvBatch; ++i) {
             iovs[i] = {buf.get() + i * (ipc::kMaxMessage + 1), ipc::kMaxMessage + 1};
             msgs[i] = {};
             msgs[i].msg_hdr.msg_iov = &iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_control = control[i];
+            msgs[i].msg_hdr.msg_controllen = kControlSize;
         }
-        int got = ::recvmmsg(fd_.get(), msgs, kRecvBatch, MSG_DONTWAIT, nullptr);
+        int got = ::recvmmsg(fd_.get(), msgs, kRecvBatch, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, nullptr);
         if (got < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
             fail("read from peer failed", false);
@@ -166,6 +223,10 @@ void Channel::read_some() {
             fail("peer closed the channel", false);
             break;
         }
+        // Descriptors of every datagram received, closed whatever happens.
+        UniqueFd fds[kRecvBatch];
+        bool fd_extra[kRecvBatch];
+        for (int i = 0; i < got; ++i) fds[i].reset(take_fd(msgs[i].msg_hdr, fd_extra[i]));
         for (int i = 0; i < got && alive && is_open(); ++i) {
             std::size_t n = msgs[i].msg_len;
             if (n == 0) {
@@ -182,6 +243,11 @@ void Channel::read_some() {
                 fail(ipc::decode_error_name(err), true);
                 break;
             }
+            if (fd_extra[i] || (fds[i].get() >= 0 && !ipc::carries_fd(msg.type))) {
+                fail("unexpected ancillary data", true);
+                break;
+            }
+            msg.fd = fds[i].get();
             owner_.on_message(msg);
         }
         if (got < static_cast<int>(kRecvBatch)) break;

@@ -40,6 +40,12 @@ class Channel {
     // ReqEnd/RespEnd right after a still-queued body piece of the same stream
     // leave as ipc::kFlagLast on that piece instead of a datagram of their own.
     bool send(ipc::Type type, std::uint32_t stream, std::string_view payload = {});
+    // A message with a descriptor (SCM_RIGHTS), sent at once rather than at the
+    // end of the loop turn, so `fd` need only stay open for this call. It may
+    // overtake queued messages: only use it for a message nothing queued can
+    // depend on (ConnOpen for a connection just accepted). False when the
+    // socket is full or closed: the caller drops what the fd was for.
+    bool send_now_with_fd(ipc::Type type, std::uint32_t stream, std::string_view payload, int fd);
     // Body data of any size, split into kMaxPayload pieces.
     bool send_data(ipc::Type type, std::uint32_t stream, std::string_view data);
 

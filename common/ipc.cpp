@@ -1,5 +1,6 @@
 #include "common/ipc.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace proxy::ipc {
@@ -112,21 +113,35 @@ const char* type_name(Type t) {
             return "RESP_ERROR";
         case Type::ReqCredit:
             return "REQ_CREDIT";
+        case Type::ConnOpen:
+            return "CONN_OPEN";
+        case Type::ConnClose:
+            return "CONN_CLOSE";
+        case Type::ShutdownAsk:
+            return "SHUTDOWN_ASK";
+        case Type::Refused:
+            return "REFUSED";
+        case Type::ShutdownAnswer:
+            return "SHUTDOWN_ANSWER";
     }
     return "UNKNOWN";
 }
 
 bool is_worker_to_parent(Type t) {
     auto v = static_cast<std::uint16_t>(t);
-    return v >= 1 && v <= 6;
+    return v >= 1 && v <= 10;
 }
 bool is_parent_to_worker(Type t) {
     auto v = static_cast<std::uint16_t>(t);
-    return v >= 32 && v <= 37;
+    return v >= 32 && v <= 38;
 }
 
 std::uint16_t allowed_flags(Type t) {
     return t == Type::ReqBody || t == Type::RespBody ? kFlagLast : 0;
+}
+
+bool carries_fd(Type t) {
+    return t == Type::ConnOpen;
 }
 
 std::optional<Type> body_type_ended_by(Type end) {
@@ -209,6 +224,7 @@ void encode_header(Type type, std::uint32_t stream, std::uint32_t length, std::u
 std::string encode_open(const OpenRequest& r) {
     std::string out;
     if (!fits_u16_lengths(r.headers)) return out;
+    put_u32(out, r.conn);
     put_u8(out, static_cast<std::uint8_t>(r.framing));
     put_u64(out, r.content_length);
     put_headers(out, r.headers);
@@ -218,6 +234,7 @@ std::string encode_open(const OpenRequest& r) {
 std::optional<OpenRequest> decode_open(std::string_view payload) {
     Reader r{payload};
     OpenRequest o;
+    o.conn = static_cast<std::uint32_t>(r.uint(4));
     auto framing = r.uint(1);
     if (!r.ok || !framing_ok(framing)) return std::nullopt;
     o.framing = static_cast<BodyFraming>(framing);
@@ -256,6 +273,9 @@ std::string encode_error(const ErrorReply& e) {
     out.append(e.code);
     put_u16(out, static_cast<std::uint16_t>(e.message.size()));
     out.append(e.message);
+    put_u16(out, static_cast<std::uint16_t>(e.type.size()));
+    out.append(e.type);
+    put_u32(out, e.retry_after);
     return out;
 }
 
@@ -263,13 +283,58 @@ std::optional<ErrorReply> decode_error(std::string_view payload) {
     Reader r{payload};
     ErrorReply e;
     e.status = static_cast<std::uint16_t>(r.uint(2));
-    std::string_view code, message;
+    std::string_view code, message, type;
     if (!r.take(r.uint(2), code)) return std::nullopt;
     if (!r.take(r.uint(2), message)) return std::nullopt;
+    if (!r.take(r.uint(2), type)) return std::nullopt;
+    e.retry_after = static_cast<std::uint32_t>(r.uint(4));
     if (!r.done() || e.status < 400 || e.status > 599) return std::nullopt;
     e.code.assign(code);
     e.message.assign(message);
+    e.type.assign(type);
     return e;
+}
+
+std::string encode_refusal_note(const RefusalNote& n) {
+    std::string out;
+    put_u32(out, n.conn);
+    put_u16(out, n.status);
+    for (const std::string* s : {&n.code, &n.method, &n.path}) {
+        const std::size_t len = std::min(s->size(), kMaxNotePath);
+        put_u16(out, static_cast<std::uint16_t>(len));
+        out.append(*s, 0, len);
+    }
+    return out;
+}
+
+std::optional<RefusalNote> decode_refusal_note(std::string_view payload) {
+    Reader r{payload};
+    RefusalNote n;
+    n.conn = static_cast<std::uint32_t>(r.uint(4));
+    n.status = static_cast<std::uint16_t>(r.uint(2));
+    for (std::string* s : {&n.code, &n.method, &n.path}) {
+        std::string_view v;
+        auto len = r.uint(2);
+        if (len > kMaxNotePath || !r.take(len, v)) return std::nullopt;
+        s->assign(v);
+    }
+    if (!r.done() || n.status < 400 || n.status > 599) return std::nullopt;
+    return n;
+}
+
+std::string encode_shutdown_answer(std::uint32_t conn, bool granted) {
+    std::string out;
+    put_u32(out, conn);
+    put_u8(out, granted ? 1 : 0);
+    return out;
+}
+
+std::optional<std::pair<std::uint32_t, bool>> decode_shutdown_answer(std::string_view payload) {
+    Reader r{payload};
+    auto conn = static_cast<std::uint32_t>(r.uint(4));
+    auto granted = r.uint(1);
+    if (!r.done() || granted > 1) return std::nullopt;
+    return std::make_pair(conn, granted == 1);
 }
 
 std::string encode_u32(std::uint32_t v) {

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/http_types.hpp"
@@ -24,19 +25,24 @@ inline constexpr std::size_t kMaxMessage = kHeaderSize + kMaxPayload;
 
 enum class Type : std::uint16_t {
     // worker -> parent
-    ReqOpen = 1,     // payload: OpenRequest
-    ReqBody = 2,     // payload: raw request body bytes (already de-chunked)
-    ReqEnd = 3,      // payload: empty; the request body is complete
-    ReqCancel = 4,   // payload: empty; client went away, drop the stream
-    RespCredit = 5,  // payload: u32 bytes of response body the client has taken
-    Shutdown = 6,    // payload: empty; GET /shutdown was accepted by the worker
+    ReqOpen = 1,      // payload: OpenRequest
+    ReqBody = 2,      // payload: raw request body bytes (already de-chunked)
+    ReqEnd = 3,       // payload: empty; the request body is complete
+    ReqCancel = 4,    // payload: empty; client went away, drop the stream
+    RespCredit = 5,   // payload: u32 bytes of response body the client has taken
+    Shutdown = 6,     // payload: empty; our 200 to a granted GET /shutdown is flushed
+    ConnOpen = 7,     // payload: u32 connection id; the accepted socket rides along (SCM_RIGHTS)
+    ConnClose = 8,    // payload: u32 connection id; the client connection is gone
+    ShutdownAsk = 9,  // payload: u32 connection id; that client sent GET /shutdown
+    Refused = 10,     // payload: RefusalNote; the worker refused a request on its own
     // parent -> worker
-    RespHead = 32,   // payload: ResponseStart
-    RespBody = 33,   // payload: raw response body bytes (de-chunked)
-    RespEnd = 34,    // payload: empty; response complete
-    RespAbort = 35,  // payload: empty; upstream failed mid-body: abort the client response
-    RespError = 36,  // payload: ErrorReply; answer the client with this error instead
-    ReqCredit = 37,  // payload: u32 bytes of request body the upstream has taken
+    RespHead = 32,        // payload: ResponseStart
+    RespBody = 33,        // payload: raw response body bytes (de-chunked)
+    RespEnd = 34,         // payload: empty; response complete
+    RespAbort = 35,       // payload: empty; upstream failed mid-body: abort the client response
+    RespError = 36,       // payload: ErrorReply; answer the client with this error instead
+    ReqCredit = 37,       // payload: u32 bytes of request body the upstream has taken
+    ShutdownAnswer = 38,  // payload: u32 connection id, u8 1 = granted, 0 = refused
 };
 
 // Header flags. kFlagLast on a ReqBody or RespBody: the body ends with this
@@ -52,6 +58,8 @@ bool is_worker_to_parent(Type t);
 bool is_parent_to_worker(Type t);
 // The flags `t` may carry.
 std::uint16_t allowed_flags(Type t);
+// Only ConnOpen carries a descriptor; any other message that does is malformed.
+bool carries_fd(Type t);
 // For ReqEnd and RespEnd, the body type whose last piece may carry kFlagLast
 // instead; nullopt for every other type.
 std::optional<Type> body_type_ended_by(Type end);
@@ -71,6 +79,7 @@ struct MessageView {
     std::uint16_t flags = 0;
     std::uint32_t stream = 0;
     std::string_view payload;
+    int fd = -1;  // ConnOpen: the descriptor that came with it; the channel closes it after
 };
 
 enum class DecodeError {
@@ -102,6 +111,7 @@ void encode_header(Type type, std::uint32_t stream, std::uint32_t length, std::u
 // ReqOpen: the request as validated by the worker. The parent re-validates all
 // of it (the worker may be compromised) and builds the upstream head itself.
 struct OpenRequest {
+    std::uint32_t conn = 0;                   // the ConnOpen this request arrived on: who is asking
     BodyFraming framing = BodyFraming::None;  // None, Length or Chunked
     std::uint64_t content_length = 0;
     HeaderList headers;  // already filtered by policy/ in the worker
@@ -122,11 +132,30 @@ std::optional<ResponseStart> decode_response_start(std::string_view payload);
 // RespError: the parent could not get a response from upstream.
 struct ErrorReply {
     std::uint16_t status = 502;
-    std::string code;     // e.g. "upstream_unreachable"
-    std::string message;  // human readable, never contains secrets
+    std::string code;               // e.g. "upstream_unreachable"
+    std::string message;            // human readable, never contains secrets
+    std::string type;               // OpenAI error type; empty: by status (client / server error)
+    std::uint32_t retry_after = 0;  // seconds for a Retry-After header; 0: none
 };
 std::string encode_error(const ErrorReply& e);
 std::optional<ErrorReply> decode_error(std::string_view payload);
+
+// Refused: what the worker answered on its own, for the parent's audit line.
+// Method and path are the client's, cut to kMaxNotePath bytes.
+inline constexpr std::size_t kMaxNotePath = 256;
+struct RefusalNote {
+    std::uint32_t conn = 0;
+    std::uint16_t status = 0;
+    std::string code;
+    std::string method;
+    std::string path;
+};
+std::string encode_refusal_note(const RefusalNote& n);
+std::optional<RefusalNote> decode_refusal_note(std::string_view payload);
+
+// ShutdownAnswer.
+std::string encode_shutdown_answer(std::uint32_t conn, bool granted);
+std::optional<std::pair<std::uint32_t, bool>> decode_shutdown_answer(std::string_view payload);
 
 std::string encode_u32(std::uint32_t v);
 std::optional<std::uint32_t> decode_u32(std::string_view payload);

@@ -3,7 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -16,10 +19,17 @@ namespace {
 
 struct Recorder : ChannelOwner {
     std::vector<ipc::Message> got;
+    std::vector<ino_t> fd_inodes;  // of each descriptor handed over, while it was open
+    bool down = false, malformed = false;
     void on_message(const ipc::MessageView& m) override {
         got.push_back({m.type, m.flags, m.stream, std::string(m.payload)});
+        struct stat st {};
+        if (m.fd >= 0 && ::fstat(m.fd, &st) == 0) fd_inodes.push_back(st.st_ino);
     }
-    void on_channel_down(const char*, bool) override {}
+    void on_channel_down(const char*, bool bad) override {
+        down = true;
+        malformed = bad;
+    }
 };
 
 struct Pair {
@@ -114,4 +124,52 @@ TEST_CASE("channel: a folded request is one datagram fewer on the wire") {
     p.sender->send(ipc::Type::ReqEnd, 1);
     for (int i = 0; i < 5; ++i) event_base_loop(p.base.get(), EVLOOP_NONBLOCK);
     CHECK(Pair::datagrams_waiting(p.fds[1]) == 2);
+}
+
+TEST_CASE("channel: a descriptor rides along with ConnOpen, and only with it") {
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    UniqueFd r(p[0]), w(p[1]);
+    struct stat st {};
+    REQUIRE(::fstat(r.get(), &st) == 0);
+    {
+        Pair pair;
+        REQUIRE(pair.sender->send_now_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(1), r.get()));
+        pair.run_until(1);
+        REQUIRE(pair.receiver_owner.got.size() == 1);
+        CHECK(pair.receiver_owner.got[0].type == ipc::Type::ConnOpen);
+        REQUIRE(pair.receiver_owner.fd_inodes.size() == 1);
+        CHECK(pair.receiver_owner.fd_inodes[0] == st.st_ino);
+        CHECK_FALSE(pair.receiver_owner.down);
+        // The sender keeps its own descriptor: the message carried a copy.
+        CHECK(::fstat(r.get(), &st) == 0);
+        // Any other type may not carry one: the sending side refuses it...
+        CHECK_FALSE(
+            pair.sender->send_now_with_fd(ipc::Type::ConnClose, 0, ipc::encode_u32(1), r.get()));
+    }
+    {
+        // ...and a receiving side that gets one anyway takes the peer for hostile.
+        Pair pair;
+        std::string wire;
+        REQUIRE(ipc::encode(ipc::Type::ConnClose, 0, ipc::encode_u32(1), wire));
+        iovec iov{wire.data(), wire.size()};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        const int fd = r.get();
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        REQUIRE(::sendmsg(pair.fds[0], &msg, 0) == static_cast<ssize_t>(wire.size()));
+        for (int i = 0; i < 50 && !pair.receiver_owner.down; ++i)
+            event_base_loop(pair.base.get(), EVLOOP_NONBLOCK);
+        CHECK(pair.receiver_owner.down);
+        CHECK(pair.receiver_owner.malformed);
+        CHECK(pair.receiver_owner.got.empty());
+    }
 }

@@ -68,7 +68,8 @@ TEST_CASE("ipc: only body pieces may carry kFlagLast, and no type any other bit"
     }
     for (Type t :
          {Type::ReqOpen, Type::ReqEnd, Type::ReqCancel, Type::RespCredit, Type::Shutdown,
-          Type::RespHead, Type::RespEnd, Type::RespAbort, Type::RespError, Type::ReqCredit}) {
+          Type::ConnOpen, Type::ConnClose, Type::ShutdownAsk, Type::Refused, Type::RespHead,
+          Type::RespEnd, Type::RespAbort, Type::RespError, Type::ReqCredit, Type::ShutdownAnswer}) {
         CAPTURE(type_name(t));
         REQUIRE(encode(t, 1, "", wire, kFlagLast));
         CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
@@ -83,10 +84,18 @@ TEST_CASE("ipc: direction of each message type") {
     CHECK_FALSE(is_parent_to_worker(Type::ReqOpen));
     CHECK(is_parent_to_worker(Type::RespHead));
     CHECK_FALSE(is_worker_to_parent(Type::RespHead));
+    for (Type t : {Type::ConnOpen, Type::ConnClose, Type::ShutdownAsk, Type::Refused})
+        CHECK(is_worker_to_parent(t));
+    CHECK(is_parent_to_worker(Type::ShutdownAnswer));
+    // Only the message that hands over a connection may carry a descriptor.
+    CHECK(carries_fd(Type::ConnOpen));
+    for (Type t : {Type::ReqOpen, Type::ConnClose, Type::Shutdown, Type::RespHead})
+        CHECK_FALSE(carries_fd(t));
 }
 
 TEST_CASE("ipc: OpenRequest round trip and strict decoding") {
     OpenRequest r;
+    r.conn = 0x01020304;
     r.framing = BodyFraming::Length;
     r.content_length = 1ull << 40;
     r.headers = {
@@ -94,6 +103,7 @@ TEST_CASE("ipc: OpenRequest round trip and strict decoding") {
     std::string p = encode_open(r);
     auto back = decode_open(p);
     REQUIRE(back);
+    CHECK(back->conn == 0x01020304u);
     CHECK(back->framing == BodyFraming::Length);
     CHECK(back->content_length == r.content_length);
     REQUIRE(back->headers.size() == 3);
@@ -102,10 +112,10 @@ TEST_CASE("ipc: OpenRequest round trip and strict decoding") {
     for (std::size_t n = 0; n < p.size(); ++n) CHECK_FALSE(decode_open(p.substr(0, n)));
     CHECK_FALSE(decode_open(p + "z"));
     std::string bad_framing = p;
-    bad_framing[0] = 9;
+    bad_framing[4] = 9;  // after the u32 connection id
     CHECK_FALSE(decode_open(bad_framing));
     // A header count the payload cannot possibly hold.
-    std::string lying = p.substr(0, 9) + std::string("\xff\xff", 2);
+    std::string lying = p.substr(0, 13) + std::string("\xff\xff", 2);
     CHECK_FALSE(decode_open(lying));
 }
 
@@ -119,14 +129,36 @@ TEST_CASE("ipc: ResponseStart, ErrorReply and u32 round trips") {
     s.status = 42;
     CHECK_FALSE(decode_response_start(encode_response_start(s)));
 
-    ErrorReply e{504, "upstream_timeout", "upstream did not answer"};
+    ErrorReply e{504, "upstream_timeout", "upstream did not answer", {}, 0};
     auto eb = decode_error(encode_error(e));
     REQUIRE(eb);
     CHECK(eb->status == 504);
     CHECK(eb->code == "upstream_timeout");
     CHECK(eb->message == "upstream did not answer");
+    CHECK(eb->type.empty());
+    CHECK(eb->retry_after == 0);
+    ErrorReply limited{429, "rate_limit_exceeded", "slow down", "requests", 17};
+    auto lb = decode_error(encode_error(limited));
+    REQUIRE(lb);
+    CHECK(lb->type == "requests");
+    CHECK(lb->retry_after == 17u);
     e.status = 200;
     CHECK_FALSE(decode_error(encode_error(e)));
+
+    RefusalNote n{9, 421, "misdirected_request", "POST", std::string(300, 'p')};
+    auto nb = decode_refusal_note(encode_refusal_note(n));
+    REQUIRE(nb);
+    CHECK(nb->conn == 9u);
+    CHECK(nb->status == 421);
+    CHECK(nb->code == "misdirected_request");
+    CHECK(nb->path.size() == kMaxNotePath);  // cut, not refused
+    CHECK_FALSE(decode_refusal_note(encode_refusal_note(n) + "x"));
+    n.status = 200;
+    CHECK_FALSE(decode_refusal_note(encode_refusal_note(n)));
+
+    CHECK(decode_shutdown_answer(encode_shutdown_answer(5, true)) == std::make_pair(5u, true));
+    CHECK(decode_shutdown_answer(encode_shutdown_answer(5, false)) == std::make_pair(5u, false));
+    CHECK_FALSE(decode_shutdown_answer(encode_u32(5) + "\x02"));
 
     CHECK(decode_u32(encode_u32(123456)) == 123456u);
     CHECK_FALSE(decode_u32("abc"));
