@@ -69,13 +69,26 @@ inline constexpr Refusal kUpstreamProtocol{502, kServer, "upstream_protocol_erro
 inline constexpr Refusal kUpstreamTimeout{504, kServer, "upstream_timeout",
                                           "the upstream API did not answer in time"};
 
+// --- what the per-user policy refuses (policy/user_policy.hpp, in the parent) ---
+inline constexpr const char* kRateLimitType = "requests";  // OpenAI's type for rate limits
+inline constexpr const char* kTokenLimitType = "tokens";
+inline constexpr Refusal kUserNotAllowed{403, kClient, "user_not_allowed",
+                                         "this user may not use the proxy"};
+inline constexpr Refusal kTooManyStreams{429, kRateLimitType, "too_many_streams",
+                                         "too many concurrent streams for this user"};
+inline constexpr Refusal kRateLimited{429, kRateLimitType, "rate_limit_exceeded",
+                                      "too many requests per minute for this user"};
+inline constexpr Refusal kTokenBudget{429, kTokenLimitType, "token_budget_exceeded",
+                                      "this user's token budget for today is spent"};
+
 // Every refusal above, so tests can check the table as a whole.
 inline constexpr const Refusal* kAll[] = {
     &kForbidden,           &kMisdirectedRequest, &kBrowserRequest,  &kWebsocketUpgrade,
     &kUpgradeRefused,      &kBadRequest,         &kRequestTimeout,  &kLengthRequired,
     &kBodyTooLarge,        &kExpectationFailed,  &kHeaderTooLarge,  &kTooManyHeaders,
     &kVersionNotSupported, &kOverloaded,         &kShuttingDown,    &kUpstreamUnreachable,
-    &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout,
+    &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout, &kUserNotAllowed,
+    &kTooManyStreams,      &kRateLimited,        &kTokenBudget,
 };
 
 }  // namespace refusal

@@ -84,7 +84,7 @@ std::optional<Refusal> check_host(const RequestHead& head, const RequestPolicy& 
         if (head.version_minor == 0) return std::nullopt;
         return refusal::kBadRequest;
     }
-    if (host_names_proxy(host->value, policy)) return std::nullopt;
+    if (policy.any_host || host_names_proxy(host->value, policy)) return std::nullopt;
     return refusal::kMisdirectedRequest;
 }
 

@@ -23,6 +23,9 @@ struct RequestPolicy {
     std::uint16_t port;                      // the port we are bound to (never 0)
     std::vector<std::string> allowed_hosts;  // --allow-host: extra names, "name" or "name:PORT"
     bool http_shutdown;                      // --http-shutdown: serve GET /shutdown
+    // The --listen-unix listener: any Host name is fine. DNS rebinding needs
+    // a browser, and no browser can connect to a unix socket.
+    bool any_host = false;
 };
 
 RequestPolicy make_request_policy(const Options& opts, std::uint16_t bound_port);

@@ -25,11 +25,15 @@ timeval seconds(unsigned s) {
 }
 }  // namespace
 
-ClientConnection::ClientConnection(WorkerProcess& worker, evutil_socket_t fd)
-    : worker_(worker), waiting_since_(std::chrono::steady_clock::now()) {
+ClientConnection::ClientConnection(WorkerProcess& worker, evutil_socket_t fd, std::uint32_t conn_id,
+                                   bool unix_peer)
+    : worker_(worker),
+      conn_id_(conn_id),
+      unix_peer_(unix_peer),
+      waiting_since_(std::chrono::steady_clock::now()) {
     // SSE events must leave at once; never wait to coalesce small writes.
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!unix_peer_) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
     bufferevent_setcb(bev_.get(), nullptr, &ClientConnection::on_write, &ClientConnection::on_event,
                       this);
@@ -114,17 +118,17 @@ void ClientConnection::handle_head(std::string_view block) {
                    err->message);
         return;
     }
-    Decision d = decide(head_, worker_.request_policy());
+    Decision d =
+        decide(head_, unix_peer_ ? worker_.unix_request_policy() : worker_.request_policy());
     if (d.refusal) {
         refuse(*d.refusal);
         return;
     }
     if (d.route == Route::Shutdown) {
-        static constexpr char kOk[] =
-            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        bufferevent_write(bev_.get(), kOk, sizeof kOk - 1);
-        shutdown_pending_ = true;
-        close_after_flush();
+        // Who may stop the proxy is the parent's call (it knows the caller's
+        // uid); the answer comes back as ShutdownAnswer.
+        resp_ = RespState::Waiting;
+        worker_.channel().send(ipc::Type::ShutdownAsk, 0, ipc::encode_u32(conn_id_));
         return;
     }
     if (draining_ || worker_.draining()) {
@@ -138,6 +142,7 @@ void ClientConnection::handle_head(std::string_view block) {
         return;
     }
     ipc::OpenRequest open;
+    open.conn = conn_id_;
     open.framing = head_.framing;
     open.content_length = head_.content_length;
     open.headers = filter_request_headers(head_.headers, worker_.header_rules());
@@ -230,6 +235,20 @@ void ClientConnection::body_failed(const Refusal& r) {
     } else {
         close_now();
     }
+}
+
+void ClientConnection::on_shutdown_answer(bool granted) {
+    if (closed_ || resp_ != RespState::Waiting || stream_ != 0) return;
+    resp_ = RespState::Done;
+    if (!granted) {
+        refuse(refusal::kUserNotAllowed);
+        return;
+    }
+    static constexpr char kOk[] =
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    bufferevent_write(bev_.get(), kOk, sizeof kOk - 1);
+    shutdown_pending_ = true;
+    close_after_flush();
 }
 
 void ClientConnection::on_req_credit(std::uint32_t bytes) {

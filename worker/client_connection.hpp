@@ -20,7 +20,8 @@ struct Refusal;
 
 class ClientConnection {
   public:
-    ClientConnection(WorkerProcess& worker, evutil_socket_t fd);
+    ClientConnection(WorkerProcess& worker, evutil_socket_t fd, std::uint32_t conn_id,
+                     bool unix_peer);
     ~ClientConnection();
     ClientConnection(const ClientConnection&) = delete;
     ClientConnection& operator=(const ClientConnection&) = delete;
@@ -32,6 +33,9 @@ class ClientConnection {
     void on_resp_abort();
     void on_resp_error(const ipc::ErrorReply& error);
     void on_req_credit(std::uint32_t bytes);
+    // The parent's answer to our ShutdownAsk for GET /shutdown on this connection.
+    void on_shutdown_answer(bool granted);
+    std::uint32_t conn_id() const { return conn_id_; }
 
     // Write-through: WorkerProcess calls this once per loop turn for a
     // connection whose output grew (see schedule_flush).
@@ -77,7 +81,10 @@ class ClientConnection {
     void exchange_finished();
     void start_head_timer(unsigned seconds);
     void refuse(const Refusal& r);
-    void send_error(int status, const char* type, const char* code, std::string_view message);
+    // `note`: tell the parent (Refused) for its audit line; not for errors the
+    // parent itself sent.
+    void send_error(int status, const char* type, const char* code, std::string_view message,
+                    bool note = true, std::uint32_t retry_after = 0);
     void write_response_head(int status, const HeaderList& headers, BodyFraming framing,
                              std::uint64_t length, bool keep_alive);
     void cancel_stream();
@@ -86,6 +93,8 @@ class ClientConnection {
     void close_now();
 
     WorkerProcess& worker_;
+    std::uint32_t conn_id_;
+    bool unix_peer_;  // accepted on the --listen-unix socket
     BufferEventPtr bev_;
     // Reading is ours, not the bufferevent's: libevent 2.1 reads 4 KiB per
     // wakeup after a FIONREAD ioctl. Declared after bev_: freed before the fd.

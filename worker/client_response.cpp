@@ -45,10 +45,20 @@ void ClientConnection::write_response_head(int status, const HeaderList& headers
 }
 
 void ClientConnection::send_error(int status, const char* type, const char* code,
-                                  std::string_view message) {
+                                  std::string_view message, bool note, std::uint32_t retry_after) {
     if (closed_ || closing_) return;
+    if (note) {
+        ipc::RefusalNote n;
+        n.conn = conn_id_;
+        n.status = static_cast<std::uint16_t>(status);
+        n.code = code;
+        n.method = head_.method.substr(0, ipc::kMaxNotePath);
+        n.path = head_.target.substr(0, ipc::kMaxNotePath);
+        worker_.channel().send(ipc::Type::Refused, 0, ipc::encode_refusal_note(n));
+    }
     std::string body = json_error_body(message, type, code);
     HeaderList headers{{"Content-Type", "application/json"}};
+    if (retry_after != 0) headers.push_back({"Retry-After", std::to_string(retry_after)});
     resp_chunked_ = false;
     write_response_head(status, headers, BodyFraming::Length, body.size(), false);
     bufferevent_write(bev_.get(), body.data(), body.size());
@@ -125,8 +135,10 @@ void ClientConnection::on_resp_error(const ipc::ErrorReply& error) {
     stream_ = 0;
     if (resp_ == RespState::Waiting) {
         resp_ = RespState::Done;
-        send_error(error.status, error.status >= 500 ? refusal::kServer : refusal::kClient,
-                   error.code.c_str(), error.message);
+        const char* type = !error.type.empty()   ? error.type.c_str()
+                           : error.status >= 500 ? refusal::kServer
+                                                 : refusal::kClient;
+        send_error(error.status, type, error.code.c_str(), error.message, false, error.retry_after);
     } else {
         resp_ = RespState::Done;
         close_after_flush();
@@ -134,6 +146,10 @@ void ClientConnection::on_resp_error(const ipc::ErrorReply& error) {
 }
 
 void ClientConnection::exchange_finished() {
+    // A later refusal on this connection (a head that times out) must not
+    // name this request in its audit note.
+    head_.method.clear();
+    head_.target.clear();
     req_ = ReqState::Head;
     resp_ = RespState::None;
     chunked_.reset();

@@ -43,6 +43,8 @@ int WorkerProcess::run() {
 
     std::uint16_t port = local_port(kWorkerListenFd);
     request_policy_ = make_request_policy(options_, port);
+    unix_request_policy_ = request_policy_;
+    unix_request_policy_.any_host = true;
     header_rules_ = make_header_rules(options_);
 
     // Everything that needs a new fd or a syscall the sandbox forbids happens
@@ -62,6 +64,16 @@ int WorkerProcess::run() {
         return exit_code::runtime;
     }
     evconnlistener_set_error_cb(listener_.get(), &WorkerProcess::on_accept_error);
+    if (!options_.listen_unix.empty()) {
+        unix_listener_.reset(evconnlistener_new(base_.get(), &WorkerProcess::on_accept, this,
+                                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+                                                kWorkerUnixListenFd));
+        if (!unix_listener_) {
+            LOG_ERROR("cannot listen on the inherited unix socket");
+            return exit_code::runtime;
+        }
+        evconnlistener_set_error_cb(unix_listener_.get(), &WorkerProcess::on_accept_error);
+    }
     accept_pause_.reset(evtimer_new(base_.get(), &WorkerProcess::on_accept_resume, this));
     // Never promise more connections than we have descriptors for.
     rlimit nofile{};
@@ -80,6 +92,7 @@ int WorkerProcess::run() {
     sandbox.user = options_.worker_user;
     sandbox.chroot_dir = options_.chroot_dir;
     sandbox.keep_fds = {kWorkerListenFd, kWorkerIpcFd};
+    if (unix_listener_) sandbox.keep_fds.push_back(kWorkerUnixListenFd);
     std::string skipped = harden_worker(sandbox);
     // The parent already said once what an unprivileged start cannot do.
     if (!skipped.empty()) LOG_DEBUG("%s", skipped.c_str());
@@ -90,7 +103,7 @@ int WorkerProcess::run() {
     return exit_status_;
 }
 
-void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, void* arg) {
     auto* self = static_cast<WorkerProcess*>(arg);
     if (self->draining_) {
         evutil_closesocket(fd);
@@ -109,9 +122,20 @@ void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, in
         evutil_closesocket(fd);
         return;
     }
-    auto conn = std::make_unique<ClientConnection>(*self, fd);
+    // The parent learns who is calling from the socket itself (the owner of
+    // the peer socket, or SO_PEERCRED), not from anything we say.
+    const std::uint32_t id = self->next_conn_++;
+    if (self->next_conn_ == 0) self->next_conn_ = 1;
+    if (!self->channel_->send_now_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(id), fd)) {
+        LOG_WARN("cannot hand a new connection to the parent (channel full); closing it");
+        evutil_closesocket(fd);
+        return;
+    }
+    const bool unix_peer = peer != nullptr && peer->sa_family == AF_UNIX;
+    auto conn = std::make_unique<ClientConnection>(*self, fd, id, unix_peer);
     ClientConnection* raw = conn.get();
     self->connections_.emplace(raw, std::move(conn));
+    self->conn_ids_.emplace(id, raw);
     self->arrival_order_.push_back(raw);
 }
 
@@ -136,7 +160,9 @@ void WorkerProcess::on_accept_error(evconnlistener* listener, void* arg) {
     // accept(); log at most once per pause.
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
         LOG_WARN("accept: %s; pausing accepts for 100 ms", std::strerror(err));
-        evconnlistener_disable(listener);
+        evconnlistener_disable(self->listener_.get());
+        if (self->unix_listener_) evconnlistener_disable(self->unix_listener_.get());
+        (void)listener;
         timeval tv{0, 100 * 1000};
         evtimer_add(self->accept_pause_.get(), &tv);
     }
@@ -144,7 +170,9 @@ void WorkerProcess::on_accept_error(evconnlistener* listener, void* arg) {
 
 void WorkerProcess::on_accept_resume(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<WorkerProcess*>(arg);
-    if (self->listener_ && !self->draining_) evconnlistener_enable(self->listener_.get());
+    if (self->draining_) return;
+    if (self->listener_) evconnlistener_enable(self->listener_.get());
+    if (self->unix_listener_) evconnlistener_enable(self->unix_listener_.get());
 }
 
 std::uint32_t WorkerProcess::open_stream(ClientConnection* conn) {
@@ -167,6 +195,8 @@ void WorkerProcess::connection_closed(ClientConnection* conn) {
     auto it = connections_.find(conn);
     if (it == connections_.end()) return;
     arrival_order_.remove(conn);
+    conn_ids_.erase(conn->conn_id());
+    channel_->send(ipc::Type::ConnClose, 0, ipc::encode_u32(conn->conn_id()));
     // The connection is usually deep in its own callback: free it later.
     graveyard_.push_back(std::move(it->second));
     connections_.erase(it);
@@ -210,6 +240,14 @@ void WorkerProcess::on_message(const ipc::MessageView& msg) {
         LOG_ERROR("parent sent %s; exiting", ipc::type_name(msg.type));
         exit_status_ = exit_code::runtime;
         event_base_loopbreak(base_.get());
+        return;
+    }
+    if (msg.type == ipc::Type::ShutdownAnswer) {
+        auto answer = ipc::decode_shutdown_answer(msg.payload);
+        if (!answer) return;
+        // A connection that left meanwhile gets nothing.
+        if (auto c = conn_ids_.find(answer->first); c != conn_ids_.end())
+            c->second->on_shutdown_answer(answer->second);
         return;
     }
     auto it = streams_.find(msg.stream);
@@ -267,6 +305,7 @@ void WorkerProcess::begin_drain() {
     if (draining_) return;
     draining_ = true;
     listener_.reset();
+    unix_listener_.reset();
     // begin_drain may close connections, which edits connections_.
     std::vector<ClientConnection*> all;
     for (auto& [raw, _] : connections_) all.push_back(raw);

@@ -35,6 +35,7 @@ class WorkerProcess : public ChannelOwner {
     event_base* base() const { return base_.get(); }
     const Options& options() const { return options_; }
     const RequestPolicy& request_policy() const { return request_policy_; }
+    const RequestPolicy& unix_request_policy() const { return unix_request_policy_; }
     const HeaderRules& header_rules() const { return header_rules_; }
     HeadLimits head_limits() const;
     Channel& channel() { return *channel_; }
@@ -68,9 +69,13 @@ class WorkerProcess : public ChannelOwner {
     std::uint32_t max_connections_ = 0;           // --max-connections, capped by RLIMIT_NOFILE
     std::list<ClientConnection*> arrival_order_;  // oldest first, for shedding
     RequestPolicy request_policy_;
+    RequestPolicy unix_request_policy_;
+    EvListenerPtr unix_listener_;
     HeaderRules header_rules_;
     std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> connections_;
     std::unordered_map<std::uint32_t, ClientConnection*> streams_;
+    std::unordered_map<std::uint32_t, ClientConnection*> conn_ids_;  // ConnOpen'ed, not yet closed
+    std::uint32_t next_conn_ = 1;
     std::vector<std::unique_ptr<ClientConnection>> graveyard_;  // freed on the next loop turn
     std::vector<ClientConnection*> dirty_;  // output to write this loop turn; never closed ones
     std::uint32_t next_stream_ = 1;
