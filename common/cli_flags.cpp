@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstdint>
 #include <optional>
 #include <type_traits>
@@ -190,6 +191,49 @@ bool apply_allow_host(Options& o, std::string_view v, std::string& expected) {
     return true;
 }
 
+// A user or group name, or a numeric id; resolved by the parent at start.
+template <auto M>
+bool apply_name(Options& o, std::string_view v, std::string& expected) {
+    bool ok = !v.empty() && v.size() <= 64;
+    for (char c : v) {
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == '$');
+    }
+    if (!ok) {
+        expected = "a user or group name, or a numeric id";
+        return false;
+    }
+    (o.*M).emplace_back(v);
+    return true;
+}
+
+bool apply_unix_mode(Options& o, std::string_view v, std::string& expected) {
+    unsigned mode = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mode, 8);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size() || mode > 0777) {
+        expected = "an octal mode, 0000-0777";
+        return false;
+    }
+    o.listen_unix_mode = mode;
+    return true;
+}
+
+std::string show_unix_mode(const Options& o) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", o.listen_unix_mode);
+    return buf;
+}
+
+bool apply_unix_path(Options& o, std::string_view v, std::string& expected) {
+    // sun_path holds 108 bytes with the NUL.
+    if (!is_plain_text(v) || v.front() != '/' || v.size() > 107) {
+        expected = "an absolute path of at most 107 bytes";
+        return false;
+    }
+    o.listen_unix = std::string(v);
+    return true;
+}
+
 std::string show_unused(const Options&) {
     return "";
 }
@@ -258,6 +302,37 @@ const FlagSpec kFlags[] = {
     {"--max-connections", "N", "open client connections per worker (1-1000000)", nullptr,
      apply_number<&Options::max_connections, 1, 1000000>,
      show_number<&Options::max_connections>, nullptr},
+    // Per-user policy (parent only).
+    {"--allow-user", "NAME|UID", "only these users may use the proxy (repeatable)", nullptr,
+     apply_name<&Options::allow_users>, show_unused, "everyone", true, false},
+    {"--allow-group", "NAME|GID", "members of these groups may use the proxy (repeatable)", nullptr,
+     apply_name<&Options::allow_groups>, show_unused, "everyone", true, false},
+    {"--max-streams-per-user", "N", "concurrent streams per user (0: unlimited)", nullptr,
+     apply_number<&Options::max_streams_per_user, 0, UINT32_MAX>,
+     show_number<&Options::max_streams_per_user>, nullptr, false, false},
+    {"--requests-per-minute-per-user", "N", "requests per minute per user (0: unlimited)", nullptr,
+     apply_number<&Options::requests_per_minute_per_user, 0, UINT32_MAX>,
+     show_number<&Options::requests_per_minute_per_user>, nullptr, false, false},
+    {"--tokens-per-day-per-user", "N", "tokens (in + out) per UTC day per user (0: unlimited)", nullptr,
+     apply_number<&Options::tokens_per_day_per_user, 0, UINT64_MAX>,
+     show_number<&Options::tokens_per_day_per_user>, nullptr, false, false},
+    {"--policy", "FILE", "per-user and per-group rules (TOML); SIGHUP re-reads it", nullptr,
+     apply_text<&Options::policy_file>, show_text<&Options::policy_file>, "none", false, false},
+    {"--check-policy", "FILE", "validate a policy file and exit (0 valid, 9 not)", nullptr,
+     apply_text<&Options::check_policy>, show_text<&Options::check_policy>, "none", false, false},
+    {"--state-file", "FILE", "keep today's per-user usage here across restarts", nullptr,
+     apply_text<&Options::state_file>, show_text<&Options::state_file>, "none", false, false},
+    {"--audit-log", "FILE", "also write audit lines here as JSON (reopened on SIGHUP)", nullptr,
+     apply_text<&Options::audit_log>, show_text<&Options::audit_log>, "stderr only", false, false},
+    {"--usage", nullptr, "print today's per-user usage from --state-file and exit",
+     &Options::usage_report, nullptr, nullptr, "off", false, false},
+    {"--listen-unix", "PATH", "also listen on this unix socket (peer uid by SO_PEERCRED)", nullptr,
+     apply_unix_path, show_text<&Options::listen_unix>, "none"},
+    {"--listen-unix-mode", "MODE", "permissions of the unix socket (octal)", nullptr,
+     apply_unix_mode, show_unix_mode, nullptr, false, false},
+    {"--listen-unix-group", "NAME|GID", "group of the unix socket", nullptr,
+     apply_text<&Options::listen_unix_group>, show_text<&Options::listen_unix_group>, "ours",
+     false, false},
     {"--verbose", nullptr, "log debug lines", &Options::verbose, nullptr, nullptr, "off"},
     // Internal: set by the parent when it starts a worker.
     {"--worker-mode", nullptr, "(internal) run as a worker", &Options::worker_mode, nullptr,

@@ -39,7 +39,7 @@ void line(Level level, const char* fmt, ...) {
     if (level == Level::Debug && !g_verbose) return;
     // Format into a stack buffer and emit with one write(2) so lines from
     // several processes sharing stderr do not interleave.
-    char buf[1024];
+    char buf[4096];  // audit lines carry a client path of up to 256 escaped bytes
     int n = std::snprintf(buf, sizeof buf,
                           "codex-responses-api-proxy[%d] %s: %s: ", static_cast<int>(getpid()),
                           g_role, level_name(level));

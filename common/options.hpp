@@ -28,6 +28,21 @@ struct Options {
     std::string openai_project;       // --openai-project VALUE
     std::string key_file;             // --key-file FILE (instead of stdin; systemd credential)
 
+    // --- per-user policy (policy/user_policy.hpp; README "Per-user policy") ---
+    std::vector<std::string> allow_users;            // --allow-user NAME|UID (repeatable)
+    std::vector<std::string> allow_groups;           // --allow-group NAME|GID (repeatable)
+    std::uint32_t max_streams_per_user = 0;          // --max-streams-per-user N (0: unlimited)
+    std::uint32_t requests_per_minute_per_user = 0;  // --requests-per-minute-per-user N
+    std::uint64_t tokens_per_day_per_user = 0;       // --tokens-per-day-per-user N
+    std::string policy_file;                         // --policy FILE (TOML)
+    std::string check_policy;                        // --check-policy FILE: validate and exit
+    std::string state_file;                          // --state-file FILE: today's usage
+    std::string audit_log;                           // --audit-log FILE: JSON lines
+    bool usage_report = false;                       // --usage: print the state file's table
+    std::string listen_unix;                         // --listen-unix PATH
+    unsigned listen_unix_mode = 0666;                // --listen-unix-mode OCTAL
+    std::string listen_unix_group;                   // --listen-unix-group NAME|GID
+
     // limits and timeouts (seconds / bytes); defaults documented in README + man page
     unsigned header_timeout_s = 30;              // --header-timeout
     unsigned body_timeout_s = 60;                // --body-timeout (idle, per read)

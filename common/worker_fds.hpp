@@ -7,5 +7,7 @@ namespace proxy {
 
 inline constexpr int kWorkerListenFd = 3;
 inline constexpr int kWorkerIpcFd = 4;
+// Only with --listen-unix: the unix socket listener.
+inline constexpr int kWorkerUnixListenFd = 5;
 
 }  // namespace proxy

@@ -6,6 +6,7 @@
 #include "common/cli.hpp"
 #include "common/exit_codes.hpp"
 #include "common/process_start.hpp"
+#include "parent/admin_commands.hpp"
 #include "parent/parent_process.hpp"
 
 int main(int argc, char** argv, char** envp) {
@@ -34,5 +35,7 @@ int main(int argc, char** argv, char** envp) {
             stderr);
         return proxy::exit_code::usage;
     }
+    if (!options.check_policy.empty()) return proxy::check_policy_command(options);
+    if (options.usage_report) return proxy::usage_command(options);
     return proxy::run_parent(options);
 }

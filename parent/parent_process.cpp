@@ -16,6 +16,7 @@
 #include "common/log.hpp"
 #include "common/secret_page.hpp"
 #include "common/upstream_url.hpp"
+#include "parent/access_control.hpp"
 #include "parent/chroot_dir.hpp"
 #include "parent/exchange_dump.hpp"
 #include "parent/filesystem.hpp"
@@ -26,6 +27,7 @@
 #include "parent/supervisor.hpp"
 #include "parent/systemd.hpp"
 #include "parent/tls_context.hpp"
+#include "parent/unix_listener.hpp"
 #include "parent/upstream_pool.hpp"
 
 namespace proxy {
@@ -67,8 +69,10 @@ struct Parent {
     std::unique_ptr<UpstreamPool> pool;
     std::unique_ptr<DumpWriter> dump;
     std::unique_ptr<UpstreamEnv> env;
+    std::unique_ptr<AccessControl> access;
     std::unique_ptr<Supervisor> supervisor;
     UniqueFd listen_fd;
+    UniqueFd unix_fd;
     EventPtr sigterm, sigint, sighup, sigchld;
     EventPtr watchdog;  // WATCHDOG=1 to systemd while the loop turns (WatchdogSec=)
     int exit_status = exit_code::ok;
@@ -83,6 +87,8 @@ struct Parent {
         // Workers close their copies as they drain; once ours is gone too,
         // new connections are refused instead of waiting in the backlog.
         listen_fd.reset();
+        unix_fd.reset();
+        if (!options.listen_unix.empty()) ::unlink(options.listen_unix.c_str());
         supervisor->begin_shutdown([this] { event_base_loopexit(base.get(), nullptr); });
     }
 
@@ -95,6 +101,7 @@ struct Parent {
                 break;
             case SIGHUP:
                 systemd_notify(systemd_reloading_state());
+                self->access->reload();
                 self->supervisor->reload();
                 systemd_notify("READY=1");
                 break;
@@ -186,12 +193,23 @@ int run_parent(const Options& o) {
     if (!listener) return fail(exit_code::listen_failed, error);
     const unsigned port = listener->port;
     p.listen_fd = std::move(listener->fd);
+    if (!o.listen_unix.empty()) {
+        p.unix_fd = open_unix_listener(o, error);
+        if (!p.unix_fd) return fail(exit_code::listen_failed, error);
+    }
+    // Per-user policy, usage state, audit log, and the sock_diag socket that
+    // names callers: all opened before the sandbox.
+    const int listeners[] = {p.listen_fd.get(), p.unix_fd.get()};
+    p.access = AccessControl::create(p.base.get(), o,
+                                     std::span<const int>(listeners, p.unix_fd ? 2 : 1), error);
+    if (!p.access) return fail(exit_code::config_failed, error);
 
     UpstreamPool::Config pc;
     pc.url = url;
     pc.tls = p.tls.get();
     p.pool = std::make_unique<UpstreamPool>(p.base.get(), p.dns.get(), pc);
-    p.env = std::make_unique<UpstreamEnv>(UpstreamEnv{*p.pool, *page, o, p.dump.get()});
+    p.env =
+        std::make_unique<UpstreamEnv>(UpstreamEnv{*p.pool, *page, o, p.dump.get(), p.access.get()});
 
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
         EventPtr ev(evsignal_new(p.base.get(), sig, &Parent::on_signal, &p));
@@ -206,7 +224,8 @@ int run_parent(const Options& o) {
     // which the parent's filter allows and nothing else).
     int exe_fd = open_worker_exe(error);
     if (exe_fd < 0) return fail(exit_code::config_failed, error);
-    p.supervisor = std::make_unique<Supervisor>(p.base.get(), *p.env, p.listen_fd.get(), exe_fd);
+    p.supervisor = std::make_unique<Supervisor>(p.base.get(), *p.env, p.listen_fd.get(),
+                                                p.unix_fd.get(), exe_fd);
     p.supervisor->set_stop_handler([&p](int status) { p.stop(status); });
     p.pool->set_on_emptied(&Supervisor::pool_emptied, p.supervisor.get());
     if (!p.supervisor->start_all(error))
@@ -227,11 +246,13 @@ int run_parent(const Options& o) {
     // unmapped once nothing has happened for a while (common/idle_trim.hpp).
     p.supervisor->maybe_idle();
     if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());
-    LOG_INFO("listening on 127.0.0.1:%u, forwarding to %s", port, url.host_header.c_str());
+    LOG_INFO("listening on 127.0.0.1:%u%s%s, forwarding to %s", port,
+             o.listen_unix.empty() ? "" : " and ", o.listen_unix.c_str(), url.host_header.c_str());
     systemd_notify("READY=1\nMAINPID=" + std::to_string(getpid()));
     p.start_watchdog();
 
     event_base_dispatch(p.base.get());
+    p.access->save();
     LOG_INFO("exiting with status %d", p.exit_status);
     return p.exit_status;
 }

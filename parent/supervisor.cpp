@@ -47,10 +47,11 @@ std::vector<char*> c_array(std::vector<std::string>& v) {
 
 }  // namespace
 
-Supervisor::Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int exe_fd)
+Supervisor::Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int unix_fd, int exe_fd)
     : base_(base),
       env_(env),
       listen_fd_(listen_fd),
+      unix_fd_(unix_fd),
       exe_fd_(exe_fd),
       idle_trim_(base, &Supervisor::no_open_streams, this) {}
 
@@ -91,7 +92,7 @@ bool Supervisor::spawn(Slot& slot, std::string& error) {
     args.insert(args.begin(), "codex-responses-api-proxy-worker");
     std::vector<std::string> envs = worker_environment();
     std::vector<char*> argv = c_array(args), envp = c_array(envs);
-    int listen_fd = listen_fd_, exe_fd = exe_fd_, chan = theirs.get();
+    int listen_fd = listen_fd_, unix_fd = unix_fd_, exe_fd = exe_fd_, chan = theirs.get();
 
     pid_t pid = fork();
     if (pid < 0) {
@@ -99,16 +100,20 @@ bool Supervisor::spawn(Slot& slot, std::string& error) {
         return false;
     }
     if (pid == 0) {
-        // Fixed fd layout: 0 /dev/null, 1-2 inherited, 3 listener, 4 channel.
+        // Fixed fd layout: 0 /dev/null, 1-2 inherited, 3 listener, 4 channel,
+        // 5 the unix listener (--listen-unix only).
         int l = fcntl(listen_fd, F_DUPFD, 10);
         int c = fcntl(chan, F_DUPFD, 10);
+        int u = unix_fd >= 0 ? fcntl(unix_fd, F_DUPFD, 10) : -1;
         int devnull = open("/dev/null", O_RDWR);
         if (l < 0 || c < 0 || devnull < 0 || dup2(devnull, 0) < 0 || dup2(l, kWorkerListenFd) < 0 ||
-            dup2(c, kWorkerIpcFd) < 0) {
+            dup2(c, kWorkerIpcFd) < 0 ||
+            (unix_fd >= 0 && (u < 0 || dup2(u, kWorkerUnixListenFd) < 0))) {
             _exit(exit_code::worker_no_respawn);
         }
-        // Keep only exe_fd (CLOEXEC: it vanishes at exec) besides 0-4.
-        if (exe_fd > kWorkerIpcFd + 1) syscall(SYS_close_range, kWorkerIpcFd + 1, exe_fd - 1, 0);
+        const int last = unix_fd >= 0 ? kWorkerUnixListenFd : kWorkerIpcFd;
+        // Keep only exe_fd (CLOEXEC: it vanishes at exec) besides 0-last.
+        if (exe_fd > last + 1) syscall(SYS_close_range, last + 1, exe_fd - 1, 0);
         syscall(SYS_close_range, exe_fd + 1, ~0U, 0);
         syscall(SYS_execveat, exe_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
         _exit(exit_code::worker_no_respawn);

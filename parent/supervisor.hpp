@@ -20,7 +20,8 @@ namespace proxy {
 
 class Supervisor {
   public:
-    Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int exe_fd);
+    // unix_fd: the --listen-unix listener, or -1.
+    Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int unix_fd, int exe_fd);
     ~Supervisor();
 
     bool start_all(std::string& error);
@@ -57,6 +58,7 @@ class Supervisor {
     event_base* base_;
     UpstreamEnv& env_;
     int listen_fd_;
+    int unix_fd_;
     int exe_fd_;
     std::vector<std::unique_ptr<Slot>> slots_;
     std::vector<std::unique_ptr<WorkerLink>> retired_;  // old generation, draining

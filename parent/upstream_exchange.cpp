@@ -10,6 +10,7 @@
 #include "common/http_head.hpp"
 #include "common/log.hpp"
 #include "common/secret_page.hpp"
+#include "parent/access_control.hpp"
 #include "parent/exchange_dump.hpp"
 #include "parent/response_head_parser.hpp"
 #include "parent/tls_context.hpp"
@@ -72,12 +73,17 @@ void UpstreamExchange::write_head() {
     evbuffer* out = pending_.get();
     evbuffer_add_printf(out, "POST %s HTTP/1.1\r\nHost: %s\r\n", url.path_and_query.c_str(),
                         url.host_header.c_str());
+    // With a token budget in force the body must be countable: ask for it
+    // uncompressed, whatever the client asked.
+    const bool identity = env_.access != nullptr && env_.access->counts_tokens();
     for (const auto& h : request_.headers) {
+        if (identity && iequals(h.name, "accept-encoding")) continue;
         evbuffer_add(out, h.name.data(), h.name.size());
         evbuffer_add(out, ": ", 2);
         evbuffer_add(out, h.value.data(), h.value.size());
         evbuffer_add(out, "\r\n", 2);
     }
+    if (identity) evbuffer_add_printf(out, "Accept-Encoding: identity\r\n");
     static constexpr char kAuth[] = "Authorization: ";
     evbuffer_add(out, kAuth, sizeof kAuth - 1);
     std::string_view key = env_.key.header_value();
@@ -119,6 +125,7 @@ void UpstreamExchange::append_body(std::string_view data) {
 bool UpstreamExchange::on_req_body(std::string_view data) {
     if (req_done_ || request_.framing == BodyFraming::None) return false;
     req_body_bytes_ += data.size();
+    record_.request_bytes = req_body_bytes_;
     if (req_body_bytes_ > env_.options.max_body_bytes) return false;
     if (request_.framing == BodyFraming::Length && req_body_bytes_ > request_.content_length)
         return false;
@@ -146,6 +153,7 @@ bool UpstreamExchange::on_req_end() {
 
 void UpstreamExchange::on_cancel() {
     // The client left: the upstream connection is in an unknown state.
+    if (phase_ != Phase::Finished) record_.outcome = "client_aborted";
     conn_.reset();
     phase_ = Phase::Finished;
     finish();
@@ -322,6 +330,20 @@ bool UpstreamExchange::parse_head() {
     start.content_length =
         resp_head_.framing == BodyFraming::Length ? resp_head_.content_length : 0;
     start.headers = filter_response_headers(resp_head_.headers);
+    record_.status = resp_head_.status;
+    bool compressed = false;
+    for (const auto& h : resp_head_.headers) {
+        if (iequals(h.name, "x-request-id")) {
+            // Only a printable token goes into the audit line.
+            std::string id = h.value.substr(0, 128);
+            bool ok = !id.empty();
+            for (char c : id) ok = ok && c > ' ' && c < 0x7f && c != '"' && c != '\\';
+            if (ok) record_.request_id = std::move(id);
+        } else if (iequals(h.name, "content-encoding") && !iequals(h.value, "identity")) {
+            compressed = true;
+        }
+    }
+    if (!compressed) usage_.emplace();
     HeaderList().swap(resp_head_.headers);  // sent on; only the framing is needed from here
     std::string payload = ipc::encode_response_start(start);
     if (payload.empty() || payload.size() > ipc::kMaxPayload) {
@@ -343,6 +365,8 @@ bool UpstreamExchange::parse_head() {
 void UpstreamExchange::deliver(std::string_view data) {
     if (data.empty()) return;
     if (dump_) dump_->response_body(data);
+    record_.response_bytes += data.size();
+    if (usage_) usage_->feed(data);
     for (std::size_t off = 0; off < data.size(); off += ipc::kMaxPayload) {
         auto piece = data.substr(off, ipc::kMaxPayload);
         sink_.send_to_worker(ipc::Type::RespBody, stream_, piece);
@@ -353,6 +377,7 @@ void UpstreamExchange::deliver(std::string_view data) {
 void UpstreamExchange::response_complete() {
     if (phase_ == Phase::Finished) return;
     phase_ = Phase::Finished;
+    if (usage_) record_.tokens = usage_->usage();
     sink_.send_to_worker(ipc::Type::RespEnd, stream_, {});
     if (dump_) dump_->response_done();
     // The upstream saw a complete request once every declared body byte is
@@ -378,12 +403,17 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
     bool head_sent = phase_ == Phase::Body;
     phase_ = Phase::Finished;
     conn_.reset();
+    if (usage_) record_.tokens = usage_->usage();  // what was used before it broke
+    record_.code = r.code;
     if (head_sent) {
+        record_.outcome = "aborted";
         LOG_WARN("stream %u aborted: %s", stream_, detail.c_str());
         sink_.send_to_worker(ipc::Type::RespAbort, stream_, {});
     } else {
+        record_.outcome = "upstream_error";
+        record_.status = r.status;
         LOG_WARN("upstream error (%s, answering %u): %s", r.code, r.status, detail.c_str());
-        ipc::ErrorReply e{r.status, r.code, r.message};
+        ipc::ErrorReply e{r.status, r.code, r.message, {}, 0};
         sink_.send_to_worker(ipc::Type::RespError, stream_, ipc::encode_error(e));
     }
     if (dump_) dump_->response_done();

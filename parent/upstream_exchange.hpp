@@ -4,6 +4,7 @@
 // locked key page, and body framing of its own choosing.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,12 +16,15 @@
 #include "common/http_types.hpp"
 #include "common/ipc.hpp"
 #include "common/options.hpp"
+#include "parent/peer_identity.hpp"
 #include "parent/upstream_pool.hpp"
+#include "parent/usage_scanner.hpp"
 #include "policy/refusal.hpp"
 
 namespace proxy {
 
 class KeyPage;
+class AccessControl;
 class ExchangeDump;
 class DumpWriter;
 
@@ -37,7 +41,20 @@ struct UpstreamEnv {
     UpstreamPool& pool;
     const KeyPage& key;
     const Options& options;
-    DumpWriter* dump = nullptr;  // --dump-dir, else null
+    DumpWriter* dump = nullptr;       // --dump-dir, else null
+    AccessControl* access = nullptr;  // per-user policy and audit; null in some unit tests
+};
+
+// What the audit line and the token count need to know of an exchange.
+struct ExchangeRecord {
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    unsigned status = 0;                // the status the client was sent (0: none)
+    const char* outcome = "completed";  // or upstream_error, aborted, client_aborted
+    std::string code;                   // our error code, if we answered instead of the upstream
+    std::uint64_t request_bytes = 0;    // body bytes
+    std::uint64_t response_bytes = 0;
+    std::string request_id;  // the upstream's x-request-id
+    std::optional<TokenUsage> tokens;
 };
 
 class UpstreamExchange {
@@ -57,6 +74,9 @@ class UpstreamExchange {
     void on_resp_credit(std::uint32_t bytes);
 
     bool request_done() const { return req_done_; }
+    const ExchangeRecord& record() const { return record_; }
+    void mark_worker_lost() { record_.outcome = "worker_lost"; }
+    PeerIdentity caller;  // set by the worker link: whose request this is
     std::uint64_t uncredited_request_bytes() const { return req_uncredited_; }
 
   private:
@@ -98,6 +118,8 @@ class UpstreamExchange {
     bool read_paused_ = false;
     bool got_response_bytes_ = false;
     std::unique_ptr<ExchangeDump> dump_;
+    ExchangeRecord record_;
+    std::optional<UsageScanner> usage_;  // only for an uncompressed body
 };
 
 }  // namespace proxy

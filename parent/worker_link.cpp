@@ -3,6 +3,7 @@
 #include <csignal>
 
 #include "common/log.hpp"
+#include "parent/access_control.hpp"
 #include "parent/supervisor.hpp"
 
 namespace proxy {
@@ -32,7 +33,17 @@ constexpr Answer kAnswers[] = {
     {ipc::Type::ReqCancel, kBody | kDone | kStale, &WorkerLink::answer_req_cancel},
     {ipc::Type::RespCredit, kBody | kDone | kStale, &WorkerLink::answer_resp_credit},
     {ipc::Type::Shutdown, kControl, &WorkerLink::answer_shutdown},
+    {ipc::Type::ConnOpen, kControl, &WorkerLink::answer_conn_open},
+    {ipc::Type::ConnClose, kControl, &WorkerLink::answer_conn_close},
+    {ipc::Type::ShutdownAsk, kControl, &WorkerLink::answer_shutdown_ask},
+    {ipc::Type::Refused, kControl, &WorkerLink::answer_refused},
 };
+
+// A worker holds at most --max-connections clients; twice that is a worker
+// that forgets to close what it opened.
+std::size_t max_conns(const Options& o) {
+    return 2 * static_cast<std::size_t>(o.max_connections) + 64;
+}
 
 }  // namespace
 
@@ -60,6 +71,7 @@ void WorkerLink::send_to_worker(ipc::Type type, std::uint32_t stream, std::strin
 void WorkerLink::exchange_done(std::uint32_t stream) {
     auto it = streams_.find(stream);
     if (it == streams_.end()) return;
+    account_for(*it->second);
     graveyard_.push_back(std::move(it->second));
     streams_.erase(it);
     event_active(reap_event_.get(), 0, 0);
@@ -70,9 +82,37 @@ void WorkerLink::on_reap(evutil_socket_t, short, void* arg) {
     static_cast<WorkerLink*>(arg)->graveyard_.clear();
 }
 
+void WorkerLink::account_for(UpstreamExchange& ex) {
+    if (env_.access == nullptr) return;
+    const ExchangeRecord& rec = ex.record();
+    env_.access->stream_ended(ex.caller, rec.tokens);
+    AuditRecord a;
+    a.method = "POST";
+    a.path = "/v1/responses";
+    a.status = rec.status;
+    a.outcome = rec.outcome;
+    a.code = rec.code;
+    a.request_bytes = rec.request_bytes;
+    a.response_bytes = rec.response_bytes;
+    a.duration_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - rec.started)
+            .count();
+    a.request_id = rec.request_id;
+    if (rec.tokens) {
+        a.tokens_in = rec.tokens->input;
+        a.tokens_out = rec.tokens->output;
+    }
+    env_.access->audit(ex.caller, a);
+}
+
 void WorkerLink::drop_all_streams() {
     channel_.close();
-    for (auto& [id, ex] : streams_) graveyard_.push_back(std::move(ex));
+    for (auto& [id, ex] : streams_) {
+        // The worker is gone mid-request: the stream still ends for its user.
+        ex->mark_worker_lost();
+        account_for(*ex);
+        graveyard_.push_back(std::move(ex));
+    }
     streams_.clear();
     graveyard_.clear();
 }
@@ -123,6 +163,10 @@ void WorkerLink::hostile(const char* what, const char* why) {
 bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     auto open = ipc::decode_open(m.payload);
     if (!open) return false;
+    // A request on a connection the worker never handed over has nobody
+    // behind it that the kernel vouched for.
+    auto conn = conns_.find(open->conn);
+    if (conn == conns_.end()) return false;
     const Options& o = env_.options;
     if (auto reason =
             check_forwarded_headers(open->headers, rules_, o.max_headers, o.max_header_bytes)) {
@@ -134,7 +178,17 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
         return false;
     if (streams_.size() >= o.max_connections) return false;
     max_stream_seen_ = m.stream;
+    const PeerIdentity who = conn->second;
+    if (env_.access != nullptr) {
+        // Nothing reaches the upstream for a caller the policy refuses.
+        auto verdict = env_.access->admit_request(who);
+        if (verdict.refusal) {
+            refuse_open(m.stream, who, *verdict.refusal, verdict.retry_after);
+            return true;
+        }
+    }
     auto ex = std::make_unique<UpstreamExchange>(env_, *this, m.stream, std::move(*open));
+    ex->caller = who;
     UpstreamExchange* raw = ex.get();
     streams_.emplace(m.stream, std::move(ex));
     raw->start();
@@ -166,9 +220,90 @@ bool WorkerLink::answer_resp_credit(const ipc::MessageView& m, UpstreamExchange*
     return true;
 }
 
-bool WorkerLink::answer_shutdown(const ipc::MessageView& m, UpstreamExchange*) {
+void WorkerLink::refuse_open(std::uint32_t stream, const PeerIdentity& who, const Refusal& r,
+                             std::uint32_t retry_after) {
+    ipc::ErrorReply e{r.status, r.code, r.message, r.type, retry_after};
+    send_to_worker(ipc::Type::RespError, stream, ipc::encode_error(e));
+    AuditRecord a;
+    a.method = "POST";
+    a.path = "/v1/responses";
+    a.status = r.status;
+    a.outcome = "refused";
+    a.code = r.code;
+    env_.access->audit(who, a);
+}
+
+bool WorkerLink::answer_conn_open(const ipc::MessageView& m, UpstreamExchange*) {
+    auto id = ipc::decode_u32(m.payload);
+    // Connection ids only grow: an id seen before is a replay.
+    if (!id || *id <= max_conn_seen_ || m.fd < 0 || conns_.size() >= max_conns(env_.options))
+        return false;
+    max_conn_seen_ = *id;
+    PeerIdentity who;
+    if (env_.access != nullptr) {
+        std::string why;
+        auto found = env_.access->identify(m.fd, why);
+        if (!found) {
+            LOG_SECURITY("worker %u handed over %s", id_, why.c_str());
+            return false;
+        }
+        who = *found;
+    }
+    conns_.emplace(*id, who);
+    return true;
+}
+
+bool WorkerLink::answer_conn_close(const ipc::MessageView& m, UpstreamExchange*) {
+    auto id = ipc::decode_u32(m.payload);
+    return id && conns_.erase(*id) == 1;
+}
+
+bool WorkerLink::answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange*) {
+    auto id = ipc::decode_u32(m.payload);
     // Only workers of a proxy started with --http-shutdown may ask.
-    if (!m.payload.empty() || !env_.options.http_shutdown) return false;
+    if (!id || !env_.options.http_shutdown) return false;
+    auto conn = conns_.find(*id);
+    if (conn == conns_.end()) return false;
+    const bool granted = env_.access == nullptr || env_.access->may_shutdown(conn->second);
+    if (granted) {
+        shutdown_granted_ = true;
+    } else if (env_.access != nullptr) {
+        env_.access->count_refusal(conn->second);
+        AuditRecord a;
+        a.method = "GET";
+        a.path = "/shutdown";
+        a.status = refusal::kUserNotAllowed.status;
+        a.outcome = "refused";
+        a.code = refusal::kUserNotAllowed.code;
+        env_.access->audit(conn->second, a);
+    }
+    send_to_worker(ipc::Type::ShutdownAnswer, 0, ipc::encode_shutdown_answer(*id, granted));
+    return true;
+}
+
+bool WorkerLink::answer_refused(const ipc::MessageView& m, UpstreamExchange*) {
+    auto note = ipc::decode_refusal_note(m.payload);
+    if (!note) return false;
+    if (env_.access == nullptr) return true;
+    // A refusal on a connection already closed is still worth a line; it
+    // just has nobody to name.
+    PeerIdentity who;
+    if (auto conn = conns_.find(note->conn); conn != conns_.end()) who = conn->second;
+    env_.access->count_refusal(who);
+    AuditRecord a;
+    a.method = note->method;
+    a.path = note->path;
+    a.status = note->status;
+    a.outcome = "refused";
+    a.code = note->code;
+    env_.access->audit(who, a);
+    return true;
+}
+
+bool WorkerLink::answer_shutdown(const ipc::MessageView& m, UpstreamExchange*) {
+    // Only after the parent granted a ShutdownAsk, and only once per grant.
+    if (!m.payload.empty() || !env_.options.http_shutdown || !shutdown_granted_) return false;
+    shutdown_granted_ = false;
     LOG_INFO("shutdown requested over HTTP (worker %u)", id_);
     supervisor_.request_shutdown();
     return true;

@@ -47,11 +47,19 @@ class WorkerLink : public ChannelOwner, public StreamSink {
     bool answer_req_cancel(const ipc::MessageView& m, UpstreamExchange* ex);
     bool answer_resp_credit(const ipc::MessageView& m, UpstreamExchange* ex);
     bool answer_shutdown(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_conn_open(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_conn_close(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_refused(const ipc::MessageView& m, UpstreamExchange* ex);
 
   private:
     void on_message(const ipc::MessageView& msg) override;
     void on_channel_down(const char* why, bool malformed) override;
     void hostile(const char* what, const char* why);
+    // The request is over: the caller's account and the audit line.
+    void account_for(UpstreamExchange& ex);
+    void refuse_open(std::uint32_t stream, const PeerIdentity& who, const Refusal& r,
+                     std::uint32_t retry_after);
     static void on_reap(evutil_socket_t, short, void* arg);
 
     Supervisor& supervisor_;
@@ -64,6 +72,11 @@ class WorkerLink : public ChannelOwner, public StreamSink {
     std::vector<std::unique_ptr<UpstreamExchange>> graveyard_;
     EventPtr reap_event_;
     std::uint32_t max_stream_seen_ = 0;
+    // Connections the worker handed over (ConnOpen), and who is at the other
+    // end of each, as the kernel said when it was handed over.
+    std::unordered_map<std::uint32_t, PeerIdentity> conns_;
+    std::uint32_t max_conn_seen_ = 0;
+    bool shutdown_granted_ = false;  // one-shot: a granted ShutdownAsk allows one Shutdown
     bool killed_ = false;
 };
 

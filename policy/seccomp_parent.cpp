@@ -125,6 +125,10 @@ void add_files(SeccompPolicy& p) {
         p.push_back(allow(name, "a half-written server-info temp file is removed"));
     }
     p.push_back(allow("getdents64", "a worker lists /proc/self/fd to close inherited fds"));
+    // The per-user policy resolves a caller's groups through NSS; with
+    // nsswitch's "systemd" source, libnss_systemd looks for userdb records in
+    // /run/userdb, /usr/lib/userdb ... and follows their symlinks.
+    p.push_back(allow("readlinkat", "NSS (nss-systemd) follows symlinks of userdb directories"));
     p.push_back(allow("munlock", "the key page is wiped and unlocked at exit"));
 }
 

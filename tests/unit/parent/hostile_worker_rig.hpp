@@ -47,6 +47,7 @@
 #include "common/secret_page.hpp"
 #include "common/unique_fd.hpp"
 #include "common/upstream_url.hpp"
+#include "parent/access_control.hpp"
 #include "parent/supervisor.hpp"
 #include "parent/upstream_exchange.hpp"
 #include "parent/upstream_pool.hpp"
@@ -205,6 +206,11 @@ struct Rig {
     EvDnsBasePtr dns;
     std::unique_ptr<UpstreamPool> pool;
     std::unique_ptr<UpstreamEnv> env;
+    // The client side: a real listener whose accepted connections the fake
+    // worker hands over (ConnOpen), and the per-user layer that checks them.
+    UniqueFd client_listener;
+    std::vector<UniqueFd> clients, accepted;
+    std::unique_ptr<AccessControl> access;
     std::unique_ptr<Supervisor> supervisor;
     std::unique_ptr<WorkerLink> link;
     UniqueFd worker_end;  // what a worker would hold
@@ -218,7 +224,8 @@ struct Rig {
     // `upstream_host` names the upstream in its URL; a name other than an
     // address is resolved only through `hosts_file` (no name servers).
     explicit Rig(bool http_shutdown = false, const std::string& upstream_host = "127.0.0.1",
-                 const std::string& hosts_file = {}) {
+                 const std::string& hosts_file = {}, std::vector<std::string> allow_users = {}) {
+        opts.allow_users = std::move(allow_users);
         host_header = upstream_host + ":" + std::to_string(upstream.port());
         opts.allow_insecure_upstream = true;
         opts.http_shutdown = http_shutdown;
@@ -245,8 +252,18 @@ struct Rig {
         REQUIRE(dns);
         if (!hosts_file.empty()) REQUIRE(evdns_base_load_hosts(dns.get(), hosts_file.c_str()) == 0);
         pool = std::make_unique<UpstreamPool>(base.get(), dns.get(), pc);
-        env = std::make_unique<UpstreamEnv>(UpstreamEnv{*pool, *page, opts, nullptr});
-        supervisor = std::make_unique<Supervisor>(base.get(), *env, -1, -1);
+        client_listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        REQUIRE(client_listener);
+        sockaddr_in la{};
+        la.sin_family = AF_INET;
+        la.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(client_listener.get(), reinterpret_cast<sockaddr*>(&la), sizeof la) == 0);
+        REQUIRE(::listen(client_listener.get(), 16) == 0);
+        const int lfd = client_listener.get();
+        access = AccessControl::create(base.get(), opts, std::span<const int>(&lfd, 1), error);
+        REQUIRE_MESSAGE(access, error);
+        env = std::make_unique<UpstreamEnv>(UpstreamEnv{*pool, *page, opts, nullptr, access.get()});
+        supervisor = std::make_unique<Supervisor>(base.get(), *env, -1, -1, -1);
         supervisor->set_stop_handler([this](int st) { stop_status = st; });
 
         int sv[2];
@@ -260,10 +277,48 @@ struct Rig {
         }
         link = std::make_unique<WorkerLink>(*supervisor, *env, base.get(), 1u, child,
                                             std::move(parent_end));
+        // Connection 1, as a real worker announces each client it accepts.
+        send_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(1), accept_client());
+    }
+
+    // A client connects to the listener; returns the accepted end.
+    int accept_client() {
+        sockaddr_in a{};
+        socklen_t len = sizeof a;
+        REQUIRE(::getsockname(client_listener.get(), reinterpret_cast<sockaddr*>(&a), &len) == 0);
+        UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        REQUIRE(::connect(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        UniqueFd s(::accept4(client_listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        REQUIRE(s);
+        clients.push_back(std::move(c));
+        accepted.push_back(std::move(s));
+        return accepted.back().get();
+    }
+    // A message with a descriptor (SCM_RIGHTS); fd < 0 sends none.
+    void send_with_fd(ipc::Type type, std::uint32_t stream, std::string_view payload, int fd) {
+        std::string wire;
+        REQUIRE(ipc::encode(type, stream, payload, wire));
+        iovec iov{wire.data(), wire.size()};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        if (fd >= 0) {
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof control;
+            cmsghdr* c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        }
+        REQUIRE(::sendmsg(worker_end.get(), &msg, MSG_NOSIGNAL) ==
+                static_cast<ssize_t>(wire.size()));
     }
 
     ~Rig() {
         link.reset();
+        access.reset();
         if (!reaped && child > 0) {
             ::kill(child, SIGKILL);
             ::waitpid(child, nullptr, 0);
@@ -289,8 +344,10 @@ struct Rig {
         send_raw(wire);
     }
     void send_open(std::uint32_t stream, const HeaderList& headers,
-                   BodyFraming framing = BodyFraming::Length, std::uint64_t length = 0) {
+                   BodyFraming framing = BodyFraming::Length, std::uint64_t length = 0,
+                   std::uint32_t conn = 1) {
         ipc::OpenRequest o;
+        o.conn = conn;
         o.framing = framing;
         o.content_length = length;
         o.headers = headers;

@@ -219,6 +219,13 @@ TEST_CASE("hostile worker: payload on ReqEnd / ReqCancel, bad RespCredit payload
 
 TEST_CASE("hostile worker: Shutdown when --http-shutdown is off") {
     Rig rig(false);
+    rig.send(ipc::Type::ShutdownAsk, 0, ipc::encode_u32(1));
+    CHECK(rig.wait_killed());
+    CHECK(rig.stop_status == -1);
+}
+
+TEST_CASE("hostile worker: Shutdown that was never asked for and granted") {
+    Rig rig(true);
     rig.send(ipc::Type::Shutdown, 0);
     CHECK(rig.wait_killed());
     CHECK(rig.stop_status == -1);

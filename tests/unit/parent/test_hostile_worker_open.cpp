@@ -81,6 +81,7 @@ TEST_CASE("hostile worker: kFlagLast where it does not belong") {
     SUBCASE("on ReqOpen") {
         Rig rig;
         ipc::OpenRequest o;
+        o.conn = 1;
         o.framing = BodyFraming::None;
         o.headers = codex_like_headers();
         rig.send(ipc::Type::ReqOpen, 1, ipc::encode_open(o), ipc::kFlagLast);
@@ -150,8 +151,15 @@ TEST_CASE("hostile worker: exactly max_headers (100) valid headers are accepted"
     CHECK(rig.complete_requests() == 1);
 }
 
-TEST_CASE("hostile worker: Shutdown is honoured when --http-shutdown is on") {
+TEST_CASE("hostile worker: Shutdown is honoured when --http-shutdown is on and was granted") {
     Rig rig(true);
+    rig.send(ipc::Type::ShutdownAsk, 0, ipc::encode_u32(1));
+    REQUIRE(rig.wait_message(ipc::Type::ShutdownAnswer, 0));
+    bool granted = false;
+    for (auto& m : rig.from_parent)
+        if (m.type == ipc::Type::ShutdownAnswer)
+            granted = ipc::decode_shutdown_answer(m.payload) == std::make_pair(1u, true);
+    CHECK(granted);
     rig.send(ipc::Type::Shutdown, 0);
     rig.pump(200);
     CHECK_FALSE(rig.reaped);
@@ -220,9 +228,10 @@ TEST_CASE("hostile worker: bad framing in ReqOpen") {
     SUBCASE("framing value out of range") {
         Rig rig;
         ipc::OpenRequest o;
+        o.conn = 1;
         o.headers = codex_like_headers();
         std::string p = ipc::encode_open(o);
-        p[0] = 9;
+        p[4] = 9;  // after the u32 connection id
         rig.send(ipc::Type::ReqOpen, 1, p);
         CHECK(rig.wait_killed());
         CHECK(rig.upstream.total_bytes() == 0);
@@ -233,6 +242,7 @@ TEST_CASE("hostile worker: bad framing in ReqOpen") {
     SUBCASE("trailing garbage after the header list") {
         Rig rig;
         ipc::OpenRequest o;
+        o.conn = 1;
         o.framing = BodyFraming::None;
         o.headers = codex_like_headers();
         rig.send(ipc::Type::ReqOpen, 1, ipc::encode_open(o) + "zz");
@@ -242,10 +252,11 @@ TEST_CASE("hostile worker: bad framing in ReqOpen") {
     SUBCASE("a header count the payload cannot hold") {
         Rig rig;
         ipc::OpenRequest o;
+        o.conn = 1;
         o.framing = BodyFraming::None;
-        std::string p = ipc::encode_open(o);  // framing, u64 length, u16 count 0
-        p[9] = '\xff';
-        p[10] = '\xff';
+        std::string p = ipc::encode_open(o);  // u32 conn, framing, u64 length, u16 count 0
+        p[13] = '\xff';
+        p[14] = '\xff';
         rig.send(ipc::Type::ReqOpen, 1, p);
         CHECK(rig.wait_killed());
         CHECK(rig.upstream.total_bytes() == 0);

@@ -1,0 +1,85 @@
+// The parent's per-user layer: who is calling (PeerIdentifier), who may and
+// how much (policy/user_policy.hpp and the --policy file), the counters
+// (UserAccounts, saved to --state-file), and the audit line of every request.
+// WorkerLink asks; nothing here trusts a worker's word about a user.
+#pragma once
+
+#include <event2/event.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "common/event_ptr.hpp"
+#include "common/options.hpp"
+#include "parent/audit_log.hpp"
+#include "parent/peer_identity.hpp"
+#include "parent/user_accounts.hpp"
+#include "parent/user_directory.hpp"
+#include "policy/user_policy.hpp"
+
+namespace proxy {
+
+// The flags' part of the policy (--allow-user, --allow-group, the limits).
+// Names resolve through the system; an unknown one is an error.
+std::optional<UserPolicy> policy_from_flags(const Options& o, std::string& error);
+
+class AccessControl {
+  public:
+    // Reads the policy file and the state file, opens the audit log and the
+    // sock_diag socket: before the sandbox. nullptr + error on failure.
+    static std::unique_ptr<AccessControl> create(event_base* base, const Options& o,
+                                                 std::span<const int> listen_fds,
+                                                 std::string& error);
+    ~AccessControl();
+
+    std::optional<PeerIdentity> identify(int fd, std::string& why) const {
+        return identifier_.identify(fd, why);
+    }
+
+    struct Verdict {
+        const Refusal* refusal = nullptr;
+        std::uint32_t retry_after = 0;
+    };
+    // Before anything goes upstream. Success opens a stream for the caller's
+    // account until stream_ended().
+    Verdict admit_request(const PeerIdentity& who);
+    void stream_ended(const PeerIdentity& who, const std::optional<TokenUsage>& tokens);
+    bool may_shutdown(const PeerIdentity& who);
+    void count_refusal(const PeerIdentity& who);
+
+    // Fills in uid, user and pid, and writes the line.
+    void audit(const PeerIdentity& who, AuditRecord& r);
+
+    // SIGHUP: the policy file again (a bad one is refused, the old policy
+    // stays), fresh user and group data, the audit log reopened.
+    void reload();
+    // Saves the state file if anything changed (also every few seconds).
+    void save();
+
+    // A token budget is in force somewhere: responses must be countable, so
+    // the parent asks the upstream for an uncompressed body.
+    bool counts_tokens() const { return counts_tokens_; }
+
+  private:
+    AccessControl(const Options& o) : options_(o) {}
+    Caller caller_of(const PeerIdentity& who);
+    static uid_t account_of(const PeerIdentity& who);
+    static void on_save_timer(evutil_socket_t, short, void* arg);
+    void set_policy(UserPolicy p);
+
+    const Options& options_;
+    UserPolicy flags_policy_;
+    UserPolicy policy_;
+    PeerIdentifier identifier_;
+    UserDirectory directory_;
+    UserAccounts accounts_;
+    AuditLog audit_;
+    EventPtr save_timer_;
+    bool counts_tokens_ = false;
+    bool state_loaded_ = false;  // --state-file read: save() may replace it
+};
+
+}  // namespace proxy

@@ -1,0 +1,88 @@
+#include "parent/admin_commands.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <variant>
+
+#include "common/exit_codes.hpp"
+#include "parent/access_control.hpp"
+#include "parent/usage_state.hpp"
+#include "parent/user_directory.hpp"
+#include "policy/policy_file.hpp"
+#include "policy/rate_limit.hpp"
+
+namespace proxy {
+
+namespace {
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "codex-responses-api-proxy: %s\n", message.c_str());
+    return exit_code::config_failed;
+}
+
+std::string limit_text(std::uint64_t v) {
+    return v == 0 ? "-" : std::to_string(v);
+}
+
+}  // namespace
+
+int check_policy_command(const Options& o) {
+    std::string error;
+    auto flags = policy_from_flags(o, error);
+    if (!flags) return fail(error);
+    auto loaded = load_policy_file(o.check_policy, *flags, system_name_resolver());
+    if (auto* err = std::get_if<std::string>(&loaded)) return fail(*err);
+    const UserPolicy& p = std::get<UserPolicy>(loaded);
+    std::printf(
+        "%s: ok (%zu allowed users, %zu allowed groups, %zu denied users, %zu denied "
+        "groups, %zu user and %zu group overrides)\n",
+        o.check_policy.c_str(), p.allow_users.size(), p.allow_groups.size(), p.deny_users.size(),
+        p.deny_groups.size(), p.users.size(), p.groups.size());
+    return exit_code::ok;
+}
+
+int usage_command(const Options& o) {
+    const std::string path = o.state_file.empty() ? kDefaultStateFile : o.state_file;
+    auto state = load_usage_state(path);
+    if (auto* err = std::get_if<std::string>(&state)) return fail(*err);
+    const UsageDay& day = std::get<UsageDay>(state);
+    // The limits shown are what the same flags and --policy would apply.
+    std::string error;
+    auto policy = policy_from_flags(o, error);
+    if (!policy) return fail(error);
+    if (!o.policy_file.empty()) {
+        auto loaded = load_policy_file(o.policy_file, *policy, system_name_resolver());
+        if (auto* err = std::get_if<std::string>(&loaded)) return fail("--policy: " + *err);
+        policy = std::get<UserPolicy>(std::move(loaded));
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const bool stale = !day.day.empty() && day.day != utc_day(now);
+    std::printf("usage for %s (UTC)%s, from %s\n", day.day.empty() ? "today" : day.day.c_str(),
+                stale ? " [an earlier day: nothing used today yet]" : "", path.c_str());
+    std::printf("%-10s %-16s %9s %8s %12s %12s %12s %14s\n", "UID", "USER", "REQUESTS", "REFUSED",
+                "TOKENS_IN", "TOKENS_OUT", "TOKENS", "TOKENS/DAY");
+    for (const auto& [uid, c] : day.users) {
+        const bool unknown = uid == kUnknownUid;
+        UserInfo info;
+        if (!unknown) info = UserDirectory::fetch(uid);
+        Caller caller{!unknown, uid, info.groups};
+        const EffectiveLimits lim = limits_for(*policy, caller);
+        std::printf("%-10s %-16s %9llu %8llu %12llu %12llu %12llu %14s\n",
+                    unknown ? "?" : std::to_string(uid).c_str(),
+                    unknown             ? "(unidentified)"
+                    : info.name.empty() ? "?"
+                                        : info.name.c_str(),
+                    static_cast<unsigned long long>(c.requests),
+                    static_cast<unsigned long long>(c.refused),
+                    static_cast<unsigned long long>(c.tokens_in),
+                    static_cast<unsigned long long>(c.tokens_out),
+                    static_cast<unsigned long long>(c.tokens_in + c.tokens_out),
+                    limit_text(lim.tokens_per_day).c_str());
+    }
+    return exit_code::ok;
+}
+
+}  // namespace proxy

@@ -1,0 +1,137 @@
+#include "parent/audit_log.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "common/json.hpp"
+#include "common/log.hpp"
+
+namespace proxy {
+
+namespace {
+
+// Plain tokens stay bare; anything else is quoted with \" \\ and \xNN.
+void put_value(std::string& out, std::string_view v) {
+    bool bare = !v.empty();
+    for (unsigned char c : v)
+        if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '=') bare = false;
+    if (bare) {
+        out.append(v);
+        return;
+    }
+    out.push_back('"');
+    for (unsigned char c : v) {
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(static_cast<char>(c));
+        } else if (c < ' ' || c >= 0x7f) {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out.append(hex);
+        } else {
+            out.push_back(static_cast<char>(c));
+        }
+    }
+    out.push_back('"');
+}
+
+void put_field(std::string& out, const char* key, std::string_view v) {
+    if (!out.empty()) out.push_back(' ');
+    out.append(key);
+    out.push_back('=');
+    put_value(out, v);
+}
+
+std::string uid_text(const AuditRecord& r) {
+    return r.uid_known ? std::to_string(r.uid) : "?";
+}
+
+std::string ms_text(double ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", ms);
+    return buf;
+}
+
+}  // namespace
+
+std::string format_audit_text(const AuditRecord& r) {
+    std::string out;
+    put_field(out, "uid", uid_text(r));
+    put_field(out, "user", r.user.empty() ? "?" : r.user);
+    if (r.pid != 0) put_field(out, "pid", std::to_string(r.pid));
+    put_field(out, "method", r.method.empty() ? "-" : r.method);
+    put_field(out, "path", r.path.empty() ? "-" : r.path);
+    put_field(out, "status", std::to_string(r.status));
+    put_field(out, "outcome", r.outcome);
+    if (!r.code.empty()) put_field(out, "code", r.code);
+    put_field(out, "req_bytes", std::to_string(r.request_bytes));
+    put_field(out, "resp_bytes", std::to_string(r.response_bytes));
+    put_field(out, "duration_ms", ms_text(r.duration_ms));
+    put_field(out, "request_id", r.request_id.empty() ? "-" : r.request_id);
+    put_field(out, "tokens_in", r.tokens_in ? std::to_string(*r.tokens_in) : "-");
+    put_field(out, "tokens_out", r.tokens_out ? std::to_string(*r.tokens_out) : "-");
+    return out;
+}
+
+std::string format_audit_json(const AuditRecord& r, long long unix_ms) {
+    auto str = [](std::string_view v) { return "\"" + json_escape(v) + "\""; };
+    std::string out = "{\"time_ms\":" + std::to_string(unix_ms);
+    out += ",\"uid\":" + (r.uid_known ? std::to_string(r.uid) : std::string("null"));
+    out += ",\"user\":" + (r.user.empty() ? std::string("null") : str(r.user));
+    if (r.pid != 0) out += ",\"pid\":" + std::to_string(r.pid);
+    out += ",\"method\":" + str(r.method) + ",\"path\":" + str(r.path);
+    out += ",\"status\":" + std::to_string(r.status) + ",\"outcome\":" + str(r.outcome);
+    out += ",\"code\":" + (r.code.empty() ? std::string("null") : str(r.code));
+    out += ",\"request_bytes\":" + std::to_string(r.request_bytes);
+    out += ",\"response_bytes\":" + std::to_string(r.response_bytes);
+    out += ",\"duration_ms\":" + ms_text(r.duration_ms);
+    out += ",\"request_id\":" + (r.request_id.empty() ? std::string("null") : str(r.request_id));
+    out += ",\"tokens_in\":" + (r.tokens_in ? std::to_string(*r.tokens_in) : std::string("null"));
+    out +=
+        ",\"tokens_out\":" + (r.tokens_out ? std::to_string(*r.tokens_out) : std::string("null")) +
+        "}";
+    return out;
+}
+
+bool AuditLog::open(const std::string& path, std::string& error) {
+    path_ = path;
+    if (path.empty()) return true;
+    file_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!file_) {
+        error = "cannot open --audit-log " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+void AuditLog::reopen() {
+    if (path_.empty()) return;
+    UniqueFd fresh(
+        ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fresh) {
+        LOG_WARN("cannot reopen --audit-log %s: %s; keeping the old file", path_.c_str(),
+                 std::strerror(errno));
+        return;
+    }
+    file_ = std::move(fresh);
+}
+
+void AuditLog::write(const AuditRecord& r) {
+    const std::string text = format_audit_text(r);
+    LOG_INFO("audit %s", text.c_str());
+    if (!file_) return;
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    std::string line =
+        format_audit_json(r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+    line.push_back('\n');
+    // O_APPEND, one write: a line is never interleaved or split.
+    ssize_t n = ::write(file_.get(), line.data(), line.size());
+    (void)n;
+}
+
+}  // namespace proxy

@@ -1,0 +1,55 @@
+// One line per request, after it ends: who (uid and name, from the kernel),
+// what (method, path), how it went (status, outcome, refusal code), how much
+// (bytes both ways, duration, tokens) and the upstream's x-request-id. On
+// stderr (the journal under systemd) as key=value text, and with --audit-log
+// FILE as JSON lines too, reopened on SIGHUP for logrotate. Never a body,
+// never a header value other than x-request-id, never the key.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/unique_fd.hpp"
+
+namespace proxy {
+
+struct AuditRecord {
+    bool uid_known = false;
+    uid_t uid = 0;
+    std::string user;  // name, or empty
+    pid_t pid = 0;     // unix socket peers only
+    std::string method;
+    std::string path;
+    unsigned status = 0;
+    std::string outcome;  // completed, refused, upstream_error, aborted, client_aborted
+    std::string code;     // refusal or error code, or empty
+    std::uint64_t request_bytes = 0;
+    std::uint64_t response_bytes = 0;
+    double duration_ms = 0;
+    std::string request_id;  // the upstream's x-request-id, or empty
+    std::optional<std::uint64_t> tokens_in, tokens_out;
+};
+
+// "uid=1000 user=alice method=POST path=/v1/responses status=200 ..."; values
+// with spaces, quotes or control bytes are quoted and escaped.
+std::string format_audit_text(const AuditRecord& r);
+// One JSON object, no newline.
+std::string format_audit_json(const AuditRecord& r, long long unix_ms);
+
+class AuditLog {
+  public:
+    // Opens --audit-log (append, 0600); empty path: stderr only.
+    bool open(const std::string& path, std::string& error);
+    // SIGHUP: reopen the same path (after logrotate moved it).
+    void reopen();
+    void write(const AuditRecord& r);
+
+  private:
+    std::string path_;
+    UniqueFd file_;
+};
+
+}  // namespace proxy

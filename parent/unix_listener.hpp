@@ -1,0 +1,17 @@
+// --listen-unix PATH: a unix stream socket beside the TCP listener. Its peers
+// are named by SO_PEERCRED, and browsers cannot reach it at all. Created by
+// the parent before it drops privileges: mode --listen-unix-mode, group
+// --listen-unix-group; a stale socket left by an earlier run is replaced, any
+// other file at PATH is an error.
+#pragma once
+
+#include <string>
+
+#include "common/options.hpp"
+#include "common/unique_fd.hpp"
+
+namespace proxy {
+
+UniqueFd open_unix_listener(const Options& o, std::string& error);
+
+}  // namespace proxy

@@ -1,0 +1,116 @@
+#include "parent/usage_scanner.hpp"
+
+#include <charconv>
+
+namespace proxy {
+
+namespace {
+constexpr std::string_view kKey = "\"usage\"";
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+}  // namespace
+
+void UsageScanner::feed(std::string_view data) {
+    for (char c : data) step(c);
+}
+
+void UsageScanner::step(char c) {
+    switch (state_) {
+        case State::Search:
+            // Inside a JSON string a quote is escaped (\"), so an unescaped
+            // "usage" can only be a key.
+            if (c == kKey[matched_] && (matched_ != 0 || prev_ != '\\')) {
+                if (++matched_ == kKey.size()) {
+                    matched_ = 0;
+                    state_ = State::AfterKey;
+                }
+            } else {
+                matched_ = (c == '"' && prev_ != '\\') ? 1 : 0;
+            }
+            break;
+        case State::AfterKey:
+            if (c == ':')
+                state_ = State::AfterColon;
+            else if (!is_space(c))
+                state_ = State::Search;
+            break;
+        case State::AfterColon:
+            if (c == '{') {
+                state_ = State::Capture;
+                object_.assign(1, c);
+                depth_ = 1;
+                in_string_ = escaped_ = false;
+            } else if (!is_space(c)) {
+                state_ = State::Search;  // "usage": null, before the response is complete
+            }
+            break;
+        case State::Capture:
+            object_.push_back(c);
+            if (in_string_) {
+                if (escaped_)
+                    escaped_ = false;
+                else if (c == '\\')
+                    escaped_ = true;
+                else if (c == '"')
+                    in_string_ = false;
+            } else if (c == '"') {
+                in_string_ = true;
+            } else if (c == '{') {
+                ++depth_;
+            } else if (c == '}' && --depth_ == 0) {
+                if (auto u = parse_object(object_)) usage_ = u;
+                object_.clear();
+                state_ = State::Search;
+            }
+            if (state_ == State::Capture && object_.size() > kMaxObject) {
+                object_.clear();
+                state_ = State::Search;
+            }
+            break;
+    }
+    prev_ = c;
+}
+
+// Top-level "input_tokens" and "output_tokens" of one object; nested ones
+// (input_tokens_details.cached_tokens, ...) are skipped by depth.
+std::optional<TokenUsage> UsageScanner::parse_object(std::string_view s) {
+    std::optional<std::uint64_t> in, out;
+    int depth = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c == '{' || c == '[') {
+            ++depth;
+            continue;
+        }
+        if (c == '}' || c == ']') {
+            --depth;
+            continue;
+        }
+        if (c != '"') continue;
+        std::size_t end = i + 1;
+        while (end < s.size() && s[end] != '"') end += s[end] == '\\' ? 2 : 1;
+        if (end >= s.size()) break;
+        std::string_view key = s.substr(i + 1, end - i - 1);
+        i = end;
+        if (depth != 1) continue;
+        std::size_t j = end + 1;
+        while (j < s.size() && is_space(s[j])) ++j;
+        if (j >= s.size() || s[j] != ':') continue;  // a string value, not a key
+        ++j;
+        while (j < s.size() && is_space(s[j])) ++j;
+        std::uint64_t v = 0;
+        auto [p, ec] = std::from_chars(s.data() + j, s.data() + s.size(), v);
+        if (ec != std::errc()) continue;
+        if (key == "input_tokens")
+            in = v;
+        else if (key == "output_tokens")
+            out = v;
+        i = static_cast<std::size_t>(p - s.data()) - 1;
+    }
+    if (!in || !out) return std::nullopt;
+    return TokenUsage{*in, *out};
+}
+
+}  // namespace proxy

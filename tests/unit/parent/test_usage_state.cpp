@@ -1,0 +1,150 @@
+// The --state-file format: round trips, strict refusals, atomic saves.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <variant>
+
+#include "parent/audit_log.hpp"
+#include "parent/usage_state.hpp"
+#include "parent/user_accounts.hpp"
+
+using namespace proxy;
+
+TEST_CASE("usage state: round trip through the text format") {
+    UsageDay d;
+    d.day = "2026-12-02";
+    d.users[1000] = {12, 1, 3400, 912};
+    d.users[0] = {1, 0, 0, 0};
+    d.users[kUnknownUid] = {0, 3, 0, 0};
+    const std::string text = format_usage_state(d);
+    auto back = parse_usage_state(text);
+    REQUIRE(std::holds_alternative<UsageDay>(back));
+    CHECK(std::get<UsageDay>(back) == d);
+}
+
+TEST_CASE("usage state: a damaged file is an error, never an empty day") {
+    const std::string ok = "codex-responses-api-proxy usage 1\nday 2026-12-02\n";
+    for (const char* bad : {"", "hello\n", "codex-responses-api-proxy usage 2\nday 2026-12-02\n",
+                            "codex-responses-api-proxy usage 1\nday 2026-13\n",
+                            "codex-responses-api-proxy usage 1\nuid 1 requests 1 refused 0 "
+                            "tokens_in 0 tokens_out 0\n"}) {
+        CAPTURE(bad);
+        CHECK(std::holds_alternative<std::string>(parse_usage_state(bad)));
+    }
+    for (const char* line : {"uid 1 requests x refused 0 tokens_in 0 tokens_out 0\n",
+                             "uid 1 requests 1 refused 0 tokens_in 0\n",
+                             "uid 1 requests 1 refused 0 tokens_in 0 tokens_out 0 extra\n",
+                             "uid 1 requests 1 refused 0 tokens_in 0 tokens_out 0",
+                             "uid -1 requests 1 refused 0 tokens_in 0 tokens_out 0\n"}) {
+        CAPTURE(line);
+        CHECK(std::holds_alternative<std::string>(parse_usage_state(ok + line)));
+    }
+    const std::string dup = ok + "uid 1 requests 1 refused 0 tokens_in 0 tokens_out 0\n" +
+                            "uid 1 requests 1 refused 0 tokens_in 0 tokens_out 0\n";
+    CHECK(std::get<std::string>(parse_usage_state(dup)) == "line 4: duplicate uid");
+}
+
+TEST_CASE("usage state: files") {
+    char dir[] = "/tmp/usage-state-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    const std::string path = std::string(dir) + "/usage.state";
+    // Missing: an empty day.
+    auto missing = load_usage_state(path);
+    REQUIRE(std::holds_alternative<UsageDay>(missing));
+    CHECK(std::get<UsageDay>(missing).users.empty());
+    UsageDay d;
+    d.day = "2026-12-02";
+    d.users[7] = {1, 2, 3, 4};
+    std::string error;
+    REQUIRE(save_usage_state(path, d, error));
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(::access((path + ".tmp").c_str(), F_OK) != 0);
+    auto loaded = load_usage_state(path);
+    REQUIRE(std::holds_alternative<UsageDay>(loaded));
+    CHECK(std::get<UsageDay>(loaded) == d);
+    std::ofstream(path) << "garbage\n";
+    auto bad = load_usage_state(path);
+    REQUIRE(std::holds_alternative<std::string>(bad));
+    CHECK(std::get<std::string>(bad).find(path) == 0);
+    ::unlink(path.c_str());
+    ::rmdir(dir);
+}
+
+TEST_CASE("user accounts: each limit refuses with its code, and a new day starts over") {
+    const std::int64_t t0 = 1796169600;  // 2026-12-02 00:00:00 UTC
+    UserAccounts acc;
+    EffectiveLimits lim;
+    lim.max_streams = 1;
+    auto v = acc.admit(1000, lim, t0, 0.0);
+    CHECK(v.refusal == nullptr);
+    v = acc.admit(1000, lim, t0, 0.1);
+    REQUIRE(v.refusal != nullptr);
+    CHECK(std::string(v.refusal->code) == "too_many_streams");
+    CHECK(acc.admit(1001, lim, t0, 0.1).refusal == nullptr);  // another user is served
+    acc.stream_ended(1000, TokenUsage{100, 50}, t0 + 10);
+    CHECK(acc.open_streams(1000) == 0);
+
+    EffectiveLimits budget;
+    budget.tokens_per_day = 150;
+    v = acc.admit(1000, budget, t0 + 20, 1.0);
+    REQUIRE(v.refusal != nullptr);
+    CHECK(std::string(v.refusal->code) == "token_budget_exceeded");
+    CHECK(v.retry_after == 86400 - 20);
+    CHECK(acc.today(t0 + 20).users.at(1000).refused == 2);
+    // The next UTC day: the budget is fresh.
+    CHECK(acc.admit(1000, budget, t0 + 86400, 2.0).refusal == nullptr);
+    CHECK(acc.today(t0 + 86400).day == "2026-12-03");
+
+    EffectiveLimits rpm;
+    rpm.requests_per_minute = 2;
+    UserAccounts r;
+    CHECK(r.admit(5, rpm, t0, 10.0).refusal == nullptr);
+    r.stream_ended(5, std::nullopt, t0);
+    CHECK(r.admit(5, rpm, t0, 10.0).refusal == nullptr);
+    r.stream_ended(5, std::nullopt, t0);
+    v = r.admit(5, rpm, t0, 10.0);
+    REQUIRE(v.refusal != nullptr);
+    CHECK(std::string(v.refusal->code) == "rate_limit_exceeded");
+    CHECK(v.retry_after >= 1);
+    CHECK(v.retry_after <= 30);
+}
+
+TEST_CASE("audit lines: fields, quoting, JSON") {
+    AuditRecord r;
+    r.uid_known = true;
+    r.uid = 1000;
+    r.user = "alice";
+    r.method = "POST";
+    r.path = "/v1/responses";
+    r.status = 200;
+    r.outcome = "completed";
+    r.request_bytes = 12;
+    r.response_bytes = 345;
+    r.duration_ms = 12.25;
+    r.request_id = "req_abc";
+    r.tokens_in = 10;
+    r.tokens_out = 20;
+    CHECK(format_audit_text(r) ==
+          "uid=1000 user=alice method=POST path=/v1/responses status=200 outcome=completed "
+          "req_bytes=12 resp_bytes=345 duration_ms=12.2 request_id=req_abc tokens_in=10 "
+          "tokens_out=20");
+    AuditRecord q;
+    q.method = "GET";
+    q.path = "/x y\"\n";
+    q.status = 403;
+    q.outcome = "refused";
+    q.code = "forbidden";
+    const std::string t = format_audit_text(q);
+    CHECK(t.find("uid=? user=?") == 0);
+    CHECK(t.find("path=\"/x y\\\"\\x0a\"") != std::string::npos);
+    CHECK(t.find("code=forbidden") != std::string::npos);
+    CHECK(t.find("tokens_in=-") != std::string::npos);
+    const std::string j = format_audit_json(q, 5);
+    CHECK(j.find("\"uid\":null") != std::string::npos);
+    CHECK(j.find("\"path\":\"/x y\\\"\\u000a\"") != std::string::npos);
+}
