@@ -142,8 +142,9 @@ class PolicyReader {
         merge_limits(t, "[defaults]", defaults);
     }
 
-    // Decimal strings are ids, as in chown(1): useradd refuses all-digit
-    // names, so "1001" can only mean uid 1001 and needs no NSS lookup.
+    // Decimal strings are ids: adduser and systemd refuse all-digit names
+    // because every tool would read them as ids, so "1001" is uid 1001 and
+    // needs no NSS lookup.
     std::uint32_t id_of_name(std::string_view name, IdKind kind,
                              const toml::source_region& at) const {
         const bool decimal = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
