@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 
@@ -33,6 +34,21 @@ void set_role(const char* role) {
 }
 void set_verbose(bool on) {
     g_verbose = on;
+}
+
+bool enabled(Level level) {
+    return level != Level::Debug || g_verbose;
+}
+
+void append_line(std::string& out, Level level, std::string_view text) {
+    char prefix[96];
+    int n = std::snprintf(prefix, sizeof prefix,
+                          "codex-responses-api-proxy[%d] %s: %s: ", static_cast<int>(getpid()),
+                          g_role, level_name(level));
+    if (n > 0)
+        out.append(prefix, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof prefix - 1));
+    out.append(text);
+    out.push_back('\n');
 }
 
 void line(Level level, const char* fmt, ...) {

@@ -2,6 +2,9 @@
 // anything derived from it; log call sites only get what they format.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 namespace proxy::log {
 
 enum class Level { Debug, Info, Warn, Error, Security };
@@ -11,6 +14,11 @@ void set_role(const char* role);
 void set_verbose(bool on);
 
 void line(Level level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Appends one whole log line (prefix, text, newline) to `out`, for callers
+// that write many lines with one write(2) (the audit log, once per loop turn).
+void append_line(std::string& out, Level level, std::string_view text);
+bool enabled(Level level);
 
 }  // namespace proxy::log
 

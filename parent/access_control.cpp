@@ -108,7 +108,7 @@ std::unique_ptr<AccessControl> AccessControl::create(event_base* base, const Opt
     } else if (ac->counts_tokens_) {
         LOG_WARN("a token budget without --state-file: today's counts are lost on restart");
     }
-    if (!ac->audit_.open(o.audit_log, error)) return nullptr;
+    if (!ac->audit_.open(base, o.audit_log, error)) return nullptr;
     if (!ac->identifier_.init(listen_fds, error)) return nullptr;
     return ac;
 }

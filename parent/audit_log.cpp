@@ -98,7 +98,12 @@ std::string format_audit_json(const AuditRecord& r, long long unix_ms) {
     return out;
 }
 
-bool AuditLog::open(const std::string& path, std::string& error) {
+AuditLog::~AuditLog() {
+    flush();
+}
+
+bool AuditLog::open(event_base* base, const std::string& path, std::string& error) {
+    if (base != nullptr) flush_event_.reset(event_new(base, -1, 0, &AuditLog::on_flush, this));
     path_ = path;
     if (path.empty()) return true;
     file_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
@@ -111,6 +116,7 @@ bool AuditLog::open(const std::string& path, std::string& error) {
 
 void AuditLog::reopen() {
     if (path_.empty()) return;
+    flush();  // what was written before the rotation belongs in the old file
     UniqueFd fresh(
         ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fresh) {
@@ -121,17 +127,46 @@ void AuditLog::reopen() {
     file_ = std::move(fresh);
 }
 
+namespace {
+// Whole lines only: a short write is finished, never left half a line.
+void write_all(int fd, const std::string& data) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        off += static_cast<std::size_t>(n);
+    }
+}
+}  // namespace
+
 void AuditLog::write(const AuditRecord& r) {
-    const std::string text = format_audit_text(r);
-    LOG_INFO("audit %s", text.c_str());
-    if (!file_) return;
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    std::string line =
-        format_audit_json(r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
-    line.push_back('\n');
-    // O_APPEND, one write: a line is never interleaved or split.
-    ssize_t n = ::write(file_.get(), line.data(), line.size());
-    (void)n;
+    if (log::enabled(log::Level::Info))
+        log::append_line(stderr_lines_, log::Level::Info, "audit " + format_audit_text(r));
+    if (file_) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        file_lines_ += format_audit_json(
+            r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+        file_lines_.push_back('\n');
+    }
+    if (!flush_event_) {
+        flush();
+    } else if (!flush_pending_) {
+        flush_pending_ = true;
+        event_active(flush_event_.get(), 0, 0);
+    }
+}
+
+void AuditLog::on_flush(evutil_socket_t, short, void* arg) {
+    static_cast<AuditLog*>(arg)->flush();
+}
+
+void AuditLog::flush() {
+    flush_pending_ = false;
+    if (!stderr_lines_.empty()) write_all(STDERR_FILENO, stderr_lines_);
+    if (file_ && !file_lines_.empty()) write_all(file_.get(), file_lines_);
+    stderr_lines_.clear();
+    file_lines_.clear();
 }
 
 }  // namespace proxy

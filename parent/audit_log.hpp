@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "common/event_ptr.hpp"
 #include "common/unique_fd.hpp"
 
 namespace proxy {
@@ -39,17 +40,32 @@ std::string format_audit_text(const AuditRecord& r);
 // One JSON object, no newline.
 std::string format_audit_json(const AuditRecord& r, long long unix_ms);
 
+// Lines are collected during a loop turn and written together when its
+// callbacks are done (one write(2) to stderr and one to the file per turn,
+// not one per request), as the IPC channel does with its messages.
 class AuditLog {
   public:
-    // Opens --audit-log (append, 0600); empty path: stderr only.
-    bool open(const std::string& path, std::string& error);
+    AuditLog() = default;
+    ~AuditLog();
+    AuditLog(const AuditLog&) = delete;
+    AuditLog& operator=(const AuditLog&) = delete;
+
+    // Opens --audit-log (append, 0600); empty path: stderr only. Without a
+    // base, every line is written at once.
+    bool open(event_base* base, const std::string& path, std::string& error);
     // SIGHUP: reopen the same path (after logrotate moved it).
     void reopen();
     void write(const AuditRecord& r);
+    void flush();
 
   private:
+    static void on_flush(evutil_socket_t, short, void* arg);
+
     std::string path_;
     UniqueFd file_;
+    EventPtr flush_event_;
+    bool flush_pending_ = false;
+    std::string stderr_lines_, file_lines_;
 };
 
 }  // namespace proxy
