@@ -17,6 +17,7 @@
 #include "common/secret_page.hpp"
 #include "common/upstream_url.hpp"
 #include "parent/chroot_dir.hpp"
+#include "parent/credential.hpp"
 #include "parent/exchange_dump.hpp"
 #include "parent/filesystem.hpp"
 #include "parent/hardening.hpp"
@@ -64,6 +65,7 @@ struct Parent {
     EventBasePtr base;
     EvDnsBasePtr dns;
     SslCtxPtr tls;
+    Credential credential;  // what Authorization carries
     std::unique_ptr<UpstreamPool> pool;
     std::unique_ptr<DumpWriter> dump;
     std::unique_ptr<UpstreamEnv> env;
@@ -143,6 +145,7 @@ int run_parent(const Options& o) {
     if (!parse_upstream_url(o.upstream_url, url, error))
         return fail(exit_code::usage, "--upstream-url: " + error);
     Parent p(o);
+    p.credential.replace(std::move(*page));
     if (url.tls) {
         p.tls = make_upstream_tls_context(o.upstream_ca_file, error);
         if (!p.tls) return fail(exit_code::config_failed, error);
@@ -191,7 +194,7 @@ int run_parent(const Options& o) {
     pc.url = url;
     pc.tls = p.tls.get();
     p.pool = std::make_unique<UpstreamPool>(p.base.get(), p.dns.get(), pc);
-    p.env = std::make_unique<UpstreamEnv>(UpstreamEnv{*p.pool, *page, o, p.dump.get()});
+    p.env = std::make_unique<UpstreamEnv>(UpstreamEnv{*p.pool, p.credential, o, p.dump.get()});
 
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
         EventPtr ev(evsignal_new(p.base.get(), sig, &Parent::on_signal, &p));

@@ -9,7 +9,7 @@
 
 #include "common/http_head.hpp"
 #include "common/log.hpp"
-#include "common/secret_page.hpp"
+#include "parent/credential.hpp"
 #include "parent/exchange_dump.hpp"
 #include "parent/response_head_parser.hpp"
 #include "parent/tls_context.hpp"
@@ -80,10 +80,10 @@ void UpstreamExchange::write_head() {
     }
     static constexpr char kAuth[] = "Authorization: ";
     evbuffer_add(out, kAuth, sizeof kAuth - 1);
-    std::string_view key = env_.key.header_value();
-    // No copy of the key: the evbuffer points at the sealed page, and the TLS
-    // layer encrypts straight from it.
-    evbuffer_add_reference(out, key.data(), key.size(), nullptr, nullptr);
+    // No copy of the key: the evbuffer points at the sealed page (kept alive
+    // until written, should an access token be replaced meanwhile), and the
+    // TLS layer encrypts straight from it.
+    env_.credential.append_to(out);
     if (request_.framing == BodyFraming::Chunked) {
         evbuffer_add_printf(out, "\r\nTransfer-Encoding: chunked\r\n\r\n");
     } else {

@@ -20,7 +20,7 @@
 
 namespace proxy {
 
-class KeyPage;
+class Credential;
 class ExchangeDump;
 class DumpWriter;
 
@@ -35,7 +35,7 @@ class StreamSink {
 
 struct UpstreamEnv {
     UpstreamPool& pool;
-    const KeyPage& key;
+    const Credential& credential;  // the Authorization value: key or access token
     const Options& options;
     DumpWriter* dump = nullptr;  // --dump-dir, else null
 };

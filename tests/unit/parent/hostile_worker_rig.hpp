@@ -47,6 +47,7 @@
 #include "common/secret_page.hpp"
 #include "common/unique_fd.hpp"
 #include "common/upstream_url.hpp"
+#include "parent/credential.hpp"
 #include "parent/supervisor.hpp"
 #include "parent/upstream_exchange.hpp"
 #include "parent/upstream_pool.hpp"
@@ -201,6 +202,7 @@ struct Rig {
     StandIn upstream;
     Options opts;
     std::optional<KeyPage> page;
+    Credential credential;
     EventBasePtr base;
     EvDnsBasePtr dns;
     std::unique_ptr<UpstreamPool> pool;
@@ -235,6 +237,7 @@ struct Rig {
         std::memcpy(w.data(), full.data(), full.size());
         page->set_length(full.size());
         REQUIRE(page->seal());
+        credential.replace(std::move(*page));
 
         UpstreamPool::Config pc;
         REQUIRE_MESSAGE(parse_upstream_url(opts.upstream_url, pc.url, error), error);
@@ -245,7 +248,7 @@ struct Rig {
         REQUIRE(dns);
         if (!hosts_file.empty()) REQUIRE(evdns_base_load_hosts(dns.get(), hosts_file.c_str()) == 0);
         pool = std::make_unique<UpstreamPool>(base.get(), dns.get(), pc);
-        env = std::make_unique<UpstreamEnv>(UpstreamEnv{*pool, *page, opts, nullptr});
+        env = std::make_unique<UpstreamEnv>(UpstreamEnv{*pool, credential, opts, nullptr});
         supervisor = std::make_unique<Supervisor>(base.get(), *env, -1, -1);
         supervisor->set_stop_handler([this](int st) { stop_status = st; });
 
