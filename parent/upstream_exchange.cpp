@@ -40,6 +40,12 @@ UpstreamExchange::~UpstreamExchange() {
 }
 
 void UpstreamExchange::start() {
+    // --github-oidc with no usable access token (renewal failing): a clear
+    // 502 now rather than a request upstream without credentials.
+    if (!env_.credential.available()) {
+        fail(refusal::kCredentialUnavailable, env_.credential.unavailable_reason());
+        return;
+    }
     if (env_.dump) dump_ = env_.dump->begin(request_.headers);
     write_head();
     // The headers now live in the request bytes; a stream may stay open for

@@ -68,6 +68,10 @@ inline constexpr Refusal kUpstreamProtocol{502, kServer, "upstream_protocol_erro
                                            "invalid response from the upstream API"};
 inline constexpr Refusal kUpstreamTimeout{504, kServer, "upstream_timeout",
                                           "the upstream API did not answer in time"};
+// --github-oidc: no unexpired access token, renewal failing (and retried).
+inline constexpr Refusal kCredentialUnavailable{
+    502, kServer, "workload_identity_unavailable",
+    "workload identity renewal temporarily unavailable; retry later"};
 
 // Every refusal above, so tests can check the table as a whole.
 inline constexpr const Refusal* kAll[] = {
@@ -75,7 +79,7 @@ inline constexpr const Refusal* kAll[] = {
     &kUpgradeRefused,      &kBadRequest,         &kRequestTimeout,  &kLengthRequired,
     &kBodyTooLarge,        &kExpectationFailed,  &kHeaderTooLarge,  &kTooManyHeaders,
     &kVersionNotSupported, &kOverloaded,         &kShuttingDown,    &kUpstreamUnreachable,
-    &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout,
+    &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout, &kCredentialUnavailable,
 };
 
 }  // namespace refusal
