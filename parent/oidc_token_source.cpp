@@ -148,11 +148,12 @@ void OidcTokenSource::install(AccessTokenGrant grant) {
     // Renew well before the end, so requests never wait for a round; stop
     // using the token a little before the end, as the original does, so a
     // request is not sent with a token that dies in flight.
-    const seconds renew = lifetime - std::min(kRefreshMargin, lifetime / 2);
-    const seconds usable = lifetime - std::min(seconds{5}, lifetime / 4);
+    const milliseconds life = lifetime;
+    const milliseconds renew = life - std::min<milliseconds>(kRefreshMargin, life / 2);
+    const milliseconds usable = life - std::min<milliseconds>(seconds{5}, life / 4);
     arm(timer_.get(), renew);
     arm(expiry_.get(), usable);
-    LOG_INFO("github-oidc: access token obtained (expires in %llds, renewal in %llds)",
+    LOG_INFO("github-oidc: access token obtained (expires in %llds, renewal in %lldms)",
              static_cast<long long>(lifetime.count()), static_cast<long long>(renew.count()));
     if (first_result_) std::exchange(first_result_, nullptr)("");
 }
