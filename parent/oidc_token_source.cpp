@@ -75,7 +75,6 @@ void OidcTokenSource::on_expiry(evutil_socket_t, short, void* arg) {
 // sends them for the original.
 void OidcTokenSource::begin_round() {
     if (request_) return;  // a round is under way
-    ++rounds_;
     EvBufferPtr out(evbuffer_new());
     evbuffer_add_printf(out.get(),
                         "GET %s HTTP/1.1\r\nauthorization: ", settings_.github_target.c_str());

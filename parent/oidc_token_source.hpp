@@ -69,7 +69,6 @@ class OidcTokenSource {
     FirstResultFn first_result_;
     bool have_token_ = false;
     std::chrono::seconds retry_{0};
-    std::uint64_t rounds_ = 0;
 };
 
 }  // namespace proxy
