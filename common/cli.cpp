@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/cli_flags.hpp"
+#include "common/oidc_flags.hpp"
 #include "common/upstream_url.hpp"
 
 #ifndef PROXY_VERSION
@@ -91,6 +92,7 @@ ParseStatus parse_options(int argc, char* const argv[], Options& out, std::strin
             return ParseStatus::Error;
         }
     }
+    if (!check_github_oidc_flags(opts, error)) return ParseStatus::Error;
     UpstreamUrl url;
     if (!parse_upstream_url(opts.upstream_url, url, error)) return ParseStatus::Error;
     if (!url.tls && !opts.allow_insecure_upstream) {

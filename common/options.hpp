@@ -16,6 +16,13 @@ struct Options {
     bool http_shutdown = false;         // --http-shutdown
     std::string upstream_url = "https://api.openai.com/v1/responses";  // --upstream-url URL
     std::string dump_dir;                                              // --dump-dir DIR
+    // --github-oidc: stdin holds a GitHub Actions OIDC request token, and the
+    // parent exchanges GitHub's ID token for OpenAI access tokens (README).
+    bool github_oidc = false;             // --github-oidc
+    std::string oidc_audience;            // --oidc-audience AUDIENCE
+    std::string identity_provider_id;     // --identity-provider-id ID
+    std::string service_account_id;       // --service-account-id ID
+    std::string github_oidc_request_url;  // --github-oidc-request-url URL
 
     // --- ours ---
     std::string upstream_ca_file;          // --upstream-ca-file FILE (replaces system store)
@@ -27,6 +34,8 @@ struct Options {
     std::string openai_organization;  // --openai-organization VALUE (fixed, replaces client's)
     std::string openai_project;       // --openai-project VALUE
     std::string key_file;             // --key-file FILE (instead of stdin; systemd credential)
+    // --oidc-token-url URL: OpenAI's token exchange endpoint (staging, tests)
+    std::string oidc_token_url = "https://auth.openai.com/oauth/token";
 
     // --- per-user policy (policy/user_policy.hpp; README "Per-user policy") ---
     std::vector<std::string> allow_users;            // --allow-user NAME|UID (repeatable)

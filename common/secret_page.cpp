@@ -27,13 +27,15 @@ std::string describe(const char* what) {
 
 }  // namespace
 
-std::optional<KeyPage> KeyPage::create(std::string& error) {
+std::optional<KeyPage> KeyPage::create(std::string& error, std::size_t min_size) {
     const long page = sysconf(_SC_PAGESIZE);
     if (page <= 0) {
         error = describe("sysconf(_SC_PAGESIZE) failed");
         return std::nullopt;
     }
-    const auto size = static_cast<std::size_t>(page);
+    const auto page_size = static_cast<std::size_t>(page);
+    const std::size_t size =
+        min_size <= page_size ? page_size : (min_size + page_size - 1) / page_size * page_size;
     void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
         error = describe("mmap of the key page failed");

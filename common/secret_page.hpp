@@ -15,8 +15,10 @@ class KeyPage {
   public:
     // mmap one anonymous page, mlock it, madvise DONTDUMP and WIPEONFORK.
     // Any failure is reported in `error` and nothing is returned: a key page
-    // that could be swapped or dumped is not a key page.
-    static std::optional<KeyPage> create(std::string& error);
+    // that could be swapped or dumped is not a key page. `min_size` asks for
+    // more than one page (rounded up to whole pages): OIDC tokens can be
+    // longer than an API key.
+    static std::optional<KeyPage> create(std::string& error, std::size_t min_size = 0);
 
     KeyPage(KeyPage&& other) noexcept;
     KeyPage& operator=(KeyPage&& other) noexcept;

@@ -18,11 +18,13 @@
 #include "common/upstream_url.hpp"
 #include "parent/access_control.hpp"
 #include "parent/chroot_dir.hpp"
+#include "parent/credential.hpp"
 #include "parent/exchange_dump.hpp"
 #include "parent/filesystem.hpp"
 #include "parent/hardening.hpp"
 #include "parent/key_intake.hpp"
 #include "parent/listener.hpp"
+#include "parent/oidc_startup.hpp"
 #include "parent/server_info.hpp"
 #include "parent/supervisor.hpp"
 #include "parent/systemd.hpp"
@@ -66,6 +68,9 @@ struct Parent {
     EventBasePtr base;
     EvDnsBasePtr dns;
     SslCtxPtr tls;
+    Credential credential;  // the key's page, or --github-oidc's access token
+    SslCtxPtr oidc_tls;
+    std::unique_ptr<OidcTokenSource> oidc;
     std::unique_ptr<UpstreamPool> pool;
     std::unique_ptr<DumpWriter> dump;
     std::unique_ptr<UpstreamEnv> env;
@@ -138,18 +143,26 @@ int run_parent(const Options& o) {
     log::set_role("parent");
     log::set_verbose(o.verbose);
 
-    // 1. The key, into its locked page, before anything else can fail noisily.
+    // 1. The key, into its locked page, before anything else can fail noisily
+    // (with --github-oidc: the request token; the access token comes later).
     std::string error;
-    auto page = KeyPage::create(error);
-    if (!page) return fail(exit_code::runtime, "cannot set up the key page: " + error);
-    if (int st = read_key(o, *page); st != exit_code::ok) return st;
-    if (!page->seal()) return fail(exit_code::runtime, "cannot make the key page read-only");
+    std::optional<KeyPage> page;
+    OidcStart oidc_start;
+    if (o.github_oidc) {
+        if (int st = prepare_github_oidc(o, oidc_start); st != exit_code::ok) return st;
+    } else {
+        page = KeyPage::create(error);
+        if (!page) return fail(exit_code::runtime, "cannot set up the key page: " + error);
+        if (int st = read_key(o, *page); st != exit_code::ok) return st;
+        if (!page->seal()) return fail(exit_code::runtime, "cannot make the key page read-only");
+    }
 
     // 2. Configuration that needs files: upstream trust, dump directory.
     UpstreamUrl url;
     if (!parse_upstream_url(o.upstream_url, url, error))
         return fail(exit_code::usage, "--upstream-url: " + error);
     Parent p(o);
+    if (page) p.credential.replace(std::move(*page));
     if (url.tls) {
         p.tls = make_upstream_tls_context(o.upstream_ca_file, error);
         if (!p.tls) return fail(exit_code::config_failed, error);
@@ -182,6 +195,13 @@ int run_parent(const Options& o) {
         p.dns.reset(evdns_base_new(p.base.get(), 0));
         if (p.dns) evdns_base_load_hosts(p.dns.get(), nullptr);
     }
+    // The first access token before listening, as the original does.
+    if (o.github_oidc) {
+        if (int st = start_github_oidc(o, oidc_start, p.base.get(), p.dns.get(), p.credential,
+                                       p.oidc_tls, p.oidc);
+            st != exit_code::ok)
+            return st;
+    }
     // Every client connection costs a worker one descriptor: use all the
     // descriptors the administrator allows (workers inherit the limit).
     rlimit nofile{};
@@ -208,8 +228,8 @@ int run_parent(const Options& o) {
     pc.url = url;
     pc.tls = p.tls.get();
     p.pool = std::make_unique<UpstreamPool>(p.base.get(), p.dns.get(), pc);
-    p.env =
-        std::make_unique<UpstreamEnv>(UpstreamEnv{*p.pool, *page, o, p.dump.get(), p.access.get()});
+    p.env = std::make_unique<UpstreamEnv>(
+        UpstreamEnv{*p.pool, p.credential, o, p.dump.get(), p.access.get()});
 
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
         EventPtr ev(evsignal_new(p.base.get(), sig, &Parent::on_signal, &p));

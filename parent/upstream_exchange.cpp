@@ -9,8 +9,8 @@
 
 #include "common/http_head.hpp"
 #include "common/log.hpp"
-#include "common/secret_page.hpp"
 #include "parent/access_control.hpp"
+#include "parent/credential.hpp"
 #include "parent/exchange_dump.hpp"
 #include "parent/response_head_parser.hpp"
 #include "parent/tls_context.hpp"
@@ -41,6 +41,12 @@ UpstreamExchange::~UpstreamExchange() {
 }
 
 void UpstreamExchange::start() {
+    // --github-oidc with no usable access token (renewal failing): a clear
+    // 502 now rather than a request upstream without credentials.
+    if (!env_.credential.available()) {
+        fail(refusal::kCredentialUnavailable, env_.credential.unavailable_reason());
+        return;
+    }
     if (env_.dump) dump_ = env_.dump->begin(request_.headers);
     write_head();
     // The headers now live in the request bytes; a stream may stay open for
@@ -86,10 +92,10 @@ void UpstreamExchange::write_head() {
     if (identity) evbuffer_add_printf(out, "Accept-Encoding: identity\r\n");
     static constexpr char kAuth[] = "Authorization: ";
     evbuffer_add(out, kAuth, sizeof kAuth - 1);
-    std::string_view key = env_.key.header_value();
-    // No copy of the key: the evbuffer points at the sealed page, and the TLS
-    // layer encrypts straight from it.
-    evbuffer_add_reference(out, key.data(), key.size(), nullptr, nullptr);
+    // No copy of the key: the evbuffer points at the sealed page (kept alive
+    // until written, should an access token be replaced meanwhile), and the
+    // TLS layer encrypts straight from it.
+    env_.credential.append_to(out);
     if (request_.framing == BodyFraming::Chunked) {
         evbuffer_add_printf(out, "\r\nTransfer-Encoding: chunked\r\n\r\n");
     } else {

@@ -23,8 +23,8 @@
 
 namespace proxy {
 
-class KeyPage;
 class AccessControl;
+class Credential;
 class ExchangeDump;
 class DumpWriter;
 
@@ -39,7 +39,7 @@ class StreamSink {
 
 struct UpstreamEnv {
     UpstreamPool& pool;
-    const KeyPage& key;
+    const Credential& credential;  // the Authorization value: key or access token
     const Options& options;
     DumpWriter* dump = nullptr;       // --dump-dir, else null
     AccessControl* access = nullptr;  // per-user policy and audit; null in some unit tests

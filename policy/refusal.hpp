@@ -68,6 +68,10 @@ inline constexpr Refusal kUpstreamProtocol{502, kServer, "upstream_protocol_erro
                                            "invalid response from the upstream API"};
 inline constexpr Refusal kUpstreamTimeout{504, kServer, "upstream_timeout",
                                           "the upstream API did not answer in time"};
+// --github-oidc: no unexpired access token, renewal failing (and retried).
+inline constexpr Refusal kCredentialUnavailable{
+    502, kServer, "workload_identity_unavailable",
+    "workload identity renewal temporarily unavailable; retry later"};
 
 // --- what the per-user policy refuses (policy/user_policy.hpp, in the parent) ---
 inline constexpr const char* kRateLimitType = "requests";  // OpenAI's type for rate limits
@@ -88,7 +92,7 @@ inline constexpr const Refusal* kAll[] = {
     &kBodyTooLarge,        &kExpectationFailed,  &kHeaderTooLarge,  &kTooManyHeaders,
     &kVersionNotSupported, &kOverloaded,         &kShuttingDown,    &kUpstreamUnreachable,
     &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout, &kUserNotAllowed,
-    &kTooManyStreams,      &kRateLimited,        &kTokenBudget,
+    &kTooManyStreams,      &kRateLimited,        &kTokenBudget,     &kCredentialUnavailable,
 };
 
 }  // namespace refusal

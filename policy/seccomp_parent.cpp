@@ -132,6 +132,15 @@ void add_files(SeccompPolicy& p) {
     p.push_back(allow("munlock", "the key page is wiped and unlocked at exit"));
 }
 
+// --github-oidc: each access token, and each renewal round's buffers, gets a
+// new locked, never-dumped, wiped-on-fork page while the sandbox is up
+// (common/secret_page.hpp). mlock is bounded by RLIMIT_MEMLOCK.
+void add_secret_pages(SeccompPolicy& p) {
+    p.push_back(allow("mlock", "new secret pages (OIDC access tokens) are locked"));
+    p.push_back(allow_if("madvise", "new secret pages are wiped in forked children",
+                         {arg_equals(2, u64(MADV_WIPEONFORK))}));
+}
+
 // Supervising and respawning workers.
 void add_supervision(SeccompPolicy& p, int exe_fd) {
     p.push_back(allow("wait4", "reap dead workers"));
@@ -208,6 +217,7 @@ SeccompPolicy parent_seccomp_policy(int exe_fd) {
     add_worker_runtime_superset(p);
     add_upstream_network(p);
     add_files(p);
+    add_secret_pages(p);
     add_supervision(p, exe_fd);
     add_worker_bootstrap(p);
     add_sanitizer_runtime(p);

@@ -48,6 +48,7 @@
 #include "common/unique_fd.hpp"
 #include "common/upstream_url.hpp"
 #include "parent/access_control.hpp"
+#include "parent/credential.hpp"
 #include "parent/supervisor.hpp"
 #include "parent/upstream_exchange.hpp"
 #include "parent/upstream_pool.hpp"
@@ -202,6 +203,7 @@ struct Rig {
     StandIn upstream;
     Options opts;
     std::optional<KeyPage> page;
+    Credential credential;
     EventBasePtr base;
     EvDnsBasePtr dns;
     std::unique_ptr<UpstreamPool> pool;
@@ -242,6 +244,7 @@ struct Rig {
         std::memcpy(w.data(), full.data(), full.size());
         page->set_length(full.size());
         REQUIRE(page->seal());
+        credential.replace(std::move(*page));
 
         UpstreamPool::Config pc;
         REQUIRE_MESSAGE(parse_upstream_url(opts.upstream_url, pc.url, error), error);
@@ -262,7 +265,7 @@ struct Rig {
         const int lfd = client_listener.get();
         access = AccessControl::create(base.get(), opts, std::span<const int>(&lfd, 1), error);
         REQUIRE_MESSAGE(access, error);
-        env = std::make_unique<UpstreamEnv>(UpstreamEnv{*pool, *page, opts, nullptr, access.get()});
+        env = std::make_unique<UpstreamEnv>(UpstreamEnv{*pool, credential, opts, nullptr, access.get()});
         supervisor = std::make_unique<Supervisor>(base.get(), *env, -1, -1, -1);
         supervisor->set_stop_handler([this](int st) { stop_status = st; });
 
