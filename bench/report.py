@@ -227,11 +227,12 @@ def main():
         + (f" ({meta['ours_note']})" if meta.get("ours_note") else ""),
         f"- baseline: {meta['baseline_version'] or 'not measured'}"
         + (f" ({meta['baseline_note']})" if meta.get("baseline_note") else ""),
-        f"- nginx-injector: nginx {meta['nginx']} as a key-injecting reverse proxy (TLS to the same upstream, "
-        f"verified; upstream keepalive pool; proxy_buffering and proxy_request_buffering off; "
-        f"worker_processes {meta.get('nginx_workers', '?')}"
-        + (f", {int(meta['nginx_processes']) - 1} workers" if str(meta.get("nginx_processes", "")).strip().isdigit() else "")
-        + "; bench/README.md has the configuration)"
+        (f"- nginx-injector: nginx {meta['nginx']} as a key-injecting reverse proxy (TLS to the same upstream, "
+         f"verified; upstream keepalive pool; proxy_buffering and proxy_request_buffering off; "
+         f"worker_processes {meta.get('nginx_workers', '?')}"
+         + (f", {int(meta['nginx_processes']) - 1} workers" if str(meta.get("nginx_processes", "")).strip().isdigit() else "")
+         + "; bench/README.md has the configuration)"
+         if "nginx" in meta.get("active", []) else "- nginx-injector: not measured")
         + (f" ({meta['nginx_note']})" if meta.get("nginx_note") else ""),
         f"- direct: nginx {meta['nginx']} over TLS (ECDSA P-256) on 127.0.0.1; wrk {meta['wrk']}, "
         f"{meta['duration']} s per wrk run; SSE: {meta.get('sse_rounds', 1)} rounds of {meta['sse_events']} events 20 ms apart; "
