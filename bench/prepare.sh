@@ -201,6 +201,7 @@ EOF
 log "starting nginx upstream on 127.0.0.1:$NGX_PORT"
 nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/logs/error.log" >"$T/nginx/stdout.log" 2>&1 &
 PIDS+=($!)
+NGX_PID=$!  # the upstream's master (daemon off): its tree's CPU time is read around every wrk run
 wait_file "$T/nginx/nginx.pid" 10 "${PIDS[-1]}" || { cat "$T/nginx/logs/error.log" >&2; echo "nginx failed to start" >&2; exit 1; }
 DIRECT="https://127.0.0.1:$NGX_PORT"
 
@@ -227,12 +228,97 @@ ROUTES[big]="$DIRECT/big/v1/responses"
 ROUTES[sse]="$SSE_DIRECT/v1/responses"
 ROUTES[hold]="$HOLD_DIRECT/hold/v1/responses"
 
+# nginx as a key-injecting reverse proxy (the "nginx-injector"): what a careful
+# operator would put in front of the API instead of either proxy. One instance
+# per route, as for the others: upstream port and path of each route.
+declare -A INJ_UPORT INJ_UPATH
+INJ_UPORT[api]=$NGX_PORT; INJ_UPATH[api]=/v1/responses
+INJ_UPORT[big]=$NGX_PORT; INJ_UPATH[big]=/big/v1/responses
+INJ_UPORT[sse]=$(cat "$T/paced.port"); INJ_UPATH[sse]=/v1/responses
+INJ_UPORT[hold]=$(cat "$T/hold.port"); INJ_UPATH[hold]=/hold/v1/responses
+# file descriptors: each worker holds both sockets of its streams; nginx can
+# raise its soft limit only up to the hard one (no CAP_SYS_RESOURCE here)
+INJ_NOFILE=$(ulimit -Hn); [ "$INJ_NOFILE" = unlimited ] && INJ_NOFILE=1048576
+[ "$INJ_NOFILE" -gt 1048576 ] && INJ_NOFILE=1048576
+INJ_WORKERS=auto  # one worker per core (2 on the bench VM), as Debian's own nginx.conf has it
+write_injector_conf() { # ROUTE PORT DIR
+  local route=$1 port=$2 dir=$3 conns=4096
+  # a stream takes two connections (client, upstream) in one worker; nginx
+  # allocates and initialises all worker_connections at start (about 1 KiB
+  # each), so only the instance for the streams test gets the fd limit, the
+  # others the per-worker client cap our proxy has by default (4096)
+  [ "$route" = hold ] && conns=$INJ_NOFILE
+  mkdir -p "$dir/logs"
+  cat > "$dir/nginx.conf" <<EOF
+$NGINX_USER
+daemon off;
+worker_processes $INJ_WORKERS;
+worker_rlimit_nofile $INJ_NOFILE;
+error_log $dir/logs/error.log warn;
+pid $dir/nginx.pid;
+events { worker_connections $conns; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  # neither side closes a busy connection (nginx's default closes one after
+  # 1,000 requests; neither our proxy nor the original does)
+  keepalive_requests 1000000;
+  keepalive_timeout 600s;
+  upstream upstream_pool {
+    server 127.0.0.1:${INJ_UPORT[$route]};
+    keepalive 256;
+    keepalive_requests 1000000;
+    keepalive_timeout 600s;
+  }
+  server {
+    listen 127.0.0.1:$port;
+    location = /v1/responses {
+      limit_except POST { deny all; }
+      proxy_pass https://upstream_pool${INJ_UPATH[$route]};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host 127.0.0.1:${INJ_UPORT[$route]};
+      proxy_set_header Authorization "Bearer $KEY";
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate $T/ca.pem;
+      proxy_ssl_name localhost;
+      proxy_ssl_server_name on;
+      proxy_ssl_session_reuse on;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 3600s;
+      proxy_send_timeout 3600s;
+    }
+    location / { return 403; }
+  }
+}
+EOF
+}
+
 cd "$T"
 start_proxy() { # KIND ROUTE -> PPORT[KIND-ROUTE], PPID_[KIND-ROUTE]
   # --server-info is given relative to $T (the cwd): with an absolute path our
   # proxy's parent calls mkdir() on the directory after its seccomp filter is on
   # and dies of SIGSYS (seen at commit 93b524b).
   local kind=$1 route=$2 name="$1-$2" info="info-$1-$2.json" pid
+  if [ "$kind" = nginx ]; then
+    local dir="$T/inj-$route" port; port=$(free_port)
+    write_injector_conf "$route" "$port" "$dir"
+    nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$T/log-$name.txt" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if ! wait_file "$dir/nginx.pid" 20 "$pid"; then
+      warn "$name did not start; log:"; tail -20 "$T/log-$name.txt" "$dir/logs/error.log" >&2; return 1
+    fi
+    PPORT[$name]=$port
+    PPID_[$name]=$pid  # the master (daemon off); the workers are its children
+    return 0
+  fi
   if [ "$kind" = ours ]; then
     local extra=()
     # the default cap on client connections per worker (4096) is below the streams test
@@ -268,11 +354,13 @@ check_proxy() { # NAME -> 0 if POST through it answers 200
   fi
 }
 
+NGINX_NOTE=""; [ "$NGINX_INJ" = 1 ] || NGINX_NOTE="nginx-injector skipped (--no-nginx)"
 OURS_MAXCONN_FLAG=""
 if [ "$OURS" = 1 ] && "$PROXY_BIN" --help 2>&1 | grep -q -- '--max-connections'; then OURS_MAXCONN_FLAG=1; fi
 KINDS=()
 [ "$OURS" = 1 ] && KINDS+=(ours)
 [ "$BASELINE" = 1 ] && KINDS+=(baseline)
+[ "$NGINX_INJ" = 1 ] && KINDS+=(nginx)
 ACTIVE=()
 for kind in "${KINDS[@]}"; do
   ok=1
@@ -286,6 +374,8 @@ for kind in "${KINDS[@]}"; do
   else
     note="$kind proxy failed to start or to answer (logs: --keep)"
     warn "$note"
-    if [ "$kind" = ours ]; then OURS_NOTE="${OURS_NOTE:+$OURS_NOTE; }$note"; else BASELINE_NOTE="$note"; fi
+    if [ "$kind" = ours ]; then OURS_NOTE="${OURS_NOTE:+$OURS_NOTE; }$note"
+    elif [ "$kind" = nginx ]; then NGINX_NOTE="$note"
+    else BASELINE_NOTE="$note"; fi
   fi
 done
