@@ -121,21 +121,29 @@ bool Channel::send_now_with_fd(ipc::Type type, std::uint32_t stream, std::string
     std::uint8_t header[ipc::kHeaderSize];
     ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), 0, header);
     iovec iov[2] = {{header, sizeof header}, {const_cast<char*>(payload.data()), payload.size()}};
+    for (;;) {
+        if (sendmsg_with_fd(fd_.get(), iov, payload.empty() ? 1 : 2, fd,
+                            MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+            return true;
+        if (errno != EINTR) return false;
+    }
+}
+
+ssize_t sendmsg_with_fd(int sock, iovec* iov, int iovcnt, int fd, int flags) {
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
     msghdr msg{};
     msg.msg_iov = iov;
-    msg.msg_iovlen = payload.empty() ? 1 : 2;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    for (;;) {
-        if (::sendmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return true;
-        if (errno != EINTR) return false;
+    msg.msg_iovlen = static_cast<std::size_t>(iovcnt);
+    if (fd >= 0) {
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
     }
+    return ::sendmsg(sock, &msg, flags);
 }
 
 bool Channel::send_data(ipc::Type type, std::uint32_t stream, std::string_view data) {

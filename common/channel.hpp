@@ -11,11 +11,17 @@
 #include <string>
 #include <string_view>
 
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include "common/event_ptr.hpp"
 #include "common/ipc.hpp"
 #include "common/unique_fd.hpp"
 
 namespace proxy {
+
+// sendmsg(2) of `iov` with `fd` attached as SCM_RIGHTS (none when fd < 0).
+ssize_t sendmsg_with_fd(int sock, iovec* iov, int iovcnt, int fd, int flags);
 
 class ChannelOwner {
   public:

@@ -153,19 +153,8 @@ TEST_CASE("channel: a descriptor rides along with ConnOpen, and only with it") {
         std::string wire;
         REQUIRE(ipc::encode(ipc::Type::ConnClose, 0, ipc::encode_u32(1), wire));
         iovec iov{wire.data(), wire.size()};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        const int fd = r.get();
-        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        REQUIRE(::sendmsg(pair.fds[0], &msg, 0) == static_cast<ssize_t>(wire.size()));
+        REQUIRE(sendmsg_with_fd(pair.fds[0], &iov, 1, r.get(), 0) ==
+                static_cast<ssize_t>(wire.size()));
         for (int i = 0; i < 50 && !pair.receiver_owner.down; ++i)
             event_base_loop(pair.base.get(), EVLOOP_NONBLOCK);
         CHECK(pair.receiver_owner.down);

@@ -265,7 +265,8 @@ struct Rig {
         const int lfd = client_listener.get();
         access = AccessControl::create(base.get(), opts, std::span<const int>(&lfd, 1), error);
         REQUIRE_MESSAGE(access, error);
-        env = std::make_unique<UpstreamEnv>(UpstreamEnv{*pool, credential, opts, nullptr, access.get()});
+        env = std::make_unique<UpstreamEnv>(
+            UpstreamEnv{*pool, credential, opts, nullptr, access.get()});
         supervisor = std::make_unique<Supervisor>(base.get(), *env, -1, -1, -1);
         supervisor->set_stop_handler([this](int st) { stop_status = st; });
 
@@ -302,20 +303,7 @@ struct Rig {
         std::string wire;
         REQUIRE(ipc::encode(type, stream, payload, wire));
         iovec iov{wire.data(), wire.size()};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        if (fd >= 0) {
-            msg.msg_control = control;
-            msg.msg_controllen = sizeof control;
-            cmsghdr* c = CMSG_FIRSTHDR(&msg);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        }
-        REQUIRE(::sendmsg(worker_end.get(), &msg, MSG_NOSIGNAL) ==
+        REQUIRE(sendmsg_with_fd(worker_end.get(), &iov, 1, fd, MSG_NOSIGNAL) ==
                 static_cast<ssize_t>(wire.size()));
     }
 
