@@ -22,7 +22,8 @@ SOCKET = os.path.join(PKG, "systemd", "codex-responses-api-proxy.socket")
 SYSUSERS = os.path.join(PKG, "sysusers.d", "codex-responses-api-proxy.conf")
 TMPFILES = os.path.join(PKG, "tmpfiles.d", "codex-responses-api-proxy.conf")
 DEBIAN = os.path.join(PKG, "debian")
-INSTALLED_BIN = "/usr/bin/codex-responses-api-proxy"
+# The Debian package's path, which the unit names.
+INSTALLED_BIN = "/usr/sbin/codex-responses-api-proxy"
 
 # Started by the parent for its workers; the man page mentions them as not for
 # use by hand, and --help need not list them.
