@@ -15,6 +15,7 @@ import harness
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MAN = os.path.join(ROOT, "man", "codex-responses-api-proxy.8")
+WORKER_MAN = os.path.join(ROOT, "man", "codex-responses-api-proxy-worker.8")
 OPTIONS_HPP = os.path.join(ROOT, "common", "options.hpp")
 PKG = os.path.join(ROOT, "packaging")
 SERVICE = os.path.join(PKG, "systemd", "codex-responses-api-proxy.service")
@@ -94,10 +95,23 @@ class ManPage(unittest.TestCase):
     def test_mandoc_lint_is_clean(self):
         if not shutil.which("mandoc"):
             self.skipTest("mandoc not installed")
-        r = subprocess.run(["mandoc", "-Tlint", "-W", "warning", MAN], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=30)
-        self.assertEqual(r.returncode, 0, r.stdout.decode())
-        self.assertEqual(r.stdout.decode().strip(), "")
+        # Down to style notes. The two pages cite each other: -m finds them in
+        # a scratch man8/. Pages of other packages (read(2), systemd.exec(5))
+        # may be missing on a build machine; the CI's installed-package check
+        # (tests/packaging/check_deb.sh) has them and lints strictly.
+        with tempfile.TemporaryDirectory() as tmp:
+            os.mkdir(os.path.join(tmp, "man8"))
+            for page in (MAN, WORKER_MAN):
+                os.symlink(page, os.path.join(tmp, "man8", os.path.basename(page)))
+            for page in (MAN, WORKER_MAN):
+                r = subprocess.run(["mandoc", "-Tlint", "-W", "style", "-m", tmp, page],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+                out = r.stdout.decode()
+                notes = [l for l in out.splitlines()
+                         if "outdated mandoc.db" not in l
+                         and not ("referenced manual not found" in l
+                                  and "codex-responses-api-proxy" not in l.split("Xr", 1)[-1])]
+                self.assertEqual(notes, [], out)
 
     def test_man_page_names_every_option_of_options_hpp(self):
         missing = options_hpp_flags() - man_flags()
