@@ -28,8 +28,8 @@ fail() { echo "== [package] FAILED: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || { say "SKIP: needs root (installs and purges the package)"; exit 0; }
 if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q "ok installed"; then
-    say "SKIP: $PKG is installed on this machine; this check would purge it"
-    exit 0
+    fail "$PKG is installed on this machine and this check would purge it;" \
+         "purge it first, or SKIP_PACKAGE=1 bash tests/run_all.sh"
 fi
 
 need=()
@@ -44,8 +44,14 @@ fi
 
 tmp=$(mktemp -d)
 proxy_pid=
+installed=0
 cleanup() {
     [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null || true
+    # A failed check leaves no package behind for the next run to trip on.
+    if [ "$installed" = 1 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o DPkg::Lock::Timeout=600 "$PKG" \
+            >/dev/null 2>&1 || true
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -75,6 +81,7 @@ fi
 
 # 3. install, then lint what was installed ------------------------------------
 say "apt-get install $(basename "$DEB")"
+installed=1
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 "$(realpath "$DEB")" \
     >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "install"; }
 dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | grep -v '^/$' >"$tmp/files"
@@ -176,7 +183,8 @@ fi
 say "apt-get purge $PKG"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o DPkg::Lock::Timeout=600 "$PKG" \
     >"$tmp/purge.log" 2>&1 || { cat "$tmp/purge.log"; fail "purge"; }
-! dpkg-query -W -f='${Status}\n' "$PKG" 2>/dev/null | grep -q "installed" || fail "still installed"
+installed=0
+! dpkg-query -W -f='${Status}\n' "$PKG" 2>/dev/null | grep -q " installed" || fail "still installed"
 left=()
 while read -r f; do
     case "$f" in *"$PKG"*) [ -e "$f" ] && left+=("$f") ;; esac
