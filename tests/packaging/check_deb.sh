@@ -14,8 +14,8 @@
 # Root only (it installs and purges a package); refuses to touch a machine
 # where the package is already installed. Uses only fake keys.
 #
-#   bash tests/packaging/check_deb.sh            # build + all checks
-#   DEB=path/to.deb bash tests/packaging/check_deb.sh   # checks of a built .deb (no lintian of the build)
+#   bash tests/packaging/check_deb.sh                 # build + all checks
+#   REUSE_BUILD=1 bash tests/packaging/check_deb.sh   # checks of what build-deb/ holds
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -57,7 +57,7 @@ cleanup() {
 trap cleanup EXIT
 
 # 1. build, with the tests ----------------------------------------------------
-if [ -z "${DEB:-}" ]; then
+if [ -z "${REUSE_BUILD:-}" ]; then
     say "build-deb.sh --install-deps (source + binary, with the test suite)"
     rm -rf "$OUT"
     start=$SECONDS
@@ -65,19 +65,20 @@ if [ -z "${DEB:-}" ]; then
         tail -150 "$tmp/build.log"; fail "package build (log above)"; }
     grep -E "tests passed|tests failed|Total Test time" "$tmp/build.log" || true
     say "built in $((SECONDS - start)) s: $(cd "$OUT" && echo *.deb *.dsc)"
-    DEB=$(ls "$OUT"/${PKG}_*.deb)
-
-    # 2. lintian ----------------------------------------------------------------
-    say "lintian --pedantic (source and binary)"
-    changes=$(ls "$OUT"/${PKG}_*.changes)
-    lintian --pedantic --display-info --tag-display-limit 0 --fail-on error,warning \
-        "$changes" 2>&1 | grep -v "running with root privileges" | tee "$tmp/lintian.txt" ||
-        fail "lintian reports errors or warnings"
-    say "lintian: E$(grep -c '^E:' "$tmp/lintian.txt" || true)" \
-        "W$(grep -c '^W:' "$tmp/lintian.txt" || true)" \
-        "I$(grep -c '^I:' "$tmp/lintian.txt" || true)" \
-        "P$(grep -c '^P:' "$tmp/lintian.txt" || true)"
 fi
+DEB=$(ls "$OUT"/${PKG}_*.deb)
+changes=$(ls "$OUT"/${PKG}_*.changes)
+grep -q '\.dsc$' "$changes" || fail "$changes names no source package"
+
+# 2. lintian --------------------------------------------------------------------
+say "lintian --pedantic (source and binary)"
+lintian_rc=0
+lintian --pedantic --display-info --tag-display-limit 0 --fail-on error,warning \
+    "$changes" >"$tmp/lintian.txt" 2>&1 || lintian_rc=$?
+grep -v "running with root privileges" "$tmp/lintian.txt" || true
+count() { grep -c "^$1:" "$tmp/lintian.txt" || true; }
+echo "lintian: E$(count E) W$(count W) I$(count I) P$(count P) (exit $lintian_rc)"
+[ "$lintian_rc" -eq 0 ] || fail "lintian reports errors or warnings"
 
 # 3. install, then lint what was installed ------------------------------------
 say "apt-get install $(basename "$DEB")"
