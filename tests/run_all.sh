@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the proxy and runs every test: unit and integration tests (ctest) in a
-# normal -Werror build, the same suite under ASan/UBSan, and a short smoke run
-# of each libFuzzer target. Installs its Debian packages first when missing.
+# normal -Werror build, the Debian package (built with its tests, lintian,
+# mandoc, systemd-analyze, installed, run, purged: tests/packaging/check_deb.sh,
+# as root only), the same suite under ASan/UBSan, and a short smoke run of each
+# libFuzzer target. Installs its Debian packages first when missing.
 #
-#   bash tests/run_all.sh            # everything (about 10-15 minutes on 2 cores)
-#   SKIP_SANITIZE=1 SKIP_FUZZ=1 bash tests/run_all.sh   # quick: normal build only
+#   bash tests/run_all.sh            # everything (about 15-20 minutes on 2 cores)
+#   SKIP_SANITIZE=1 SKIP_FUZZ=1 SKIP_PACKAGE=1 bash tests/run_all.sh   # quick: normal build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -46,6 +48,14 @@ run_suite() {  # name, build dir, extra cmake args...
 }
 
 run_suite release "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ -z "${SKIP_PACKAGE:-}" ]; then
+    # A package build of its own (prefix /usr, no -Werror, as Debian builds
+    # it), with the unit and integration tests; no sanitizer or fuzz builds.
+    echo "== [package] build, lint, install, run, purge"
+    if ! bash "$ROOT/tests/packaging/check_deb.sh"; then
+        status=1
+    fi
+fi
 if [ -z "${SKIP_SANITIZE:-}" ]; then
     # detect_leaks=0: workers exit through _exit paths by design; leaks are
     # not what this build is for. halt_on_error makes any finding fatal.

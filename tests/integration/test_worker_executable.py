@@ -13,7 +13,10 @@ import harness
 from harness import ProxyTestCase, codex_headers
 
 WORKER_NAME = "codex-responses-api-proxy-worker"
-INSTALLED_WORKER = "/usr/local/libexec/" + WORKER_NAME  # CMake's default prefix
+# Where the parent looks when no worker sits next to it: the build's install
+# prefix (CMake's PROXY_WORKER_PATH; /usr/local/libexec by default, /usr/libexec
+# in the Debian package), which ctest passes in.
+INSTALLED_WORKER = os.environ.get("PROXY_WORKER_PATH", "")
 
 
 def worker_bin():
@@ -107,6 +110,8 @@ class WorkerExecutable(ProxyTestCase):
         self.refused("owned by uid 65534, neither root nor the owner of our own executable")
 
     def test_missing_worker_is_refused(self):
+        if not INSTALLED_WORKER:
+            self.skipTest("PROXY_WORKER_PATH not set (ctest sets it from the build)")
         if os.path.exists(INSTALLED_WORKER):
             self.skipTest("an installed worker at %s would be used" % INSTALLED_WORKER)
         p = self.start_copy()

@@ -1,0 +1,187 @@
+"""The proxy still works inside the sandbox its systemd unit gives it.
+
+Where systemd is not PID 1 (containers, CI VMs) the unit cannot be started,
+so unit_sandbox.py rebuilds what it can of that sandbox from the unit file
+itself (SystemCallFilter= resolved through systemd's own tables, the bounding
+set, NoNewPrivileges=, ProtectProc=, ProcSubset=, PrivateMounts=, a read-only
+root for ProtectSystem=strict, RestrictAddressFamilies=, the rlimits and the
+umask) and execs the proxy in it, with the unit's --key-file and
+--worker-user. The proxy must serve, respawn a killed worker, reload on
+SIGHUP and exit 0 on SIGTERM, with no process killed by SIGSYS.
+tests/packaging/check_deb.sh does the same with the installed package, and
+starts the real unit where systemd runs.
+
+Root only; skipped (exit 77) where the sandbox cannot be rebuilt."""
+
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import ProxyTestCase, codex_headers
+from test_packaging import SERVICE
+from test_supervision import children, seccomp_mode
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SANDBOX = os.path.join(HERE, "unit_sandbox.py")
+
+
+def sandboxed(argv, writable):
+    return [sys.executable, SANDBOX, SERVICE, writable, "--"] + list(argv)
+
+
+def needs():
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root (mount namespace, bounding set)")
+    if not shutil.which("systemd-analyze"):
+        raise unittest.SkipTest("systemd-analyze not installed")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run(sandboxed(["/bin/true"], tmp), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+    if r.returncode == 77:
+        raise unittest.SkipTest(r.stdout.decode().strip())
+    return r
+
+
+class SandboxItself(unittest.TestCase):
+    """The rebuilt sandbox is not a no-op: what the unit forbids fails."""
+
+    def setUp(self):
+        r = needs()
+        self.assertEqual(r.returncode, 0, r.stdout.decode())
+
+    def run_in(self, argv):
+        with tempfile.TemporaryDirectory() as tmp:
+            return subprocess.run(sandboxed(argv, tmp), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, timeout=30)
+
+    def test_a_call_outside_the_filter_kills(self):
+        # sethostname is in @privileged, which the unit removes: SIGSYS, even
+        # before the missing CAP_SYS_ADMIN would refuse it.
+        r = self.run_in(["/bin/hostname", "unit-sandbox-test"])
+        self.assertEqual(r.returncode, -signal.SIGSYS, r.stderr.decode())
+
+    def test_proc_shows_only_processes_no_system_files(self):
+        r = self.run_in(["/bin/ls", "/proc"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        names = r.stdout.decode().split()
+        self.assertNotIn("sys", names)       # ProcSubset=pid
+        self.assertNotIn("kcore", names)
+        self.assertIn("self", names)
+
+    def test_root_is_read_only(self):
+        r = self.run_in(["/usr/bin/touch", "/var/tmp/unit-sandbox-test"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"Read-only file system", r.stderr)
+
+
+class UnderTheUnitsSandbox(ProxyTestCase):
+
+    def setUp(self):
+        super().setUp()
+        r = needs()
+        self.assertEqual(r.returncode, 0, r.stdout.decode())
+        [exec_start] = [l.split("=", 1)[1] for l in open(SERVICE).read().splitlines()
+                        if l.startswith("ExecStart=")]
+        argv = exec_start.split()
+        user = argv[argv.index("--worker-user") + 1]
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            user = "nobody"  # the package's system user is not there before install
+        self.worker_user = user
+
+    def tearDown(self):
+        # Not the usual crash check: a worker is SIGKILLed on purpose below.
+        for c in self._clients:
+            c.close()
+        try:
+            if self.proxy is not None:
+                self.proxy.stop()
+                err = self.proxy.stderr()
+                self.assertFalse(self.proxy.killed, "ignored SIGTERM:\n" + err)
+                self.assertEqual(self.proxy.returncode, 0, "exit status; stderr:\n" + err)
+                self.assertNotIn("SIGSYS", err)
+                self.assertNotRegex(err, r"signal 31\b")
+                self.proxy.check_secret_not_logged(self)
+        finally:
+            if self.upstream is not None:
+                self.upstream.stop()
+            if self.proxy is not None:
+                self.proxy.cleanup()
+
+    def workers(self, exclude=(), timeout=10.0):
+        deadline = time.monotonic() + timeout
+        kids = []
+        while time.monotonic() < deadline:
+            kids = [k for k in children(self.proxy.proc.pid) if k not in exclude]
+            if kids and all(seccomp_mode(k) == "2" for k in kids):
+                return kids
+            time.sleep(0.02)
+        self.fail("no sandboxed workers (not %r): %r; stderr:\n%s"
+                  % (list(exclude), kids, self.proxy.stderr()))
+
+    def serve_ok(self, tries=50):
+        last = None
+        for _ in range(tries):
+            try:
+                c = harness.Client(self.proxy.port, timeout=10)
+                try:
+                    r = c.post(codex_headers(), b'{"model":"gpt-5"}')
+                finally:
+                    c.close()
+                if r.status == 200:
+                    return r
+                last = r
+            except (OSError, EOFError) as e:
+                last = e
+            time.sleep(0.1)
+        self.fail("proxy does not serve: %r; stderr:\n%s" % (last, self.proxy.stderr()))
+
+    def test_serves_respawns_and_reloads(self):
+        key = harness.fake_key()
+        p = self.start(start=False, key=key, key_input=b"")
+        key_file = os.path.join(p.dir, "openai-api-key")
+        with open(os.open(key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(key + "\n")
+        chroot = os.path.join(p.dir, "empty")
+        os.mkdir(chroot, 0o755)
+        # The unit's own flags (ExecStart=), with the test's upstream and
+        # server-info; the chroot directory stands in for RuntimeDirectory=.
+        p.args += ["--key-file", key_file, "--worker-user", self.worker_user,
+                   "--chroot-dir", chroot]
+        p.args = sandboxed(p.args, p.dir)
+        p.start()
+
+        # The parent runs under the unit's filter plus its own.
+        self.assertEqual(seccomp_mode(p.proc.pid), "2")
+        r = self.serve_ok(tries=1)
+        # The key came from --key-file, as under systemd's LoadCredential=.
+        harness.check_forwarded(self, self.upstream.requests[-1], p, self.upstream)
+
+        # A killed worker is respawned (fork + execveat under both filters).
+        before = self.workers()
+        os.kill(before[0], signal.SIGKILL)
+        self.workers(exclude=before[:1])
+        self.serve_ok()
+
+        # SIGHUP: new workers, the old ones drain; still serving.
+        current = self.workers()
+        p.proc.send_signal(signal.SIGHUP)
+        fresh = self.workers(exclude=current, timeout=15)
+        self.assertTrue(fresh)
+        self.serve_ok()
+        self.assertIsNone(re.search(r"SIGSYS|SECURITY", p.stderr()), p.stderr())
+        print("workers %r -> respawn -> %r after SIGHUP; %d: %s"
+              % (before, fresh, r.status, r.body[:40]))
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The installed package's real socket and service, on a machine where systemd
+# is PID 1 (run by check_deb.sh, with the package installed and no key yet):
+# a fake key in the credential file, the socket started, a request answered
+# (502: the upstream is pointed at a dead local port by a runtime drop-in that
+# only adds flags), a killed worker respawned, a reload (SIGHUP) that keeps
+# the service serving, a stop, and no SIGSYS or security event in the journal.
+# Everything it adds is removed again.
+#
+#   bash tests/packaging/real_unit.sh DEAD_PORT
+set -euo pipefail
+PKG=codex-responses-api-proxy
+dead_port=$1
+port=18787
+dropin=/run/systemd/system/$PKG.service.d
+key=/etc/$PKG/openai-api-key
+since=$(date '+%Y-%m-%d %H:%M:%S')
+
+fail() { echo "== [package] FAILED (real unit): $*" >&2; journalctl -u "$PKG" --since "$since" --no-pager | tail -40 >&2; exit 1; }
+cleanup() {
+    systemctl stop "$PKG.socket" "$PKG.service" 2>/dev/null || true
+    rm -rf "$dropin" "$key"
+    systemctl daemon-reload || true
+}
+trap cleanup EXIT
+
+ss -Hltn "sport = :$port" | grep -q . && { echo "port $port in use: real unit check skipped"; exit 0; }
+umask 077
+printf 'sk-test-%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$key"
+mkdir -p "$dropin"
+exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/$PKG.service)
+cat >"$dropin/test.conf" <<EOF
+[Service]
+ExecStart=
+ExecStart=$exec_start --allow-insecure-upstream --upstream-url http://127.0.0.1:$dead_port/v1/responses
+EOF
+systemctl daemon-reload
+systemctl start "$PKG.socket"
+
+post() {
+    python3 - "$port" <<'EOF'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)
+c.request("POST", "/v1/responses", body=b'{"model":"gpt-5"}', headers={"Content-Type": "application/json"})
+print(c.getresponse().status)
+EOF
+}
+workers() { cat "/proc/$(systemctl show -P MainPID "$PKG.service")/task/"*/children 2>/dev/null | tr ' ' '\n' | grep . || true; }
+
+[ "$(post)" = 502 ] || fail "first request (socket activation) not answered 502"
+systemctl is-active --quiet "$PKG.service" || fail "service not active after the first request"
+echo "real unit: socket-activated, 502 from the dead upstream"
+
+before=$(workers | head -1)
+[ -n "$before" ] || fail "no worker"
+kill -KILL "$before"
+for _ in $(seq 100); do w=$(workers | grep -vx "$before" | head -1); [ -n "$w" ] && break; sleep 0.1; done
+[ -n "${w:-}" ] || fail "worker not respawned"
+[ "$(post)" = 502 ] || fail "no answer after the respawn"
+echo "real unit: worker $before killed, $w serving"
+
+systemctl reload "$PKG.service"
+sleep 1
+systemctl is-active --quiet "$PKG.service" || fail "not active after reload"
+[ "$(post)" = 502 ] || fail "no answer after reload"
+echo "real unit: reloaded, serving"
+
+systemctl stop "$PKG.socket" "$PKG.service"
+journal=$(journalctl -u "$PKG" --since "$since" --no-pager)
+! grep -E "SIGSYS|SECURITY|status=31" <<<"$journal" || fail "security event or SIGSYS in the journal"
+echo "real unit: stopped cleanly"
