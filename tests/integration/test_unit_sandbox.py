@@ -155,8 +155,13 @@ class UnderTheUnitsSandbox(ProxyTestCase):
         os.mkdir(chroot, 0o755)
         # The unit's own flags (ExecStart=), with the test's upstream and
         # server-info; the chroot directory stands in for RuntimeDirectory=.
+        # The package's policy file and a state file: the per-user layer
+        # (sock_diag, NSS group lookups, state saves) runs under the filter too.
+        policy = os.path.join(os.path.dirname(SERVICE), "..", "policy.toml")
         p.args += ["--key-file", key_file, "--worker-user", self.worker_user,
-                   "--chroot-dir", chroot]
+                   "--chroot-dir", chroot, "--policy", policy,
+                   "--state-file", os.path.join(p.dir, "usage.state"),
+                   "--tokens-per-day-per-user", "1000000"]
         p.args = sandboxed(p.args, p.dir)
         p.start()
 
