@@ -145,10 +145,21 @@ bool UpstreamExchange::on_req_end() {
 }
 
 void UpstreamExchange::on_cancel() {
-    // The client left: the upstream connection is in an unknown state.
+    if (phase_ == Phase::Finished) return;
+    // The client left (worker/client_connection.cpp: EOF, reset or a failed
+    // write). Closing the upstream connection now, not at its next byte, is
+    // what stops a long reasoning stream from generating (and billing) for
+    // nobody; a connection in the middle of a response cannot be pooled.
+    const char* where = phase_ == Phase::Connecting  ? "waiting for an upstream connection"
+                        : phase_ == Phase::AwaitHead ? "waiting for the response head"
+                                                     : "streaming the response";
+    LOG_INFO(
+        "stream %u client_aborted while %s (%llu response bytes sent); upstream connection "
+        "closed",
+        stream_, where, static_cast<unsigned long long>(resp_body_bytes_));
     conn_.reset();
     phase_ = Phase::Finished;
-    finish();
+    finish(ExchangeEnd::ClientAborted);
 }
 
 void UpstreamExchange::on_resp_credit(std::uint32_t bytes) {
@@ -343,6 +354,7 @@ bool UpstreamExchange::parse_head() {
 void UpstreamExchange::deliver(std::string_view data) {
     if (data.empty()) return;
     if (dump_) dump_->response_body(data);
+    resp_body_bytes_ += data.size();
     for (std::size_t off = 0; off < data.size(); off += ipc::kMaxPayload) {
         auto piece = data.substr(off, ipc::kMaxPayload);
         sink_.send_to_worker(ipc::Type::RespBody, stream_, piece);
@@ -370,7 +382,7 @@ void UpstreamExchange::response_complete() {
         env_.pool.give_back(std::move(conn_));
     }
     conn_.reset();
-    finish();
+    finish(ExchangeEnd::Complete);
 }
 
 void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
@@ -387,11 +399,26 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
         sink_.send_to_worker(ipc::Type::RespError, stream_, ipc::encode_error(e));
     }
     if (dump_) dump_->response_done();
-    finish();
+    finish(ExchangeEnd::UpstreamError);
 }
 
-void UpstreamExchange::finish() {
+void UpstreamExchange::finish(ExchangeEnd end) {
+    end_ = end;
     sink_.exchange_done(stream_);
+}
+
+const char* exchange_end_name(ExchangeEnd end) {
+    switch (end) {
+        case ExchangeEnd::Open:
+            return "open";
+        case ExchangeEnd::Complete:
+            return "complete";
+        case ExchangeEnd::UpstreamError:
+            return "upstream_error";
+        case ExchangeEnd::ClientAborted:
+            return "client_aborted";
+    }
+    return "?";
 }
 
 }  // namespace proxy

@@ -40,6 +40,16 @@ struct UpstreamEnv {
     DumpWriter* dump = nullptr;  // --dump-dir, else null
 };
 
+// How an exchange ended: set once, in finish(), the one place every end
+// passes through (the per-request log or audit line reads it there).
+enum class ExchangeEnd {
+    Open,           // not ended yet
+    Complete,       // the whole response went to the worker
+    UpstreamError,  // refused, failed or aborted on the upstream's side
+    ClientAborted,  // the client closed or reset its connection first
+};
+const char* exchange_end_name(ExchangeEnd end);
+
 class UpstreamExchange {
   public:
     UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
@@ -57,6 +67,7 @@ class UpstreamExchange {
     void on_resp_credit(std::uint32_t bytes);
 
     bool request_done() const { return req_done_; }
+    ExchangeEnd end() const { return end_; }
     std::uint64_t uncredited_request_bytes() const { return req_uncredited_; }
 
   private:
@@ -76,7 +87,7 @@ class UpstreamExchange {
     void response_complete();
     void fail(const Refusal& r, const std::string& detail);
     void fail_connecting();
-    void finish();
+    void finish(ExchangeEnd end);
     void credit_request();
 
     UpstreamEnv& env_;
@@ -86,6 +97,8 @@ class UpstreamExchange {
     std::unique_ptr<UpstreamConnection> conn_;
     EvBufferPtr pending_;  // request bytes written before the connection is up
     Phase phase_ = Phase::Connecting;
+    ExchangeEnd end_ = ExchangeEnd::Open;
+    std::uint64_t resp_body_bytes_ = 0;  // delivered to the worker
 
     bool req_done_ = false;
     std::uint64_t req_body_bytes_ = 0;
