@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "common/proxy_config.hpp"
 #include "common/upstream_url.hpp"
 
 namespace proxy::cli {
@@ -190,6 +191,18 @@ bool apply_allow_host(Options& o, std::string_view v, std::string& expected) {
     return true;
 }
 
+// The URL may carry a password: the error never repeats it.
+bool apply_upstream_proxy(Options& o, std::string_view v, std::string& expected) {
+    ProxyUrl url;
+    std::string error;
+    if (v != "none" && !parse_proxy_url(v, url, error)) {
+        expected = "http://[USER:PASSWORD@]HOST[:PORT] or none (" + error + ")";
+        return false;
+    }
+    o.upstream_proxy = std::string(v);
+    return true;
+}
+
 std::string show_unused(const Options&) {
     return "";
 }
@@ -229,6 +242,11 @@ const FlagSpec kFlags[] = {
      "none"},
     {"--key-file", "FILE", "read the key from FILE instead of stdin", nullptr,
      apply_text<&Options::key_file>, show_text<&Options::key_file>, "stdin", false, false},
+    {"--upstream-proxy", "URL", "reach the upstream through this HTTP proxy (CONNECT); none: go direct", nullptr,
+     apply_upstream_proxy, show_unused, "HTTPS_PROXY, ALL_PROXY, NO_PROXY", false, false, true},
+    {"--upstream-proxy-credentials-file", "FILE", "USER:PASSWORD for the proxy's Basic authentication", nullptr,
+     apply_text<&Options::upstream_proxy_credentials_file>,
+     show_text<&Options::upstream_proxy_credentials_file>, "none", false, false},
     {"--header-timeout", "S", "seconds to receive a request head (1-86400)", nullptr,
      apply_number<&Options::header_timeout_s, 1, kDay>,
      show_number<&Options::header_timeout_s>, nullptr},

@@ -27,6 +27,10 @@ struct Options {
     std::string openai_organization;  // --openai-organization VALUE (fixed, replaces client's)
     std::string openai_project;       // --openai-project VALUE
     std::string key_file;             // --key-file FILE (instead of stdin; systemd credential)
+    // --upstream-proxy URL|none: overrides HTTPS_PROXY / ALL_PROXY / NO_PROXY
+    // (common/proxy_config.hpp). Never passed to workers: it may hold a password.
+    std::string upstream_proxy;
+    std::string upstream_proxy_credentials_file;  // --upstream-proxy-credentials-file FILE
 
     // limits and timeouts (seconds / bytes); defaults documented in README + man page
     unsigned header_timeout_s = 30;              // --header-timeout

@@ -27,6 +27,7 @@
 #include "parent/systemd.hpp"
 #include "parent/tls_context.hpp"
 #include "parent/upstream_pool.hpp"
+#include "parent/upstream_proxy_route.hpp"
 
 namespace proxy {
 
@@ -127,7 +128,7 @@ struct Parent {
 
 }  // namespace
 
-int run_parent(const Options& o) {
+int run_parent(const Options& o, const ProxyEnvironment& proxy_env) {
     log::set_role("parent");
     log::set_verbose(o.verbose);
 
@@ -142,6 +143,9 @@ int run_parent(const Options& o) {
     UpstreamUrl url;
     if (!parse_upstream_url(o.upstream_url, url, error))
         return fail(exit_code::usage, "--upstream-url: " + error);
+    RouteChoice route;
+    if (!choose_upstream_route(o, proxy_env, url, route, error))
+        return fail(exit_code::config_failed, error);
     Parent p(o);
     if (url.tls) {
         p.tls = make_upstream_tls_context(o.upstream_ca_file, error);
@@ -190,6 +194,7 @@ int run_parent(const Options& o) {
     UpstreamPool::Config pc;
     pc.url = url;
     pc.tls = p.tls.get();
+    if (route.proxy) pc.proxy = &*route.proxy;
     p.pool = std::make_unique<UpstreamPool>(p.base.get(), p.dns.get(), pc);
     p.env = std::make_unique<UpstreamEnv>(UpstreamEnv{*p.pool, *page, o, p.dump.get()});
 
@@ -227,6 +232,7 @@ int run_parent(const Options& o) {
     // unmapped once nothing has happened for a while (common/idle_trim.hpp).
     p.supervisor->maybe_idle();
     if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());
+    if (!route.note.empty()) LOG_INFO("%s", route.note.c_str());
     LOG_INFO("listening on 127.0.0.1:%u, forwarding to %s", port, url.host_header.c_str());
     systemd_notify("READY=1\nMAINPID=" + std::to_string(getpid()));
     p.start_watchdog();

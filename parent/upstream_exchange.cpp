@@ -197,9 +197,14 @@ void UpstreamExchange::on_event(short what, void* arg) {
     }
     const UpstreamUrl& url = self->env_.pool.url();
     if (what & BEV_EVENT_TIMEOUT) {
-        self->fail(refusal::kUpstreamTimeout, self->phase_ == Phase::Connecting
-                                                  ? "connect to " + url.host_header + " timed out"
-                                                  : "no data from " + url.host_header + " in time");
+        const UpstreamTransport& t = *self->conn_->transport;
+        std::string detail = self->phase_ != Phase::Connecting
+                                 ? "no data from " + url.host_header + " in time"
+                             : t.via_proxy() && !t.tunnel_open()
+                                 ? "no tunnel to " + url.host_header + " from proxy " +
+                                       self->env_.pool.proxy()->display + " in time"
+                                 : "connect to " + url.host_header + " timed out";
+        self->fail(refusal::kUpstreamTimeout, detail);
         return;
     }
     if ((what & BEV_EVENT_EOF) && self->phase_ == Phase::Body &&
@@ -227,6 +232,10 @@ void UpstreamExchange::on_event(short what, void* arg) {
 void UpstreamExchange::fail_connecting() {
     const UpstreamUrl& url = env_.pool.url();
     const UpstreamTransport& t = *conn_->transport;
+    if (t.via_proxy() && !t.tunnel_open()) {
+        fail_proxy();
+        return;
+    }
     if (int dns = t.dns_error()) {
         fail(refusal::kUpstreamUnreachable,
              "cannot resolve " + url.host + ": " + evutil_gai_strerror(dns));
@@ -247,6 +256,23 @@ void UpstreamExchange::fail_connecting() {
     const int err = t.socket_error();
     fail(refusal::kUpstreamUnreachable,
          "connect to " + url.host_header + " failed: " + (err ? std::strerror(err) : "closed"));
+}
+
+// The proxy refused the tunnel, or could not be reached: name the proxy and
+// its answer (never its credentials).
+void UpstreamExchange::fail_proxy() {
+    const UpstreamTransport& t = *conn_->transport;
+    const UpstreamProxyRoute& proxy = *env_.pool.proxy();
+    std::string detail = "proxy " + proxy.display + " (from " + proxy.source + ") ";
+    if (!t.proxy_error().empty()) {
+        detail += t.proxy_error();
+    } else if (int dns = t.dns_error()) {
+        detail += std::string("cannot be resolved: ") + evutil_gai_strerror(dns);
+    } else {
+        const int err = t.socket_error();
+        detail += std::string("cannot be reached: ") + (err ? std::strerror(err) : "closed");
+    }
+    fail(refusal::kUpstreamProxyError, detail);
 }
 
 void UpstreamExchange::on_read(void* arg) {

@@ -87,6 +87,7 @@ class UpstreamExchange {
     void response_complete();
     void fail(const Refusal& r, const std::string& detail);
     void fail_connecting();
+    void fail_proxy();
     void finish(ExchangeEnd end);
     void credit_request();
 

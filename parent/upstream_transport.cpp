@@ -72,6 +72,10 @@ void UpstreamTransport::read_socket() {
     } else {
         update_timer();
     }
+    if (state_ == State::Tunneling) {
+        read_tunnel_answer();
+        return;
+    }
     if (state_ == State::Handshaking) {
         if (eof_) {
             tls_error_ = "the server closed the connection during the TLS handshake";
@@ -224,7 +228,8 @@ void UpstreamTransport::update_write_interest() {
     bool want = false;
     if (state_ == State::Connecting) {
         want = true;
-    } else if (state_ == State::Handshaking || state_ == State::Open) {
+    } else if (state_ == State::Tunneling || state_ == State::Handshaking ||
+               state_ == State::Open) {
         want = evbuffer_get_length(ssl_ ? cipher_out_.get() : out_.get()) > 0;
     }
     if (want == write_armed_ || !write_ev_) return;
@@ -247,6 +252,7 @@ void UpstreamTransport::on_socket(evutil_socket_t, short what, void* arg) {
         case State::Connecting:
             if (what & EV_WRITE) self->tcp_connected();
             return;
+        case State::Tunneling:
         case State::Handshaking:
             if ((what & EV_WRITE) && !self->write_socket()) return;
             if (what & EV_READ) self->read_socket();

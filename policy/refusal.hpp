@@ -68,6 +68,8 @@ inline constexpr Refusal kUpstreamProtocol{502, kServer, "upstream_protocol_erro
                                            "invalid response from the upstream API"};
 inline constexpr Refusal kUpstreamTimeout{504, kServer, "upstream_timeout",
                                           "the upstream API did not answer in time"};
+inline constexpr Refusal kUpstreamProxyError{502, kServer, "upstream_proxy_error",
+                                             "the HTTP proxy to the upstream API refused"};
 
 // Every refusal above, so tests can check the table as a whole.
 inline constexpr const Refusal* kAll[] = {
@@ -75,7 +77,7 @@ inline constexpr const Refusal* kAll[] = {
     &kUpgradeRefused,      &kBadRequest,         &kRequestTimeout,  &kLengthRequired,
     &kBodyTooLarge,        &kExpectationFailed,  &kHeaderTooLarge,  &kTooManyHeaders,
     &kVersionNotSupported, &kOverloaded,         &kShuttingDown,    &kUpstreamUnreachable,
-    &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout,
+    &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout, &kUpstreamProxyError,
 };
 
 }  // namespace refusal
