@@ -99,6 +99,9 @@ void UpstreamExchange::connected() {
     UpstreamTransport& t = *conn_->transport;
     t.set_timeout(env_.options.upstream_idle_timeout_s);
     t.set_reading(true);
+    // Until the response has ended, every read is acknowledged at once
+    // (UpstreamTransport::set_quick_ack says why).
+    t.set_quick_ack(true);
     evbuffer* out = t.output();
     evbuffer_add_cb(out, &UpstreamExchange::on_output_drained, this);
     // Head and body so far leave together, in one writev, this loop turn.
@@ -399,6 +402,8 @@ void UpstreamExchange::response_complete() {
         req_done_ || (request_.framing != BodyFraming::Chunked &&
                       req_body_bytes_ ==
                           (request_.framing == BodyFraming::Length ? request_.content_length : 0));
+    // Its ACK rides on the next request, as the kernel intends.
+    if (conn_) conn_->transport->set_quick_ack(false);
     bool reusable = conn_ && resp_head_.keep_alive && request_complete &&
                     resp_head_.framing != BodyFraming::UntilClose &&
                     evbuffer_get_length(conn_->transport->input()) == 0 &&

@@ -3,7 +3,10 @@
 // up (resolve, connect, handshake, the BIO) is in upstream_transport_setup.cpp.
 #include "parent/upstream_transport.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -91,8 +94,19 @@ void UpstreamTransport::read_socket() {
         if (!report_read()) return;
     }
     if (!finish_eof()) return;
+    // After the owner has seen the data: it may have ended its response.
+    // Also after a read that completed no TLS record: the rest of the record
+    // may be what the upstream's Nagle holds back.
+    if (got > 0 && quick_ack_) ack_now();
     // A TLS 1.2 renegotiation may have stalled a write until now.
     if (ssl_ && state_ == State::Open && evbuffer_get_length(out_.get()) > 0) flush();
+}
+
+// The kernel drops quick-ACK mode again by itself, so it is asked each time
+// (one setsockopt per read while a response is open).
+void UpstreamTransport::ack_now() {
+    int one = 1;
+    setsockopt(fd_.get(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
 // Plaintext out of every complete record held; reports it once. False when

@@ -57,6 +57,16 @@ class UpstreamTransport {
     evbuffer* output() const { return out_.get(); }  // plaintext to it, sent each loop turn
     // Bytes queued but not yet on the wire (plaintext and ciphertext).
     std::size_t unsent() const;
+    // While on, whatever a read brought is acknowledged at once (TCP_QUICKACK)
+    // instead of after the kernel's delayed-ACK timer. An upstream that keeps
+    // Nagle on (plain servers, corporate TLS proxies) sends its next small
+    // segment only once the last one is acknowledged; having just written a
+    // request, our kernel delays that ACK up to 40 ms hoping to piggyback it on
+    // data we will not send while a response streams: one SSE event per
+    // stream on a pooled connection arrived 40 ms late. The owner turns it
+    // off once a response has ended, so a small answer read whole costs no
+    // extra ACK packet (its ACK rides on the next request).
+    void set_quick_ack(bool on) { quick_ack_ = on; }
 
     bool tls() const { return ssl_ != nullptr; }
     SSL* ssl() const { return ssl_; }
@@ -91,6 +101,7 @@ class UpstreamTransport {
     void read_tunnel_answer();
     void handshake();
     void read_socket();
+    void ack_now();
     bool decrypt();
     void release_tls_buffers();
     bool finish_eof();
@@ -123,6 +134,7 @@ class UpstreamTransport {
     bool write_armed_ = false;
     bool reading_ = true;
     bool eof_ = false;
+    bool quick_ack_ = false;
     short deferred_event_ = 0;  // an outcome waiting to be reported
     unsigned timeout_s_ = 0;
     std::size_t read_size_ = 16 * 1024;  // adapts to how much each readv finds
