@@ -227,6 +227,11 @@ int run_parent(const Options& o, const ProxyEnvironment& proxy_env) {
     // it later but not creating sockets of that kind.
     systemd_notify_prepare();
     std::string skipped = drop_parent_privileges();
+    // The dump writer thread inherits the reduced capabilities; the filter
+    // below then covers it too (and allows no thread after it).
+    if (p.dump && !p.dump->start_thread(error))
+        LOG_WARN("--dump-dir: no writer thread (%s): dumps are written by the event loop",
+                 error.c_str());
     apply_parent_sandbox(exe_fd);
     // Idle from the start: start-up's symbol tables and set-up code are
     // unmapped once nothing has happened for a while (common/idle_trim.hpp).
