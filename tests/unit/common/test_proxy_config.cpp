@@ -103,7 +103,7 @@ TEST_CASE("read_proxy_environment: reqwest's order, empty values unset") {
 
 TEST_CASE("no_proxy_matches: domains and their subdomains, IPs, CIDRs, *") {
     CHECK(no_proxy_matches("*", "api.openai.com"));
-    CHECK(no_proxy_matches("*", "127.0.0.1"));
+    CHECK(no_proxy_matches("*", "127.0.0.1"));  // the original tunnels here: its * is names only
     CHECK(no_proxy_matches("openai.com", "api.openai.com"));
     CHECK(no_proxy_matches("openai.com", "openai.com"));
     CHECK(no_proxy_matches(".openai.com", "api.openai.com"));
