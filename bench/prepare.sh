@@ -208,7 +208,7 @@ DIRECT="https://127.0.0.1:$NGX_PORT"
 log "starting the Python SSE upstreams (paced, hold)"
 for mode in paced hold; do
   "$PY" "$HERE/sse_upstream.py" --mode "$mode" --cert "$T/server.pem" --key "$T/server.key" \
-    --port-file "$T/$mode.port" --events "$SSE_EVENTS" >"$T/sse-$mode.log" 2>&1 &
+    --port-file "$T/$mode.port" --events "$SSE_EVENTS" ${SSE_NAGLE:+--nagle} >"$T/sse-$mode.log" 2>&1 &
   PIDS+=($!)
   wait_file "$T/$mode.port" 20 "${PIDS[-1]}" || { cat "$T/sse-$mode.log" >&2; echo "SSE upstream ($mode) failed" >&2; exit 1; }
 done

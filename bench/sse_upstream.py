@@ -2,7 +2,8 @@
 """TLS stand-in for the upstream that nginx cannot play: paced and held SSE.
 
 --mode paced: POST -> N events, INTERVAL ms apart, each carrying the send time
-              (CLOCK_MONOTONIC, ns) in "t_send".  One thread per connection with
+              (CLOCK_MONOTONIC, ns) in "t_send".  --nagle leaves Nagle on, as
+              plain servers and corporate TLS proxies do (SSE_NAGLE=1 bench/run).  One thread per connection with
               blocking sockets: the timestamp is taken right before sendall(),
               so the server adds as little of its own delay as Python allows.
 --mode hold:  POST -> the response head and one event at once, then a comment
@@ -128,10 +129,12 @@ class _Reader:
     """Just enough of asyncio.StreamReader over a blocking socket for read_head/read_body."""
 
     def __init__(self, sock):
-        self.sock, self.buf = sock, b""
+        # bytearray: appending and trimming are amortised O(1), so a large
+        # body (bench/dump_lag.py sends 32 MiB) is not copied per recv.
+        self.sock, self.buf = sock, bytearray()
 
     def _fill(self):
-        d = self.sock.recv(65536)
+        d = self.sock.recv(262144)
         if not d:
             raise ConnectionResetError("EOF")
         self.buf += d
@@ -140,13 +143,15 @@ class _Reader:
         while sep not in self.buf:
             self._fill()
         i = self.buf.index(sep) + len(sep)
-        out, self.buf = self.buf[:i], self.buf[i:]
+        out = bytes(self.buf[:i])
+        del self.buf[:i]
         return out
 
     def readexactly(self, n):
         while len(self.buf) < n:
             self._fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
         return out
 
 
@@ -171,7 +176,10 @@ def serve_paced(args, ctx):
     class Handler(socketserver.BaseRequestHandler):
         def handle(self):
             sock = self.request
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # --nagle: like a plain server or a corporate TLS proxy that
+            # leaves Nagle on; the head and each event are still separate
+            # TLS records, so each event waits for the previous one's ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0 if args.nagle else 1)
             try:
                 tls = ctx.wrap_socket(sock, server_side=True)
             except (ssl.SSLError, OSError):
@@ -243,6 +251,8 @@ def parse_args():
     p.add_argument("--hold-max", type=float, default=600.0)
     p.add_argument("--hold-pad", type=int, default=9000)
     p.add_argument("--mode", choices=("paced", "hold"), required=True)
+    p.add_argument("--nagle", action="store_true",
+                   help="paced: leave Nagle's algorithm on (no TCP_NODELAY)")
     return p.parse_args()
 
 

@@ -80,8 +80,9 @@ ParseStatus parse_options(int argc, char* const argv[], Options& out, std::strin
         }
         std::string expected;
         if (!flag->apply(opts, value, expected)) {
-            error = "invalid value for " + std::string(flag->name) + ": " + quote(value) +
-                    " (expected " + expected + ")";
+            error = "invalid value for " + std::string(flag->name) + ": " +
+                    (flag->secret ? std::string("(not shown)") : quote(value)) + " (expected " +
+                    expected + ")";
             return ParseStatus::Error;
         }
     }

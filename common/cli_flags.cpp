@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "common/proxy_config.hpp"
 #include "common/upstream_url.hpp"
 
 namespace proxy::cli {
@@ -234,6 +235,18 @@ bool apply_unix_path(Options& o, std::string_view v, std::string& expected) {
     return true;
 }
 
+// The URL may carry a password: the error never repeats it.
+bool apply_upstream_proxy(Options& o, std::string_view v, std::string& expected) {
+    ProxyUrl url;
+    std::string error;
+    if (v != "none" && !parse_proxy_url(v, url, error)) {
+        expected = "http://[USER:PASSWORD@]HOST[:PORT] or none (" + error + ")";
+        return false;
+    }
+    o.upstream_proxy = std::string(v);
+    return true;
+}
+
 std::string show_unused(const Options&) {
     return "";
 }
@@ -292,6 +305,11 @@ const FlagSpec kFlags[] = {
     {"--oidc-token-url", "URL", "OpenAI's token exchange endpoint for --github-oidc", nullptr,
      apply_text<&Options::oidc_token_url>, show_text<&Options::oidc_token_url>, nullptr, false,
      false},
+    {"--upstream-proxy", "URL", "reach the upstream through this HTTP proxy (CONNECT); none: go direct", nullptr,
+     apply_upstream_proxy, show_unused, "HTTPS_PROXY, ALL_PROXY, NO_PROXY", false, false, true},
+    {"--upstream-proxy-credentials-file", "FILE", "USER:PASSWORD for the proxy's Basic authentication", nullptr,
+     apply_text<&Options::upstream_proxy_credentials_file>,
+     show_text<&Options::upstream_proxy_credentials_file>, "none", false, false},
     {"--header-timeout", "S", "seconds to receive a request head (1-86400)", nullptr,
      apply_number<&Options::header_timeout_s, 1, kDay>,
      show_number<&Options::header_timeout_s>, nullptr},

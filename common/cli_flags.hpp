@@ -27,6 +27,7 @@ struct FlagSpec {
     const char* unset_note;   // shown as the default when show() is ""
     bool repeatable = false;  // may be given more than once
     bool to_worker = true;    // re-serialized by worker_arguments()
+    bool secret = false;      // may hold a password: never echoed in an error
 };
 
 // Every flag, in the order --help lists them.

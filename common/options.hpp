@@ -51,6 +51,10 @@ struct Options {
     std::string listen_unix;                         // --listen-unix PATH
     unsigned listen_unix_mode = 0666;                // --listen-unix-mode OCTAL
     std::string listen_unix_group;                   // --listen-unix-group NAME|GID
+    // --upstream-proxy URL|none: overrides HTTPS_PROXY / ALL_PROXY / NO_PROXY
+    // (common/proxy_config.hpp). Never passed to workers: it may hold a password.
+    std::string upstream_proxy;
+    std::string upstream_proxy_credentials_file;  // --upstream-proxy-credentials-file FILE
 
     // limits and timeouts (seconds / bytes); defaults documented in README + man page
     unsigned header_timeout_s = 30;              // --header-timeout

@@ -16,6 +16,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "common/proxy_config.hpp"
 #include "policy/seccomp_policy.hpp"
 
 extern char** environ;
@@ -48,7 +49,9 @@ bool is_dropped(std::string_view entry) {
     for (std::string_view dropped : kDroppedNames) {
         if (name == dropped) return true;
     }
-    return false;
+    // Read by the parent's main before this runs (common/proxy_config.hpp);
+    // from here on the command line and that one reading decide the route.
+    return is_proxy_variable(name);
 }
 
 void scrub_environment(char** envp) {

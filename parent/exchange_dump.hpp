@@ -13,10 +13,14 @@
 
 namespace proxy {
 
+class DumpFileWriter;
+
+// One exchange's dumps: bodies are collected here as they pass, and each file
+// goes to the writer thread whole when its side of the exchange is done.
 class ExchangeDump {
   public:
-    ExchangeDump(std::string request_path, std::string response_path, std::string host,
-                 const HeaderList& request_headers);
+    ExchangeDump(DumpFileWriter& writer, std::string request_path, std::string response_path,
+                 std::string host, const HeaderList& request_headers);
     void request_body(std::string_view data) { req_body_.append(data); }
     void request_done();
     void response_head(int status, const HeaderList& headers);
@@ -24,6 +28,7 @@ class ExchangeDump {
     void response_done();
 
   private:
+    DumpFileWriter& writer_;
     std::string request_path_, response_path_;
     HeaderList req_headers_;
     std::string req_body_;
@@ -37,9 +42,14 @@ class ExchangeDump {
 class DumpWriter {
   public:
     DumpWriter(std::string dir, std::string upstream_host);
+    ~DumpWriter();
     std::unique_ptr<ExchangeDump> begin(const HeaderList& forwarded_headers);
+    // The writer thread (parent/dump_writer.hpp): started between dropping
+    // capabilities and the seccomp filter. Until then files are written inline.
+    bool start_thread(std::string& error);
 
   private:
+    std::unique_ptr<DumpFileWriter> files_;
     std::string dir_;
     std::string host_;
     std::uint64_t next_ = 1;

@@ -31,6 +31,7 @@
 #include "parent/tls_context.hpp"
 #include "parent/unix_listener.hpp"
 #include "parent/upstream_pool.hpp"
+#include "parent/upstream_proxy_route.hpp"
 
 namespace proxy {
 
@@ -139,7 +140,7 @@ struct Parent {
 
 }  // namespace
 
-int run_parent(const Options& o) {
+int run_parent(const Options& o, const ProxyEnvironment& proxy_env) {
     log::set_role("parent");
     log::set_verbose(o.verbose);
 
@@ -161,6 +162,9 @@ int run_parent(const Options& o) {
     UpstreamUrl url;
     if (!parse_upstream_url(o.upstream_url, url, error))
         return fail(exit_code::usage, "--upstream-url: " + error);
+    RouteChoice route;
+    if (!choose_upstream_route(o, proxy_env, url, route, error))
+        return fail(exit_code::config_failed, error);
     Parent p(o);
     if (page) p.credential.replace(std::move(*page));
     if (url.tls) {
@@ -227,6 +231,7 @@ int run_parent(const Options& o) {
     UpstreamPool::Config pc;
     pc.url = url;
     pc.tls = p.tls.get();
+    if (route.proxy) pc.proxy = &*route.proxy;
     p.pool = std::make_unique<UpstreamPool>(p.base.get(), p.dns.get(), pc);
     p.env = std::make_unique<UpstreamEnv>(
         UpstreamEnv{*p.pool, p.credential, o, p.dump.get(), p.access.get()});
@@ -261,11 +266,17 @@ int run_parent(const Options& o) {
     // it later but not creating sockets of that kind.
     systemd_notify_prepare();
     std::string skipped = drop_parent_privileges();
+    // The dump writer thread inherits the reduced capabilities; the filter
+    // below then covers it too (and allows no thread after it).
+    if (p.dump && !p.dump->start_thread(error))
+        LOG_WARN("--dump-dir: no writer thread (%s): dumps are written by the event loop",
+                 error.c_str());
     apply_parent_sandbox(exe_fd);
     // Idle from the start: start-up's symbol tables and set-up code are
     // unmapped once nothing has happened for a while (common/idle_trim.hpp).
     p.supervisor->maybe_idle();
     if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());
+    if (!route.note.empty()) LOG_INFO("%s", route.note.c_str());
     LOG_INFO("listening on 127.0.0.1:%u%s%s, forwarding to %s", port,
              o.listen_unix.empty() ? "" : " and ", o.listen_unix.c_str(), url.host_header.c_str());
     systemd_notify("READY=1\nMAINPID=" + std::to_string(getpid()));

@@ -111,6 +111,9 @@ void UpstreamExchange::connected() {
     UpstreamTransport& t = *conn_->transport;
     t.set_timeout(env_.options.upstream_idle_timeout_s);
     t.set_reading(true);
+    // Until the response has ended, every read is acknowledged at once
+    // (UpstreamTransport::set_quick_ack says why).
+    t.set_quick_ack(true);
     evbuffer* out = t.output();
     evbuffer_add_cb(out, &UpstreamExchange::on_output_drained, this);
     // Head and body so far leave together, in one writev, this loop turn.
@@ -158,11 +161,22 @@ bool UpstreamExchange::on_req_end() {
 }
 
 void UpstreamExchange::on_cancel() {
-    // The client left: the upstream connection is in an unknown state.
-    if (phase_ != Phase::Finished) record_.outcome = "client_aborted";
+    if (phase_ == Phase::Finished) return;
+    // The client left (worker/client_connection.cpp: EOF, reset or a failed
+    // write). Closing the upstream connection now, not at its next byte, is
+    // what stops a long reasoning stream from generating (and billing) for
+    // nobody; a connection in the middle of a response cannot be pooled.
+    const char* where = phase_ == Phase::Connecting  ? "waiting for an upstream connection"
+                        : phase_ == Phase::AwaitHead ? "waiting for the response head"
+                                                     : "streaming the response";
+    LOG_INFO(
+        "stream %u client_aborted while %s (%llu response bytes sent); upstream connection "
+        "closed",
+        stream_, where, static_cast<unsigned long long>(resp_body_bytes_));
+    record_.outcome = "client_aborted";
     conn_.reset();
     phase_ = Phase::Finished;
-    finish();
+    finish(ExchangeEnd::ClientAborted);
 }
 
 void UpstreamExchange::on_resp_credit(std::uint32_t bytes) {
@@ -200,9 +214,14 @@ void UpstreamExchange::on_event(short what, void* arg) {
     }
     const UpstreamUrl& url = self->env_.pool.url();
     if (what & BEV_EVENT_TIMEOUT) {
-        self->fail(refusal::kUpstreamTimeout, self->phase_ == Phase::Connecting
-                                                  ? "connect to " + url.host_header + " timed out"
-                                                  : "no data from " + url.host_header + " in time");
+        const UpstreamTransport& t = *self->conn_->transport;
+        std::string detail = self->phase_ != Phase::Connecting
+                                 ? "no data from " + url.host_header + " in time"
+                             : t.via_proxy() && !t.tunnel_open()
+                                 ? "no tunnel to " + url.host_header + " from proxy " +
+                                       self->env_.pool.proxy()->display + " in time"
+                                 : "connect to " + url.host_header + " timed out";
+        self->fail(refusal::kUpstreamTimeout, detail);
         return;
     }
     if ((what & BEV_EVENT_EOF) && self->phase_ == Phase::Body &&
@@ -230,6 +249,10 @@ void UpstreamExchange::on_event(short what, void* arg) {
 void UpstreamExchange::fail_connecting() {
     const UpstreamUrl& url = env_.pool.url();
     const UpstreamTransport& t = *conn_->transport;
+    if (t.via_proxy() && !t.tunnel_open()) {
+        fail_proxy();
+        return;
+    }
     if (int dns = t.dns_error()) {
         fail(refusal::kUpstreamUnreachable,
              "cannot resolve " + url.host + ": " + evutil_gai_strerror(dns));
@@ -250,6 +273,23 @@ void UpstreamExchange::fail_connecting() {
     const int err = t.socket_error();
     fail(refusal::kUpstreamUnreachable,
          "connect to " + url.host_header + " failed: " + (err ? std::strerror(err) : "closed"));
+}
+
+// The proxy refused the tunnel, or could not be reached: name the proxy and
+// its answer (never its credentials).
+void UpstreamExchange::fail_proxy() {
+    const UpstreamTransport& t = *conn_->transport;
+    const UpstreamProxyRoute& proxy = *env_.pool.proxy();
+    std::string detail = "proxy " + proxy.display + " (from " + proxy.source + ") ";
+    if (!t.proxy_error().empty()) {
+        detail += t.proxy_error();
+    } else if (int dns = t.dns_error()) {
+        detail += std::string("cannot be resolved: ") + evutil_gai_strerror(dns);
+    } else {
+        const int err = t.socket_error();
+        detail += std::string("cannot be reached: ") + (err ? std::strerror(err) : "closed");
+    }
+    fail(refusal::kUpstreamProxyError, detail);
 }
 
 void UpstreamExchange::on_read(void* arg) {
@@ -373,6 +413,7 @@ void UpstreamExchange::deliver(std::string_view data) {
     if (dump_) dump_->response_body(data);
     record_.response_bytes += data.size();
     if (usage_) usage_->feed(data);
+    resp_body_bytes_ += data.size();
     for (std::size_t off = 0; off < data.size(); off += ipc::kMaxPayload) {
         auto piece = data.substr(off, ipc::kMaxPayload);
         sink_.send_to_worker(ipc::Type::RespBody, stream_, piece);
@@ -392,6 +433,8 @@ void UpstreamExchange::response_complete() {
         req_done_ || (request_.framing != BodyFraming::Chunked &&
                       req_body_bytes_ ==
                           (request_.framing == BodyFraming::Length ? request_.content_length : 0));
+    // Its ACK rides on the next request, as the kernel intends.
+    if (conn_) conn_->transport->set_quick_ack(false);
     bool reusable = conn_ && resp_head_.keep_alive && request_complete &&
                     resp_head_.framing != BodyFraming::UntilClose &&
                     evbuffer_get_length(conn_->transport->input()) == 0 &&
@@ -401,7 +444,7 @@ void UpstreamExchange::response_complete() {
         env_.pool.give_back(std::move(conn_));
     }
     conn_.reset();
-    finish();
+    finish(ExchangeEnd::Complete);
 }
 
 void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
@@ -423,11 +466,26 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
         sink_.send_to_worker(ipc::Type::RespError, stream_, ipc::encode_error(e));
     }
     if (dump_) dump_->response_done();
-    finish();
+    finish(ExchangeEnd::UpstreamError);
 }
 
-void UpstreamExchange::finish() {
+void UpstreamExchange::finish(ExchangeEnd end) {
+    end_ = end;
     sink_.exchange_done(stream_);
+}
+
+const char* exchange_end_name(ExchangeEnd end) {
+    switch (end) {
+        case ExchangeEnd::Open:
+            return "open";
+        case ExchangeEnd::Complete:
+            return "complete";
+        case ExchangeEnd::UpstreamError:
+            return "upstream_error";
+        case ExchangeEnd::ClientAborted:
+            return "client_aborted";
+    }
+    return "?";
 }
 
 }  // namespace proxy

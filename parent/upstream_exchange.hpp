@@ -57,6 +57,16 @@ struct ExchangeRecord {
     std::optional<TokenUsage> tokens;
 };
 
+// How an exchange ended: set once, in finish(), the one place every end
+// passes through (the per-request log or audit line reads it there).
+enum class ExchangeEnd {
+    Open,           // not ended yet
+    Complete,       // the whole response went to the worker
+    UpstreamError,  // refused, failed or aborted on the upstream's side
+    ClientAborted,  // the client closed or reset its connection first
+};
+const char* exchange_end_name(ExchangeEnd end);
+
 class UpstreamExchange {
   public:
     UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
@@ -77,6 +87,7 @@ class UpstreamExchange {
     const ExchangeRecord& record() const { return record_; }
     void mark_worker_lost() { record_.outcome = "worker_lost"; }
     PeerIdentity caller;  // set by the worker link: whose request this is
+    ExchangeEnd end() const { return end_; }
     std::uint64_t uncredited_request_bytes() const { return req_uncredited_; }
 
   private:
@@ -96,7 +107,8 @@ class UpstreamExchange {
     void response_complete();
     void fail(const Refusal& r, const std::string& detail);
     void fail_connecting();
-    void finish();
+    void fail_proxy();
+    void finish(ExchangeEnd end);
     void credit_request();
 
     UpstreamEnv& env_;
@@ -106,6 +118,8 @@ class UpstreamExchange {
     std::unique_ptr<UpstreamConnection> conn_;
     EvBufferPtr pending_;  // request bytes written before the connection is up
     Phase phase_ = Phase::Connecting;
+    ExchangeEnd end_ = ExchangeEnd::Open;
+    std::uint64_t resp_body_bytes_ = 0;  // delivered to the worker
 
     bool req_done_ = false;
     std::uint64_t req_body_bytes_ = 0;

@@ -57,7 +57,11 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::connect_new(std::string& error
         if (session_) SSL_set_session(ssl, session_.get());
     }
     conn->transport = std::make_unique<UpstreamTransport>(base_, ssl);
-    conn->transport->connect(dns_, config_.url.host, config_.url.port);
+    if (const UpstreamProxyRoute* proxy = config_.proxy) {
+        conn->transport->connect_via_proxy(dns_, proxy->host, proxy->port, proxy->connect_request);
+    } else {
+        conn->transport->connect(dns_, config_.url.host, config_.url.port);
+    }
     return conn;
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/options.hpp"
 #include "parent/parent_ptr.hpp"
+#include "parent/upstream_proxy_route.hpp"
 #include "parent/upstream_transport.hpp"
 
 namespace proxy {
@@ -31,6 +32,8 @@ class UpstreamPool {
         SSL_CTX* tls = nullptr;     // null for http:// (tests only)
         unsigned idle_keep_s = 30;  // below common server keep-alive timeouts
         std::size_t max_idle = 256;
+        // Through an HTTP proxy (outlives the pool), or null: direct.
+        const UpstreamProxyRoute* proxy = nullptr;
     };
     UpstreamPool(event_base* base, evdns_base* dns, Config config);
     ~UpstreamPool();
@@ -45,6 +48,7 @@ class UpstreamPool {
     void give_back(std::unique_ptr<UpstreamConnection> conn);
 
     const UpstreamUrl& url() const { return config_.url; }
+    const UpstreamProxyRoute* proxy() const { return config_.proxy; }
     std::size_t idle_count() const { return idle_.size(); }
     // Called when the last idle connection has gone (expired or closed by
     // the server): their TLS state is freed heap the process may give back.

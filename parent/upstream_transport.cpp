@@ -3,7 +3,10 @@
 // up (resolve, connect, handshake, the BIO) is in upstream_transport_setup.cpp.
 #include "parent/upstream_transport.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -72,6 +75,10 @@ void UpstreamTransport::read_socket() {
     } else {
         update_timer();
     }
+    if (state_ == State::Tunneling) {
+        read_tunnel_answer();
+        return;
+    }
     if (state_ == State::Handshaking) {
         if (eof_) {
             tls_error_ = "the server closed the connection during the TLS handshake";
@@ -87,8 +94,19 @@ void UpstreamTransport::read_socket() {
         if (!report_read()) return;
     }
     if (!finish_eof()) return;
+    // After the owner has seen the data: it may have ended its response.
+    // Also after a read that completed no TLS record: the rest of the record
+    // may be what the upstream's Nagle holds back.
+    if (got > 0 && quick_ack_) ack_now();
     // A TLS 1.2 renegotiation may have stalled a write until now.
     if (ssl_ && state_ == State::Open && evbuffer_get_length(out_.get()) > 0) flush();
+}
+
+// The kernel drops quick-ACK mode again by itself, so it is asked each time
+// (one setsockopt per read while a response is open).
+void UpstreamTransport::ack_now() {
+    int one = 1;
+    setsockopt(fd_.get(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
 // Plaintext out of every complete record held; reports it once. False when
@@ -224,7 +242,8 @@ void UpstreamTransport::update_write_interest() {
     bool want = false;
     if (state_ == State::Connecting) {
         want = true;
-    } else if (state_ == State::Handshaking || state_ == State::Open) {
+    } else if (state_ == State::Tunneling || state_ == State::Handshaking ||
+               state_ == State::Open) {
         want = evbuffer_get_length(ssl_ ? cipher_out_.get() : out_.get()) > 0;
     }
     if (want == write_armed_ || !write_ev_) return;
@@ -247,6 +266,7 @@ void UpstreamTransport::on_socket(evutil_socket_t, short what, void* arg) {
         case State::Connecting:
             if (what & EV_WRITE) self->tcp_connected();
             return;
+        case State::Tunneling:
         case State::Handshaking:
             if ((what & EV_WRITE) && !self->write_socket()) return;
             if (what & EV_READ) self->read_socket();

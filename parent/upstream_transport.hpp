@@ -40,6 +40,11 @@ class UpstreamTransport {
     // callback later gets BEV_EVENT_CONNECTED once TCP and the TLS handshake
     // (with certificate verification) are done, or BEV_EVENT_ERROR.
     void connect(evdns_base* dns, const std::string& host, int port);
+    // The same through an HTTP proxy: connect to it, send connect_request
+    // (kept by the caller for the transport's life), and on a 2xx answer run
+    // TLS to the upstream inside the tunnel (parent/upstream_proxy_connect.cpp).
+    void connect_via_proxy(evdns_base* dns, const std::string& proxy_host, int proxy_port,
+                           const std::string& connect_request);
 
     void set_callbacks(ReadCb read_cb, EventCb event_cb, void* arg);
     // Inactivity limit while reading is on or output is pending: no bytes
@@ -52,6 +57,16 @@ class UpstreamTransport {
     evbuffer* output() const { return out_.get(); }  // plaintext to it, sent each loop turn
     // Bytes queued but not yet on the wire (plaintext and ciphertext).
     std::size_t unsent() const;
+    // While on, whatever a read brought is acknowledged at once (TCP_QUICKACK)
+    // instead of after the kernel's delayed-ACK timer. An upstream that keeps
+    // Nagle on (plain servers, corporate TLS proxies) sends its next small
+    // segment only once the last one is acknowledged; having just written a
+    // request, our kernel delays that ACK up to 40 ms hoping to piggyback it on
+    // data we will not send while a response streams: one SSE event per
+    // stream on a pooled connection arrived 40 ms late. The owner turns it
+    // off once a response has ended, so a small answer read whole costs no
+    // extra ACK packet (its ACK rides on the next request).
+    void set_quick_ack(bool on) { quick_ack_ = on; }
 
     bool tls() const { return ssl_ != nullptr; }
     SSL* ssl() const { return ssl_; }
@@ -59,9 +74,14 @@ class UpstreamTransport {
     int dns_error() const { return dns_error_; }                 // EVUTIL_EAI_*, 0 if none
     int socket_error() const { return socket_error_; }           // errno, 0 if none
     const std::string& tls_error() const { return tls_error_; }  // empty if none
+    // Through a proxy: whether its tunnel is up, and if it failed, the
+    // proxy's answer ("answered CONNECT with 407 ...", never credentials).
+    bool via_proxy() const { return tunnel_request_ != nullptr; }
+    bool tunnel_open() const { return tunnel_open_; }
+    const std::string& proxy_error() const { return proxy_error_; }
 
   private:
-    enum class State { Resolving, Connecting, Handshaking, Open, Failed };
+    enum class State { Resolving, Connecting, Tunneling, Handshaking, Open, Failed };
     struct Resolve;
 
     static void on_resolved(int result, evutil_addrinfo* ai, void* arg);
@@ -76,8 +96,12 @@ class UpstreamTransport {
 
     void try_next_address();
     void tcp_connected();
+    void start_session();
+    void start_tunnel();
+    void read_tunnel_answer();
     void handshake();
     void read_socket();
+    void ack_now();
     bool decrypt();
     void release_tls_buffers();
     bool finish_eof();
@@ -110,6 +134,7 @@ class UpstreamTransport {
     bool write_armed_ = false;
     bool reading_ = true;
     bool eof_ = false;
+    bool quick_ack_ = false;
     short deferred_event_ = 0;  // an outcome waiting to be reported
     unsigned timeout_s_ = 0;
     std::size_t read_size_ = 16 * 1024;  // adapts to how much each readv finds
@@ -120,6 +145,9 @@ class UpstreamTransport {
     int dns_error_ = 0;
     int socket_error_ = 0;
     std::string tls_error_;
+    const std::string* tunnel_request_ = nullptr;  // CONNECT head; null: direct
+    bool tunnel_open_ = false;
+    std::string proxy_error_;
 };
 
 }  // namespace proxy

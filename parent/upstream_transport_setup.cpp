@@ -145,6 +145,16 @@ void UpstreamTransport::tcp_connected() {
     }
     addresses_.clear();
     event_add(read_ev_.get(), nullptr);
+    if (tunnel_request_) {
+        start_tunnel();
+        return;
+    }
+    start_session();
+}
+
+// TCP is up (to the upstream, or a tunnel to it through a proxy): TLS, or
+// for a plain upstream (tests) the connection is ready.
+void UpstreamTransport::start_session() {
     if (!ssl_) {
         state_ = State::Open;
         update_write_interest();

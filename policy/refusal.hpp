@@ -85,6 +85,9 @@ inline constexpr Refusal kRateLimited{429, kRateLimitType, "rate_limit_exceeded"
 inline constexpr Refusal kTokenBudget{429, kTokenLimitType, "token_budget_exceeded",
                                       "this user's token budget for today is spent"};
 
+inline constexpr Refusal kUpstreamProxyError{502, kServer, "upstream_proxy_error",
+                                             "the HTTP proxy to the upstream API refused"};
+
 // Every refusal above, so tests can check the table as a whole.
 inline constexpr const Refusal* kAll[] = {
     &kForbidden,           &kMisdirectedRequest, &kBrowserRequest,  &kWebsocketUpgrade,
@@ -93,6 +96,7 @@ inline constexpr const Refusal* kAll[] = {
     &kVersionNotSupported, &kOverloaded,         &kShuttingDown,    &kUpstreamUnreachable,
     &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout, &kUserNotAllowed,
     &kTooManyStreams,      &kRateLimited,        &kTokenBudget,     &kCredentialUnavailable,
+    &kUpstreamProxyError,
 };
 
 }  // namespace refusal

@@ -61,6 +61,11 @@ int apply_seccomp_policy(const SeccompPolicy& policy) {
     if (rc != 0) return rc;
     rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 1);
     if (rc != 0) return rc;
+    // Every thread, not only the caller: the parent's --dump-dir writer
+    // thread exists before its filter (parent/dump_writer.hpp). The kernel
+    // also gives those threads no_new_privs.
+    rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1);
+    if (rc != 0) return rc;
 
     // An unconditional rule already covers the conditional ones for the same
     // syscall and action (sets overlap, e.g. the sanitizer set); libseccomp

@@ -353,12 +353,11 @@ void ClientConnection::on_event(bufferevent*, short what, void* arg) {
         }
         return;
     }
-    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && self->req_ == ReqState::Done &&
-        (self->resp_ == RespState::Waiting || self->resp_ == RespState::Streaming)) {
-        // Half-close after a complete request: still deliver the answer.
-        self->keep_alive_ = false;
-        return;
-    }
+    // EOF or a reset: the client is gone. A half-close (FIN after a complete
+    // request) cannot be told apart from a full close without writing, and an
+    // SSE stream may not write for minutes, so it counts as an abort too, as
+    // in nginx (proxy_ignore_client_abort off) and Go's net/http: close_now
+    // cancels the stream and the parent closes the upstream connection.
     self->close_now();
 }
 

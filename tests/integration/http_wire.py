@@ -29,9 +29,18 @@ class BufferedSock:
         return self.read_until(b"\r\n")
 
     def read_exact(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
+        # Pieces joined once: appending to bytes would copy a 24 MiB body
+        # hundreds of times (test_dump_dir's concurrent large dump).
+        parts, have = [self.buf], len(self.buf)
+        while have < n:
+            data = self.sock.recv(min(max(n - have, 65536), 1 << 20))
+            if not data:
+                self.buf = b"".join(parts)
+                raise EOFError("connection closed by peer")
+            parts.append(data)
+            have += len(data)
+        joined = b"".join(parts) if len(parts) > 1 else parts[0]
+        out, self.buf = joined[:n], joined[n:]
         return out
 
     def read_some(self, max_n=65536):

@@ -22,6 +22,7 @@ CRASH_PATTERNS = re.compile(
 # only well-behaved clients and a real worker are involved. Tests that
 # provoke such events on purpose set ProxyTestCase.allow_security_events.
 SECURITY_EVENT = re.compile(r"SECURITY")
+PROXY_VARIABLES = {"https_proxy", "all_proxy", "no_proxy", "http_proxy"}
 
 
 def _die_with_parent():
@@ -72,7 +73,10 @@ class Proxy:
             self.args += ["--server-info", self.info_path]
         self.args += list(extra_args)
         self.args += shlex.split(os.environ.get("PROXY_TEST_EXTRA_ARGS", ""))
-        self.env = dict(os.environ, **env) if env else None
+        # The proxy honours HTTPS_PROXY & co. (test_upstream_proxy.py): the
+        # tests' own environment must not route the stand-in's traffic.
+        inherited = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
+        self.env = dict(inherited, **(env or {}))
         self.proc = None
         self.port = None
         self.pid = None

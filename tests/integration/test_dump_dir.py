@@ -5,6 +5,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
 
 import harness
@@ -133,6 +134,73 @@ class DumpDir(ProxyTestCase):
         names = self.wait_files(2)
         self.assertEqual(len(names), 2, names)
         self.assert_key_nowhere()
+
+    def test_large_dump_does_not_stall_a_concurrent_stream(self):
+        # A 32 MiB body that JSON must escape is dumped while another stream
+        # runs: rendering and writing happen on the parent's writer thread,
+        # so the stream's events keep arriving on time. (Written by the event
+        # loop, the dump held every stream for several hundred ms here.)
+        events = 120
+
+        def handler(req, conn):
+            if not req.body.startswith(b'{"sse"'):
+                conn.json(200, {"received_bytes": len(req.body)})
+                return
+            conn.start_chunked(200, [("Content-Type", "text/event-stream")])
+            for k in range(events):
+                time.sleep(0.02)
+                ev = "data: %s\n\n" % json.dumps({"k": k, "t": time.monotonic()})
+                conn.send_chunk(ev.encode())
+            conn.end_chunked()
+
+        self.start(handler=handler, extra_args=["--dump-dir", self.dump])
+        big = (b'\x01"\\x' * (8 << 20))[: 32 << 20]
+        big_status, big_done = [], []
+
+        def post_big():
+            time.sleep(0.3)
+            b = self.client(timeout=60)
+            big_status.append(b.post(codex_headers(), big).status)
+            big_done.append(time.monotonic())
+
+        t = threading.Thread(target=post_big)
+        c = self.client(timeout=30)
+        c.request("POST", "/v1/responses", codex_headers(), b'{"sse":true}')
+        t.start()
+        r = c.read_head()
+        self.assertEqual(r.status, 200, r)
+        lags = [time.monotonic() - json.loads(ev[len(b"data: "):])["t"] for ev in c.iter_sse(r)]
+        stream_end = time.monotonic()
+        t.join(60)
+        worst = max(lags) * 1000
+        print("  concurrent stream's worst event lag during a 32 MiB dump: %.1f ms" % worst)
+        self.assertEqual(big_status, [200])
+        # Else the dump was written after the stream and proved nothing.
+        self.assertLess(big_done[0], stream_end - 0.2, "the large exchange outlasted the stream")
+        self.assertEqual(len(lags), events)
+        names = self.wait_files(4, timeout=30)
+        self.assertEqual(len(names), 4, names)
+        sizes = sorted(os.path.getsize(os.path.join(self.dump, n)) for n in names)
+        self.assertGreater(sizes[-1], 32 << 20, "the large request was not dumped whole")
+        self.assertLess(worst, 200.0, "the dump stalled the other stream")
+        self.assert_key_nowhere()
+
+    def test_writer_thread_is_sandboxed_like_the_parent(self):
+        self.start(extra_args=["--dump-dir", self.dump])
+        self.assertEqual(self.client().post(codex_headers(), b"{}").status, 200)
+        self.wait_files(2)
+        tasks = sorted(os.listdir("/proc/%d/task" % self.proxy.pid))
+        self.assertEqual(len(tasks), 2, "the parent should run its loop and one writer thread")
+        status = {}
+        for tid in tasks:
+            with open("/proc/%d/task/%s/status" % (self.proxy.pid, tid)) as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+            status[tid] = {k: fields[k].strip() for k in ("Seccomp", "NoNewPrivs", "CapEff",
+                                                          "CapBnd", "CapPrm")}
+        main, writer = status[str(self.proxy.pid)], [v for k, v in status.items()
+                                                     if k != str(self.proxy.pid)][0]
+        self.assertEqual(main["Seccomp"], "2")
+        self.assertEqual(writer, main, "the writer thread is not confined like the parent")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ event k only after the client has parsed event k-1 from its socket. A
 buffering proxy would deadlock; the gates time out and fail the test instead."""
 
 import json
+import socket
 import threading
 import time
 
@@ -126,6 +127,44 @@ class Streaming(ProxyTestCase):
         self.assertEqual(first, b"event: response.created\ndata: {}\n\n")
         self.assertLess(elapsed, 3.0, "first event took %.2f s" % elapsed)
         self.assertEqual(list(it), [b"data: [DONE]\n\n"])
+
+    def test_no_delayed_ack_stall_from_a_nagle_upstream(self):
+        # The stand-in leaves Nagle on (no TCP_NODELAY, as plain servers and
+        # corporate TLS proxies do) and writes the head and each event as
+        # separate TLS records: each waits for the previous one's ACK. On a
+        # reused pooled connection the parent's kernel used to delay that ACK
+        # (it had just sent the request) by up to 40 ms: one event per stream
+        # arrived ~40 ms late. The parent now acknowledges at once
+        # (TCP_QUICKACK after each read; parent/upstream_transport.cpp).
+        def handler(req, conn):
+            nodelay = conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert nodelay == 0, "the stand-in must keep Nagle on"
+            conn.start_chunked(200, [("Content-Type", "text/event-stream")])
+            for k in range(4):
+                time.sleep(0.002 if k == 0 else 0.01)
+                ev = "data: %s\n\n" % json.dumps({"k": k, "t": time.monotonic()})
+                conn.send_chunk(ev.encode())
+            conn.end_chunked()
+
+        self.start(handler=handler)
+        c = self.client(timeout=SHORT)
+        worst = []
+        for n in range(8):
+            c.request("POST", "/v1/responses", codex_headers(), b'{"stream":true}')
+            r = c.read_head()
+            self.assertEqual(r.status, 200, r)
+            lags = []
+            for ev in c.iter_sse(r):
+                lags.append(time.monotonic() - json.loads(ev[len(b"data: "):])["t"])
+            self.assertEqual(len(lags), 4)
+            if n:  # the first stream opened the connection; the rest reuse it
+                worst.append(max(lags) * 1000)
+        reqs = self.upstream.wait_requests(8)
+        self.assertEqual(len({q.conn_id for q in reqs}), 1, "streams did not share a connection")
+        worst.sort()
+        print("  worst event lag per pooled stream (ms): %s" % ", ".join("%.1f" % w for w in worst))
+        self.assertLess(worst[len(worst) // 2], 20.0,
+                        "a delayed ACK held an event back on most pooled streams: %r" % worst)
 
 
 if __name__ == "__main__":
