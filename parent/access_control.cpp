@@ -120,13 +120,16 @@ AccessControl::~AccessControl() {
 void AccessControl::set_policy(UserPolicy p) {
     policy_ = std::move(p);
     counts_tokens_ = any_token_budget(policy_);
+    needs_groups_ = !policy_.allow_groups.empty() || !policy_.deny_groups.empty() ||
+                    !policy_.groups.empty();
 }
 
 Caller AccessControl::caller_of(const PeerIdentity& who) {
     Caller c;
     c.known = who.known;
     c.uid = who.uid;
-    if (who.known) c.groups = directory_.lookup(who.uid).groups;
+    // Only a policy that names groups needs the caller's (a copy per request).
+    if (who.known && needs_groups_) c.groups = directory_.lookup(who.uid).groups;
     return c;
 }
 

@@ -79,6 +79,7 @@ class AccessControl {
     AuditLog audit_;
     EventPtr save_timer_;
     bool counts_tokens_ = false;
+    bool needs_groups_ = false;  // the policy names a group somewhere
     bool state_loaded_ = false;  // --state-file read: save() may replace it
 };
 

@@ -3,6 +3,10 @@
 namespace proxy {
 
 void UserAccounts::roll(std::int64_t now_unix) {
+    // Formatting the day for every request would cost an allocation each;
+    // the day's end is known.
+    if (now_unix < day_ends_) return;
+    day_ends_ = now_unix + seconds_until_next_utc_day(now_unix);
     std::string today = utc_day(now_unix);
     if (day_.day == today) return;
     // A new UTC day: budgets start again. Live streams and buckets are not

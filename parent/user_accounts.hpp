@@ -49,6 +49,7 @@ class UserAccounts {
     void roll(std::int64_t now_unix);
 
     UsageDay day_;
+    std::int64_t day_ends_ = 0;  // unix time at which day_ is over
     std::unordered_map<uid_t, Live> live_;
     bool dirty_ = false;
 };
