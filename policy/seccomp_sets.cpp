@@ -98,6 +98,8 @@ void add_sanitizer_runtime(SeccompPolicy& p) {
     // leave workers with _exit().
     p.push_back(allow("sigaltstack", "sanitizer: error reports run on an alternate stack"));
     p.push_back(allow("sched_yield", "sanitizer: spin locks in the runtime"));
+    p.push_back(allow("sched_getaffinity",
+                      "sanitizer: the runtime sizes per-thread caches (a thread of the parent)"));
     p.push_back(allow("readlink", "sanitizer: /proc/self/exe for the report's module name"));
     p.push_back(allow("newfstatat", "sanitizer: stat of mapped modules"));
     p.push_back(allow("fstat", "sanitizer: stat of mapped modules"));

@@ -13,6 +13,7 @@ import os
 import pwd
 import socket
 import subprocess
+import time
 import unittest
 
 from client import build_request
@@ -49,7 +50,7 @@ def uid_of(name):
     return pwd.getpwnam(name).pw_uid
 
 
-def _request_in_child(target, method, path, body, headers, timeout):
+def _request_in_child(target, method, path, body, headers, timeout, linger):
     if isinstance(target, int):
         s = socket.create_connection((LOOPBACK, target), timeout=timeout)
         host = "127.0.0.1:%d" % target
@@ -70,6 +71,8 @@ def _request_in_child(target, method, path, body, headers, timeout):
         data = bs.read_exact(int(cl))
     else:
         data = b""
+    if linger:
+        time.sleep(linger)
     s.close()
     return {"status": status, "headers": hdrs, "body": data.decode("utf-8", "replace")}
 
@@ -79,9 +82,10 @@ class AsUser:
     result() waits and returns {"status", "headers", "body"} or {"error"}."""
 
     def __init__(self, name, target, method="POST", path="/v1/responses", body=b"{}",
-                 headers=(("Content-Type", "application/json"),), timeout=DEFAULT_TIMEOUT):
+                 headers=(("Content-Type", "application/json"),), timeout=DEFAULT_TIMEOUT,
+                 linger=0.0):
         self.name = name
-        self.args = (target, method, path, body, headers, timeout)
+        self.args = (target, method, path, body, headers, timeout, linger)
         self.pid = None
         self.rfd = None
 
