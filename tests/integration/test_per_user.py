@@ -17,6 +17,7 @@ import unittest
 
 from harness import ProxyTestCase, Upstream, main
 from local_users import AsUser, ensure_test_users, header, request_as, uid_of
+from test_sandbox_status import children
 
 SSE_USAGE = [
     b'event: response.created\ndata: {"type":"response.created","response":{"usage":null}}\n\n',
@@ -34,6 +35,29 @@ def sse_with_usage(req, conn):
 
 def audit_lines(proxy):
     return [l for l in proxy.stderr().splitlines() if " audit " in l]
+
+
+def sandboxed_workers(pid):
+    kids = children(pid)
+    out = []
+    for k in kids:
+        try:
+            with open("/proc/%d/status" % k) as f:
+                if "Seccomp:\t2" in f.read():
+                    out.append(k)
+        except OSError:
+            pass
+    return out
+
+
+def sighup_and_wait(proxy, timeout=15.0):
+    """SIGHUP, then wait until only new, sandboxed workers are left: a
+    connection that an old, draining worker accepts before it has read a
+    request is closed (the draining worker serves no new requests)."""
+    before = set(children(proxy.pid))
+    os.kill(proxy.pid, signal.SIGHUP)
+    return wait_for(lambda: (lambda now: now and not (set(now) & before))(sandboxed_workers(proxy.pid)),
+                    timeout)
 
 
 def wait_for(pred, timeout=5.0):
@@ -247,13 +271,13 @@ class PolicyFile(PerUserTestCase):
         self.assertEqual(request_as("cpxtest2", self.proxy.port).get("status"), 200)
         # A bad file: refused with one line, the old policy stays, still serving.
         self.write('[access]\nallow_users = "cpxtest1"\n')
-        os.kill(self.proxy.pid, signal.SIGHUP)
+        self.assertTrue(sighup_and_wait(self.proxy))
         self.assertTrue(wait_for(lambda: "reload refused, old policy kept" in self.proxy.stderr()),
                         self.proxy.stderr_tail())
         self.assertEqual(request_as("cpxtest2", self.proxy.port).get("status"), 200)
         # A good one: in force at once.
         self.write('[access]\nallow_users = ["cpxtest1"]\ndeny_users = ["cpxtest2"]\n')
-        os.kill(self.proxy.pid, signal.SIGHUP)
+        self.assertTrue(sighup_and_wait(self.proxy))
         self.assertTrue(wait_for(lambda: "policy reloaded" in self.proxy.stderr()))
         self.assertEqual(request_as("cpxtest2", self.proxy.port).get("status"), 403)
         self.assertEqual(request_as("cpxtest1", self.proxy.port).get("status"), 200)
@@ -284,8 +308,7 @@ class AuditLogFile(PerUserTestCase):
         self.assertEqual(oct(os.stat(log).st_mode & 0o777), "0o600")
         # logrotate: move it away, SIGHUP, the next line goes to a new file.
         os.rename(log, log + ".1")
-        os.kill(self.proxy.pid, signal.SIGHUP)
-        time.sleep(0.5)
+        self.assertTrue(sighup_and_wait(self.proxy))
         self.assertEqual(request_as("cpxtest2", self.proxy.port).get("status"), 200)
         self.assertTrue(wait_for(lambda: os.path.exists(log) and os.path.getsize(log) > 0))
         with open(log) as f:
