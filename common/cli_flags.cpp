@@ -4,8 +4,8 @@
 #include <arpa/inet.h>
 
 #include <charconv>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <type_traits>
 #include <utility>

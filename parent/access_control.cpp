@@ -120,8 +120,8 @@ AccessControl::~AccessControl() {
 void AccessControl::set_policy(UserPolicy p) {
     policy_ = std::move(p);
     counts_tokens_ = any_token_budget(policy_);
-    needs_groups_ = !policy_.allow_groups.empty() || !policy_.deny_groups.empty() ||
-                    !policy_.groups.empty();
+    needs_groups_ =
+        !policy_.allow_groups.empty() || !policy_.deny_groups.empty() || !policy_.groups.empty();
 }
 
 Caller AccessControl::caller_of(const PeerIdentity& who) {

@@ -8,8 +8,8 @@
 #include "common/cli.hpp"
 #include "common/exit_codes.hpp"
 #include "common/process_start.hpp"
-#include "parent/admin_commands.hpp"
 #include "common/proxy_config.hpp"
+#include "parent/admin_commands.hpp"
 #include "parent/parent_process.hpp"
 
 namespace {

@@ -52,9 +52,9 @@ struct UserPolicy {
 
 // The caller as the parent knows it.
 struct Caller {
-    bool known = false;          // uid learned from the kernel
-    uid_t uid = 0;               // valid when known
-    std::vector<gid_t> groups;   // primary and supplementary, as the system reports them
+    bool known = false;         // uid learned from the kernel
+    uid_t uid = 0;              // valid when known
+    std::vector<gid_t> groups;  // primary and supplementary, as the system reports them
 };
 
 struct Admission {
