@@ -21,8 +21,6 @@ namespace proxy {
 namespace {
 constexpr std::uint32_t kWindow = 256 * 1024;  // matches the worker's window
 constexpr std::uint64_t kCreditBatch = 16 * 1024;
-constexpr std::size_t kMaxResponseHead = 64 * 1024;
-constexpr std::size_t kMaxResponseHeaders = 256;
 }  // namespace
 
 UpstreamExchange::UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
@@ -206,92 +204,6 @@ void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* 
                                ipc::encode_u32(static_cast<std::uint32_t>(credit)));
 }
 
-void UpstreamExchange::on_event(short what, void* arg) {
-    auto* self = static_cast<UpstreamExchange*>(arg);
-    if (what & BEV_EVENT_CONNECTED) {
-        self->connected();
-        return;
-    }
-    const UpstreamUrl& url = self->env_.pool.url();
-    if (what & BEV_EVENT_TIMEOUT) {
-        const UpstreamTransport& t = *self->conn_->transport;
-        std::string detail = self->phase_ != Phase::Connecting
-                                 ? "no data from " + url.host_header + " in time"
-                             : t.via_proxy() && !t.tunnel_open()
-                                 ? "no tunnel to " + url.host_header + " from proxy " +
-                                       self->env_.pool.proxy()->display + " in time"
-                                 : "connect to " + url.host_header + " timed out";
-        self->fail(refusal::kUpstreamTimeout, detail);
-        return;
-    }
-    if ((what & BEV_EVENT_EOF) && self->phase_ == Phase::Body &&
-        self->resp_head_.framing == BodyFraming::UntilClose) {
-        self->process_input();
-        self->response_complete();
-        return;
-    }
-    if (self->phase_ == Phase::Connecting) {
-        self->fail_connecting();
-        return;
-    }
-    std::string why = self->got_response_bytes_ ? "upstream connection lost mid-response"
-                                                : "upstream closed the connection before answering";
-    const UpstreamTransport& t = *self->conn_->transport;
-    if (!t.tls_error().empty())
-        why += " (" + t.tls_error() + ")";
-    else if (t.socket_error() != 0)
-        why += std::string(" (") + std::strerror(t.socket_error()) + ")";
-    if (self->conn_->reused) why += " on a reused connection";
-    self->fail(refusal::kUpstreamUnreachable, why);
-}
-
-// Why a new connection never got ready: name, TCP or TLS.
-void UpstreamExchange::fail_connecting() {
-    const UpstreamUrl& url = env_.pool.url();
-    const UpstreamTransport& t = *conn_->transport;
-    if (t.via_proxy() && !t.tunnel_open()) {
-        fail_proxy();
-        return;
-    }
-    if (int dns = t.dns_error()) {
-        fail(refusal::kUpstreamUnreachable,
-             "cannot resolve " + url.host + ": " + evutil_gai_strerror(dns));
-        return;
-    }
-    const long verify = t.ssl() ? SSL_get_verify_result(t.ssl()) : X509_V_OK;
-    if (verify != X509_V_OK || !t.tls_error().empty()) {
-        std::string detail = "TLS handshake with " + url.host_header + " failed: ";
-        if (verify != X509_V_OK) {
-            detail += "certificate verification: ";
-            detail += X509_verify_cert_error_string(verify);
-        } else {
-            detail += t.tls_error();
-        }
-        fail(refusal::kUpstreamTls, detail);
-        return;
-    }
-    const int err = t.socket_error();
-    fail(refusal::kUpstreamUnreachable,
-         "connect to " + url.host_header + " failed: " + (err ? std::strerror(err) : "closed"));
-}
-
-// The proxy refused the tunnel, or could not be reached: name the proxy and
-// its answer (never its credentials).
-void UpstreamExchange::fail_proxy() {
-    const UpstreamTransport& t = *conn_->transport;
-    const UpstreamProxyRoute& proxy = *env_.pool.proxy();
-    std::string detail = "proxy " + proxy.display + " (from " + proxy.source + ") ";
-    if (!t.proxy_error().empty()) {
-        detail += t.proxy_error();
-    } else if (int dns = t.dns_error()) {
-        detail += std::string("cannot be resolved: ") + evutil_gai_strerror(dns);
-    } else {
-        const int err = t.socket_error();
-        detail += std::string("cannot be reached: ") + (err ? std::strerror(err) : "closed");
-    }
-    fail(refusal::kUpstreamProxyError, detail);
-}
-
 void UpstreamExchange::on_read(void* arg) {
     static_cast<UpstreamExchange*>(arg)->process_input();
 }
@@ -338,74 +250,6 @@ void UpstreamExchange::process_input() {
             if (resp_remaining_ == 0) response_complete();
         }
     }
-}
-
-bool UpstreamExchange::parse_head() {
-    evbuffer* in = conn_->transport->input();
-    std::size_t len = evbuffer_get_length(in);
-    std::size_t scan = std::min(len, kMaxResponseHead + 4);
-    auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(scan)));
-    std::size_t head_len = http::find_head_end(std::string_view(p, scan));
-    if (head_len == 0) {
-        if (len > kMaxResponseHead)
-            fail(refusal::kUpstreamProtocol, "upstream response head too large");
-        return false;
-    }
-    HeadLimits limits;
-    limits.max_head_bytes = kMaxResponseHead;
-    limits.max_headers = kMaxResponseHeaders;
-    resp_head_ = ResponseHead{};
-    if (auto err = parse_response_head(std::string_view(p, head_len), limits, resp_head_)) {
-        fail(refusal::kUpstreamProtocol,
-             std::string("bad response head from upstream: ") + err->message);
-        return false;
-    }
-    evbuffer_drain(in, head_len);
-    if (resp_head_.status < 200) {
-        if (resp_head_.status == 101) {
-            fail(refusal::kUpstreamProtocol, "upstream tried to switch protocols");
-            return false;
-        }
-        return true;  // 100 Continue, 103 Early Hints: wait for the final head
-    }
-    ipc::ResponseStart start;
-    start.status = static_cast<std::uint16_t>(resp_head_.status);
-    start.framing = resp_head_.framing == BodyFraming::Length ? BodyFraming::Length
-                    : resp_head_.framing == BodyFraming::None ? BodyFraming::Length
-                                                              : BodyFraming::Chunked;
-    start.content_length =
-        resp_head_.framing == BodyFraming::Length ? resp_head_.content_length : 0;
-    start.headers = filter_response_headers(resp_head_.headers);
-    record_.status = resp_head_.status;
-    bool compressed = false;
-    for (const auto& h : resp_head_.headers) {
-        if (iequals(h.name, "x-request-id")) {
-            // Only a printable token goes into the audit line.
-            std::string id = h.value.substr(0, 128);
-            bool ok = !id.empty();
-            for (char c : id) ok = ok && c > ' ' && c < 0x7f && c != '"' && c != '\\';
-            if (ok) record_.request_id = std::move(id);
-        } else if (iequals(h.name, "content-encoding") && !iequals(h.value, "identity")) {
-            compressed = true;
-        }
-    }
-    if (!compressed) usage_.emplace();
-    HeaderList().swap(resp_head_.headers);  // sent on; only the framing is needed from here
-    std::string payload = ipc::encode_response_start(start);
-    if (payload.empty() || payload.size() > ipc::kMaxPayload) {
-        fail(refusal::kUpstreamProtocol, "upstream response head too large");
-        return false;
-    }
-    if (dump_) dump_->response_head(resp_head_.status, start.headers);
-    sink_.send_to_worker(ipc::Type::RespHead, stream_, payload);
-    phase_ = Phase::Body;
-    resp_remaining_ = resp_head_.content_length;
-    if (resp_head_.framing == BodyFraming::Chunked) chunked_.emplace();
-    if (resp_head_.framing == BodyFraming::None ||
-        (resp_head_.framing == BodyFraming::Length && resp_head_.content_length == 0)) {
-        response_complete();
-    }
-    return true;
 }
 
 void UpstreamExchange::deliver(std::string_view data) {
