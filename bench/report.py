@@ -264,6 +264,28 @@ def main():
     if ups:
         lines += ["", "CPU time per request of the upstream nginx stand-in (us), by the route the requests took: "
                   + "; ".join(ups) + "."]
+    # The parent's upstream threads (the threads phase): ours, --workers 2.
+    trows = []
+    for body, label in (("small", "small body"), ("40k", "40 KiB body")):
+        one, two = (get(f"wrk-ours{n}t-{body}-c256", "rps") for n in (1, 2))
+        c1, c2 = (get(f"wrk-ours{n}t-{body}-c256", "cpu_us_per_req") for n in (1, 2))
+        if one is None and two is None:
+            continue
+        rr = ratio(two, one)
+        ok = None if rr is None else rr >= 1.3
+        trows.append(f"| requests/s, 256 conn, {label} | {fmt(one)} | {fmt(two)} | {fmt_ratio(rr)} "
+                     f"| >= 1.3x | {verdict(ok)} |")
+        trows.append(f"| CPU per request, 256 conn, {label} (us) | {fmt(c1)} | {fmt(c2)} "
+                     f"| {fmt_ratio(ratio(c2, c1))} |  | n/a |")
+        for n in (1, 2):
+            rr_rounds = get(f"wrk-ours{n}t-{body}-c256", "rounds_rps")
+            if rr_rounds:
+                errs_note = ", ".join(f"{x:,.0f}" for x in rr_rounds)
+                trows.append(f"| requests/s of each round, {n} thread(s), {label} | {errs_note} |  |  |  | |")
+    if trows:
+        lines += ["", "Upstream threads in the parent (ours, `--workers 2`, `--upstream-threads 1` and `2`):",
+                  "", "| figure | 1 thread | 2 threads | 2/1 | target | verdict |", "|---|---:|---:|---:|---|---|"]
+        lines += trows
     lines += ["", "Errors:" if errs else "Errors: none."] + errs
     md = "\n".join(lines) + "\n"
     sys.stdout.write(md)

@@ -76,6 +76,12 @@ std::string show_number(const Options& o) {
     return std::to_string(o.*M);
 }
 
+// 0 means "chosen at run time" (the flag's unset note says how).
+template <auto M>
+std::string show_number_or_unset(const Options& o) {
+    return o.*M == 0 ? std::string() : std::to_string(o.*M);
+}
+
 template <auto M, std::uint64_t Lo, std::uint64_t Hi>
 bool apply_size(Options& o, std::string_view v, std::string& expected) {
     auto n = parse_size(v);
@@ -292,6 +298,9 @@ const FlagSpec kFlags[] = {
      apply_chroot_dir, show_text<&Options::chroot_dir>, nullptr},
     {"--workers", "N", "worker processes (1-64)", nullptr,
      apply_number<&Options::workers, 1, 64>, show_number<&Options::workers>, nullptr},
+    {"--upstream-threads", "N", "parent threads doing upstream I/O (1-64)", nullptr,
+     apply_number<&Options::upstream_threads, 1, 64>, show_number_or_unset<&Options::upstream_threads>,
+     "one per worker, at most one per core", false, false},
     {"--allow-host", "NAME[:PORT]", "also answer to this Host: NAME with our port, NAME:PORT with that one (repeatable)", nullptr,
      apply_allow_host, show_unused, "loopback names only", true},
     {"--openai-organization", "VALUE", "send this OpenAI-Organization upstream", nullptr,

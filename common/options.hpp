@@ -30,6 +30,9 @@ struct Options {
     std::string worker_user = "nobody";    // --worker-user NAME
     std::string chroot_dir = "/run/codex-responses-api-proxy/empty";  // --chroot-dir DIR
     unsigned workers = 1;                                             // --workers N
+    // --upstream-threads N: event loops in the parent for upstream I/O
+    // (0: one per worker, at most one per core)
+    unsigned upstream_threads = 0;
     std::vector<std::string> allowed_hosts;  // --allow-host NAME (extra Host names we answer to)
     std::string openai_organization;  // --openai-organization VALUE (fixed, replaces client's)
     std::string openai_project;       // --openai-project VALUE

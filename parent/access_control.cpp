@@ -105,7 +105,7 @@ std::unique_ptr<AccessControl> AccessControl::create(event_base* base, const Opt
             event_new(base, -1, EV_PERSIST, &AccessControl::on_save_timer, ac.get()));
         const timeval tv{kSaveSeconds, 0};
         event_add(ac->save_timer_.get(), &tv);
-    } else if (ac->counts_tokens_) {
+    } else if (ac->counts_tokens()) {
         LOG_WARN("a token budget without --state-file: today's counts are lost on restart");
     }
     if (!ac->audit_.open(base, o.audit_log, error)) return nullptr;
@@ -119,7 +119,7 @@ AccessControl::~AccessControl() {
 
 void AccessControl::set_policy(UserPolicy p) {
     policy_ = std::move(p);
-    counts_tokens_ = any_token_budget(policy_);
+    counts_tokens_.store(any_token_budget(policy_), std::memory_order_relaxed);
     needs_groups_ =
         !policy_.allow_groups.empty() || !policy_.deny_groups.empty() || !policy_.groups.empty();
 }
@@ -138,6 +138,7 @@ uid_t AccessControl::account_of(const PeerIdentity& who) {
 }
 
 AccessControl::Verdict AccessControl::admit_request(const PeerIdentity& who) {
+    std::lock_guard lock(mu_);
     const Admission a = admit(policy_, caller_of(who));
     if (!a.allowed) {
         accounts_.count_refusal(account_of(who), unix_now());
@@ -148,18 +149,22 @@ AccessControl::Verdict AccessControl::admit_request(const PeerIdentity& who) {
 }
 
 void AccessControl::stream_ended(const PeerIdentity& who, const std::optional<TokenUsage>& tokens) {
+    std::lock_guard lock(mu_);
     accounts_.stream_ended(account_of(who), tokens, unix_now());
 }
 
 bool AccessControl::may_shutdown(const PeerIdentity& who) {
+    std::lock_guard lock(mu_);
     return proxy::may_shutdown(policy_, caller_of(who));
 }
 
 void AccessControl::count_refusal(const PeerIdentity& who) {
+    std::lock_guard lock(mu_);
     accounts_.count_refusal(account_of(who), unix_now());
 }
 
 void AccessControl::audit(const PeerIdentity& who, AuditRecord& r) {
+    std::lock_guard lock(mu_);
     r.uid_known = who.known;
     r.uid = who.uid;
     r.pid = who.pid;
@@ -168,8 +173,12 @@ void AccessControl::audit(const PeerIdentity& who, AuditRecord& r) {
 }
 
 void AccessControl::reload() {
-    directory_.clear();
+    {
+        std::lock_guard lock(mu_);
+        directory_.clear();
+    }
     audit_.reopen();
+    // The files and names are read without the lock; only the swap takes it.
     std::string error;
     auto flags = policy_from_flags(options_, error);
     if (!flags) {
@@ -185,13 +194,21 @@ void AccessControl::reload() {
         }
         policy = std::get<UserPolicy>(std::move(loaded));
     }
-    flags_policy_ = *flags;
-    set_policy(std::move(policy));
+    {
+        std::lock_guard lock(mu_);
+        flags_policy_ = *flags;
+        set_policy(std::move(policy));
+    }
     LOG_INFO("policy reloaded%s%s", options_.policy_file.empty() ? "" : " from ",
              options_.policy_file.c_str());
 }
 
 void AccessControl::save() {
+    std::lock_guard lock(mu_);
+    save_locked();
+}
+
+void AccessControl::save_locked() {
     // Never over a file that could not be read: the operator must see it.
     if (!state_loaded_) return;
     const UsageDay& day = accounts_.today(unix_now());

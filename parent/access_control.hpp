@@ -6,8 +6,10 @@
 
 #include <event2/event.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -35,9 +37,16 @@ class AccessControl {
                                                  std::string& error);
     ~AccessControl();
 
+    // Every member is safe to call from any of the parent's upstream threads
+    // (one lock: each call is short; NSS lookups happen once a minute per uid).
     std::optional<PeerIdentity> identify(int fd, std::string& why) const {
+        std::lock_guard lock(mu_);
         return identifier_.identify(fd, why);
     }
+    // The calling thread's loop: its audit lines are written at the end of
+    // each of its turns. unbind_loop() before that loop's base is freed.
+    void bind_loop(event_base* base) { audit_.bind_loop(base); }
+    void unbind_loop(event_base* base) { audit_.unbind_loop(base); }
 
     struct Verdict {
         const Refusal* refusal = nullptr;
@@ -61,7 +70,7 @@ class AccessControl {
 
     // A token budget is in force somewhere: responses must be countable, so
     // the parent asks the upstream for an uncompressed body.
-    bool counts_tokens() const { return counts_tokens_; }
+    bool counts_tokens() const { return counts_tokens_.load(std::memory_order_relaxed); }
 
   private:
     AccessControl(const Options& o) : options_(o) {}
@@ -70,6 +79,9 @@ class AccessControl {
     static void on_save_timer(evutil_socket_t, short, void* arg);
     void set_policy(UserPolicy p);
 
+    void save_locked();
+
+    mutable std::mutex mu_;  // guards everything below but audit_ (its own)
     const Options& options_;
     UserPolicy flags_policy_;
     UserPolicy policy_;
@@ -78,7 +90,7 @@ class AccessControl {
     UserAccounts accounts_;
     AuditLog audit_;
     EventPtr save_timer_;
-    bool counts_tokens_ = false;
+    std::atomic<bool> counts_tokens_ = false;
     bool needs_groups_ = false;  // the policy names a group somewhere
     bool state_loaded_ = false;  // --state-file read: save() may replace it
 };

@@ -103,7 +103,8 @@ AuditLog::~AuditLog() {
 }
 
 bool AuditLog::open(event_base* base, const std::string& path, std::string& error) {
-    if (base != nullptr) flush_event_.reset(event_new(base, -1, 0, &AuditLog::on_flush, this));
+    if (base != nullptr) bind_loop(base);
+    std::lock_guard lock(mu_);
     path_ = path;
     if (path.empty()) return true;
     file_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
@@ -114,9 +115,24 @@ bool AuditLog::open(event_base* base, const std::string& path, std::string& erro
     return true;
 }
 
+void AuditLog::bind_loop(event_base* base) {
+    EventPtr ev(event_new(base, -1, 0, &AuditLog::on_flush, this));
+    if (!ev) return;  // that thread's lines are then written at once
+    std::lock_guard lock(mu_);
+    flush_events_.emplace_back(std::this_thread::get_id(), std::move(ev));
+}
+
+void AuditLog::unbind_loop(event_base* base) {
+    std::lock_guard lock(mu_);
+    flush_locked();
+    std::erase_if(flush_events_,
+                  [base](auto& entry) { return event_get_base(entry.second.get()) == base; });
+}
+
 void AuditLog::reopen() {
+    std::lock_guard lock(mu_);
     if (path_.empty()) return;
-    flush();  // what was written before the rotation belongs in the old file
+    flush_locked();  // what was written before the rotation belongs in the old file
     UniqueFd fresh(
         ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fresh) {
@@ -141,6 +157,7 @@ void write_all(int fd, const std::string& data) {
 }  // namespace
 
 void AuditLog::write(const AuditRecord& r) {
+    std::lock_guard lock(mu_);
     if (log::enabled(log::Level::Info))
         log::append_line(stderr_lines_, log::Level::Info, "audit " + format_audit_text(r));
     if (file_) {
@@ -149,11 +166,16 @@ void AuditLog::write(const AuditRecord& r) {
             r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
         file_lines_.push_back('\n');
     }
-    if (!flush_event_) {
-        flush();
-    } else if (!flush_pending_) {
+    if (flush_pending_) return;  // another loop turn writes these lines too
+    event* ours = nullptr;
+    for (auto& [thread, ev] : flush_events_) {
+        if (thread == std::this_thread::get_id()) ours = ev.get();
+    }
+    if (ours == nullptr) {
+        flush_locked();
+    } else {
         flush_pending_ = true;
-        event_active(flush_event_.get(), 0, 0);
+        event_active(ours, 0, 0);
     }
 }
 
@@ -162,6 +184,12 @@ void AuditLog::on_flush(evutil_socket_t, short, void* arg) {
 }
 
 void AuditLog::flush() {
+    std::lock_guard lock(mu_);
+    flush_locked();
+}
+
+// Under mu_: lines of different threads never interleave mid-line.
+void AuditLog::flush_locked() {
     flush_pending_ = false;
     if (!stderr_lines_.empty()) write_all(STDERR_FILENO, stderr_lines_);
     if (file_ && !file_lines_.empty()) write_all(file_.get(), file_lines_);

@@ -6,6 +6,11 @@
 // never a header value other than x-request-id, never the key.
 #pragma once
 
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -43,6 +48,10 @@ std::string format_audit_json(const AuditRecord& r, long long unix_ms);
 // Lines are collected during a loop turn and written together when its
 // callbacks are done (one write(2) to stderr and one to the file per turn,
 // not one per request), as the IPC channel does with its messages.
+//
+// Thread-safe: each of the parent's upstream threads writes lines from its
+// own loop (bind_loop() gives it a flush event there); whichever loop turn
+// ends first writes everyone's pending lines.
 class AuditLog {
   public:
     AuditLog() = default;
@@ -53,6 +62,11 @@ class AuditLog {
     // Opens --audit-log (append, 0600); empty path: stderr only. Without a
     // base, every line is written at once.
     bool open(event_base* base, const std::string& path, std::string& error);
+    // The calling thread's loop (another upstream thread's): its lines are
+    // flushed at the end of its loop turns.
+    void bind_loop(event_base* base);
+    // Before `base` is freed: its pending lines are written now.
+    void unbind_loop(event_base* base);
     // SIGHUP: reopen the same path (after logrotate moved it).
     void reopen();
     void write(const AuditRecord& r);
@@ -61,9 +75,13 @@ class AuditLog {
   private:
     static void on_flush(evutil_socket_t, short, void* arg);
 
+    void flush_locked();
+
+    std::mutex mu_;  // guards everything below
     std::string path_;
     UniqueFd file_;
-    EventPtr flush_event_;
+    // One flush event per thread that writes lines, on that thread's loop.
+    std::vector<std::pair<std::thread::id, EventPtr>> flush_events_;
     bool flush_pending_ = false;
     std::string stderr_lines_, file_lines_;
 };

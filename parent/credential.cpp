@@ -24,19 +24,29 @@ void Credential::replace(KeyPage page) {
     g_live_pages.fetch_add(1);
     // The deleter runs when the last reference (ours or a head's) goes:
     // ~KeyPage wipes and unmaps the page.
-    current_ = std::shared_ptr<const KeyPage>(new KeyPage(std::move(page)), [](const KeyPage* p) {
+    std::shared_ptr<const KeyPage> fresh(new KeyPage(std::move(page)), [](const KeyPage* p) {
         delete p;
         g_live_pages.fetch_sub(1);
     });
+    std::lock_guard lock(mu_);
+    current_.swap(fresh);
     reason_.clear();
+    // The old page (now in `fresh`) goes here or with its last reference.
 }
 
 void Credential::clear() {
-    current_.reset();
+    std::shared_ptr<const KeyPage> old;
+    std::lock_guard lock(mu_);
+    current_.swap(old);
 }
 
 bool Credential::append_to(evbuffer* out) const {
-    return current_ && append_reference(out, current_);
+    std::shared_ptr<const KeyPage> page;
+    {
+        std::lock_guard lock(mu_);
+        page = current_;
+    }
+    return page && append_reference(out, page);
 }
 
 bool Credential::append_reference(evbuffer* out, const std::shared_ptr<const KeyPage>& page) {

@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -34,13 +35,22 @@ class Credential {
 
     // Is there a value to send? False only in --github-oidc mode while no
     // unexpired access token is at hand.
-    bool available() const { return current_ != nullptr; }
+    bool available() const {
+        std::lock_guard lock(mu_);
+        return current_ != nullptr;
+    }
     // Append the header value to `out` by reference. Returns false (and
     // appends nothing) when !available().
     bool append_to(evbuffer* out) const;
     // Why !available(), for the 502 a request then gets.
-    void set_unavailable_reason(std::string reason) { reason_ = std::move(reason); }
-    const std::string& unavailable_reason() const { return reason_; }
+    void set_unavailable_reason(std::string reason) {
+        std::lock_guard lock(mu_);
+        reason_ = std::move(reason);
+    }
+    std::string unavailable_reason() const {
+        std::lock_guard lock(mu_);
+        return reason_;
+    }
 
     // How many pages are alive (current and still referenced); for tests.
     static long live_pages();
@@ -49,6 +59,9 @@ class Credential {
     static bool append_reference(evbuffer* out, const std::shared_ptr<const KeyPage>& page);
 
   private:
+    // The parent's upstream threads read the value while --github-oidc's
+    // renewal (on the main loop) replaces it.
+    mutable std::mutex mu_;
     std::shared_ptr<const KeyPage> current_;
     std::string reason_;
 };

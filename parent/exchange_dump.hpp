@@ -52,7 +52,7 @@ class DumpWriter {
     std::unique_ptr<DumpFileWriter> files_;
     std::string dir_;
     std::string host_;
-    std::uint64_t next_ = 1;
+    std::atomic<std::uint64_t> next_ = 1;  // upstream threads number files too
 };
 
 // Is `s` one complete JSON value? (Bodies that are JSON are dumped as JSON.)

@@ -1,19 +1,24 @@
 #include "parent/parent_process.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <memory>
 
 #include "common/event_base.hpp"
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "common/process_start.hpp"
 #include "common/secret_page.hpp"
 #include "common/upstream_url.hpp"
 #include "parent/access_control.hpp"
@@ -24,6 +29,7 @@
 #include "parent/hardening.hpp"
 #include "parent/key_intake.hpp"
 #include "parent/listener.hpp"
+#include "parent/loop_mailbox.hpp"
 #include "parent/oidc_startup.hpp"
 #include "parent/server_info.hpp"
 #include "parent/supervisor.hpp"
@@ -32,6 +38,7 @@
 #include "parent/unix_listener.hpp"
 #include "parent/upstream_pool.hpp"
 #include "parent/upstream_proxy_route.hpp"
+#include "parent/upstream_shard.hpp"
 
 namespace proxy {
 
@@ -63,6 +70,15 @@ int read_key(const Options& o, KeyPage& page) {
     return exit_code::ok;
 }
 
+// Cores this process may run on (its affinity mask, so a CPUQuota= or
+// taskset limit counts).
+unsigned usable_cores() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+}
+
 struct Parent {
     explicit Parent(const Options& o) : options(o) {}
     const Options& options;
@@ -72,11 +88,12 @@ struct Parent {
     Credential credential;  // the key's page, or --github-oidc's access token
     SslCtxPtr oidc_tls;
     std::unique_ptr<OidcTokenSource> oidc;
-    std::unique_ptr<UpstreamPool> pool;
     std::unique_ptr<DumpWriter> dump;
-    std::unique_ptr<UpstreamEnv> env;
     std::unique_ptr<AccessControl> access;
-    std::unique_ptr<Supervisor> supervisor;
+    std::unique_ptr<ShardShared> shared;
+    LoopMailbox mailbox;  // notes from the upstream loops (UpstreamShard)
+    // The upstream loops: shard 0 on this loop, the others on threads.
+    std::vector<std::unique_ptr<UpstreamShard>> shards;
     UniqueFd listen_fd;
     UniqueFd unix_fd;
     EventPtr sigterm, sigint, sighup, sigchld;
@@ -84,18 +101,48 @@ struct Parent {
     int exit_status = exit_code::ok;
     bool stopping = false;
 
+    void command_all(unsigned commands) {
+        for (auto& shard : shards) shard->command(commands);
+    }
+
     void stop(int status) {
         if (stopping) return;
         stopping = true;
         exit_status = status;
         systemd_notify("STOPPING=1");
         LOG_INFO("stopping: draining open streams (up to %us)", options.shutdown_timeout_s);
+        command_all(UpstreamShard::kStop);
+        on_progress();
+    }
+
+    // A shard stopped respawning workers, or finished draining.
+    void on_progress() {
+        if (!stopping) return;
+        bool acked = true, drained = true;
+        for (auto& shard : shards) {
+            acked = acked && shard->stop_acknowledged();
+            drained = drained && shard->drained();
+        }
         // Workers close their copies as they drain; once ours is gone too,
         // new connections are refused instead of waiting in the backlog.
-        listen_fd.reset();
-        unix_fd.reset();
-        if (!options.listen_unix.empty()) ::unlink(options.listen_unix.c_str());
-        supervisor->begin_shutdown([this] { event_base_loopexit(base.get(), nullptr); });
+        // Not before every supervisor has stopped respawning (it would hand
+        // a new worker a closed descriptor).
+        if (acked && listen_fd) {
+            listen_fd.reset();
+            unix_fd.reset();
+            if (!options.listen_unix.empty()) ::unlink(options.listen_unix.c_str());
+        }
+        if (!drained) return;
+        for (auto& shard : shards) {
+            if (shard->threaded()) shard->command(UpstreamShard::kExit);
+        }
+        event_base_loopexit(base.get(), nullptr);
+    }
+
+    void on_note(unsigned bits) {
+        if (bits & UpstreamShard::kWantStopFailed) stop(exit_code::runtime);
+        if (bits & UpstreamShard::kWantStopOk) stop(exit_code::ok);
+        if (bits & UpstreamShard::kProgress) on_progress();
     }
 
     static void on_signal(evutil_socket_t sig, short, void* arg) {
@@ -108,11 +155,11 @@ struct Parent {
             case SIGHUP:
                 systemd_notify(systemd_reloading_state());
                 self->access->reload();
-                self->supervisor->reload();
+                if (!self->stopping) self->command_all(UpstreamShard::kReload);
                 systemd_notify("READY=1");
                 break;
             case SIGCHLD:
-                self->supervisor->on_child_exit();
+                self->command_all(UpstreamShard::kChildExit);
                 break;
             default:
                 break;
@@ -192,13 +239,7 @@ int run_parent(const Options& o, const ProxyEnvironment& proxy_env) {
     // sandbox), listener.
     p.base.reset(new_event_base());
     if (!p.base) return fail(exit_code::runtime, "cannot create event base");
-    p.dns.reset(evdns_base_new(
-        p.base.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE));
-    if (!p.dns) {
-        // No resolv.conf: numeric hosts and /etc/hosts still work.
-        p.dns.reset(evdns_base_new(p.base.get(), 0));
-        if (p.dns) evdns_base_load_hosts(p.dns.get(), nullptr);
-    }
+    p.dns = make_resolver(p.base.get());
     // The first access token before listening, as the original does.
     if (o.github_oidc) {
         if (int st = start_github_oidc(o, oidc_start, p.base.get(), p.dns.get(), p.credential,
@@ -232,9 +273,6 @@ int run_parent(const Options& o, const ProxyEnvironment& proxy_env) {
     pc.url = url;
     pc.tls = p.tls.get();
     if (route.proxy) pc.proxy = &*route.proxy;
-    p.pool = std::make_unique<UpstreamPool>(p.base.get(), p.dns.get(), pc);
-    p.env = std::make_unique<UpstreamEnv>(
-        UpstreamEnv{*p.pool, p.credential, o, p.dump.get(), p.access.get()});
 
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
         EventPtr ev(evsignal_new(p.base.get(), sig, &Parent::on_signal, &p));
@@ -245,44 +283,81 @@ int run_parent(const Options& o, const ProxyEnvironment& proxy_env) {
                          : p.sigchld) = std::move(ev);
     }
 
-    // 4. Workers, then our own sandbox (workers are executed through exe_fd,
+    // 4. Upstream loops and their workers (forked while we are still one
+    // thread), then our own sandbox (workers are executed through exe_fd,
     // which the parent's filter allows and nothing else).
     int exe_fd = open_worker_exe(error);
     if (exe_fd < 0) return fail(exit_code::config_failed, error);
-    p.supervisor = std::make_unique<Supervisor>(p.base.get(), *p.env, p.listen_fd.get(),
-                                                p.unix_fd.get(), exe_fd);
-    p.supervisor->set_stop_handler([&p](int status) { p.stop(status); });
-    p.pool->set_on_emptied(&Supervisor::pool_emptied, p.supervisor.get());
-    if (!p.supervisor->start_all(error))
-        return fail(exit_code::runtime, "cannot start workers: " + error);
+    p.shared =
+        std::make_unique<ShardShared>(ShardShared{o, p.credential, p.dump.get(), p.access.get(), pc,
+                                                  p.listen_fd.get(), p.unix_fd.get(), exe_fd});
+    if (!p.mailbox.open(
+            p.base.get(), [&p](unsigned bits) { p.on_note(bits); }, error))
+        return fail(exit_code::runtime, error);
+    const unsigned loops = upstream_thread_count(o, usable_cores());
+    for (unsigned i = 0; i < loops; ++i) {
+        auto shard = std::make_unique<UpstreamShard>(
+            *p.shared, i, shard_worker_ids(i, loops, o.workers), p.mailbox);
+        const bool main_loop = i == 0;
+        if (!shard->init(main_loop ? p.base.get() : nullptr, main_loop ? p.dns.get() : nullptr,
+                         error))
+            return fail(exit_code::runtime, "cannot set up upstream loop: " + error);
+        p.shards.push_back(std::move(shard));
+    }
+    for (auto& shard : p.shards) {
+        if (!shard->start_workers(error)) {
+            p.command_all(UpstreamShard::kStop);
+            return fail(exit_code::runtime, "cannot start workers: " + error);
+        }
+    }
     // 5. Tell the world: the listener is up and queues connections for the
     // workers, so clients may connect from now on. Written before the
     // parent's sandbox, which forbids creating directories.
     if (!o.server_info.empty() && !write_server_info(o.server_info, port, getpid(), error)) {
-        p.supervisor->begin_shutdown([] {});
+        p.command_all(UpstreamShard::kStop);
         return fail(exit_code::config_failed, error);
     }
     // The notify socket is opened now: the parent's filter allows sending on
     // it later but not creating sockets of that kind.
     systemd_notify_prepare();
     std::string skipped = drop_parent_privileges();
-    // The dump writer thread inherits the reduced capabilities; the filter
-    // below then covers it too (and allows no thread after it).
-    if (p.dump && !p.dump->start_thread(error))
-        LOG_WARN("--dump-dir: no writer thread (%s): dumps are written by the event loop",
-                 error.c_str());
+    // The upstream threads and the dump writer thread inherit the reduced
+    // capabilities; the filter below then covers them too (and allows no
+    // thread after it). Signals are for the main loop: threads block them.
+    std::promise<void> gate;
+    const std::shared_future<void> opened = gate.get_future().share();
+    {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        for (auto& shard : p.shards) {
+            if (!shard->start_thread(opened, error)) hardening_fatal("upstream threads", error);
+        }
+        if (p.dump && !p.dump->start_thread(error))
+            LOG_WARN("--dump-dir: no writer thread (%s): dumps are written by the event loop",
+                     error.c_str());
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
     apply_parent_sandbox(exe_fd);
+    gate.set_value();
     // Idle from the start: start-up's symbol tables and set-up code are
     // unmapped once nothing has happened for a while (common/idle_trim.hpp).
-    p.supervisor->maybe_idle();
+    p.shards.front()->supervisor().maybe_idle();
     if (!skipped.empty()) LOG_WARN("%s", skipped.c_str());
     if (!route.note.empty()) LOG_INFO("%s", route.note.c_str());
-    LOG_INFO("listening on 127.0.0.1:%u%s%s, forwarding to %s", port,
-             o.listen_unix.empty() ? "" : " and ", o.listen_unix.c_str(), url.host_header.c_str());
+    const std::string threads =
+        loops > 1 ? ", " + std::to_string(loops) + " upstream threads" : std::string();
+    LOG_INFO("listening on 127.0.0.1:%u%s%s, forwarding to %s%s", port,
+             o.listen_unix.empty() ? "" : " and ", o.listen_unix.c_str(), url.host_header.c_str(),
+             threads.c_str());
     systemd_notify("READY=1\nMAINPID=" + std::to_string(getpid()));
     p.start_watchdog();
 
     event_base_dispatch(p.base.get());
+    for (auto& shard : p.shards) {
+        if (shard->threaded()) shard->command(UpstreamShard::kExit);
+        shard->join();
+    }
     p.access->save();
     LOG_INFO("exiting with status %d", p.exit_status);
     return p.exit_status;

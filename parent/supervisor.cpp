@@ -47,20 +47,22 @@ std::vector<char*> c_array(std::vector<std::string>& v) {
 
 }  // namespace
 
-Supervisor::Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int unix_fd, int exe_fd)
+Supervisor::Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int unix_fd, int exe_fd,
+                       std::vector<unsigned> worker_ids)
     : base_(base),
       env_(env),
       listen_fd_(listen_fd),
       unix_fd_(unix_fd),
       exe_fd_(exe_fd),
+      worker_ids_(std::move(worker_ids)),
       idle_trim_(base, &Supervisor::no_open_streams, this) {}
 
 Supervisor::~Supervisor() = default;
 
 bool Supervisor::start_all(std::string& error) {
-    for (unsigned i = 0; i < env_.options.workers; ++i) {
+    for (unsigned id : worker_ids_) {
         auto slot = std::make_unique<Slot>();
-        slot->id = i + 1;
+        slot->id = id;
         slot->owner = this;
         slot->respawn_timer.reset(evtimer_new(base_, &Supervisor::on_respawn_timer, slot.get()));
         if (!spawn(*slot, error)) return false;
@@ -100,6 +102,11 @@ bool Supervisor::spawn(Slot& slot, std::string& error) {
         return false;
     }
     if (pid == 0) {
+        // The parent's upstream threads block every signal (the main loop
+        // takes them), and a mask survives execve: the worker starts with none.
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
         // Fixed fd layout: 0 /dev/null, 1-2 inherited, 3 listener, 4 channel,
         // 5 the unix listener (--listen-unix only).
         int l = fcntl(listen_fd, F_DUPFD, 10);
@@ -132,21 +139,21 @@ std::vector<pid_t> Supervisor::worker_pids() const {
     return pids;
 }
 
-bool Supervisor::no_open_streams(void* arg) {
-    auto* self = static_cast<Supervisor*>(arg);
-    for (auto& s : self->slots_) {
-        if (s->link && s->link->stream_count() != 0) return false;
-    }
-    for (auto& r : self->retired_) {
-        if (r->stream_count() != 0) return false;
-    }
-    return true;
+// The whole process: trimming the heap and unmapping library pages while
+// another upstream thread serves would only slow that thread down.
+bool Supervisor::no_open_streams(void*) {
+    return WorkerLink::open_streams_in_process() == 0;
 }
 
 void Supervisor::on_child_exit() {
-    int status = 0;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    // Our own workers only, by pid: with upstream threads, each thread's
+    // supervisor reaps its own (waitpid(-1) would take another's).
+    std::vector<std::pair<pid_t, int>> exited;
+    for (pid_t candidate : worker_pids()) {
+        int st = 0;
+        if (waitpid(candidate, &st, WNOHANG) == candidate) exited.emplace_back(candidate, st);
+    }
+    for (auto [pid, status] : exited) {
         Slot* slot = nullptr;
         std::unique_ptr<WorkerLink> link;
         for (auto& s : slots_) {

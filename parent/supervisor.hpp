@@ -20,12 +20,14 @@ namespace proxy {
 
 class Supervisor {
   public:
-    // unix_fd: the --listen-unix listener, or -1.
-    Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int unix_fd, int exe_fd);
+    // unix_fd: the --listen-unix listener, or -1. worker_ids: the workers
+    // this supervisor starts (with upstream threads, each thread's share).
+    Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int unix_fd, int exe_fd,
+               std::vector<unsigned> worker_ids);
     ~Supervisor();
 
     bool start_all(std::string& error);
-    void on_child_exit();  // SIGCHLD: reap and respawn
+    void on_child_exit();  // SIGCHLD: reap our own workers (by pid) and respawn
     void reload();         // SIGHUP: new workers, old ones drain
     // Stop: workers drain up to --shutdown-timeout, then `done` runs.
     void begin_shutdown(std::function<void()> done);
@@ -60,6 +62,7 @@ class Supervisor {
     int listen_fd_;
     int unix_fd_;
     int exe_fd_;
+    std::vector<unsigned> worker_ids_;
     std::vector<std::unique_ptr<Slot>> slots_;
     std::vector<std::unique_ptr<WorkerLink>> retired_;  // old generation, draining
     bool stopping_ = false;

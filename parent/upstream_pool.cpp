@@ -1,30 +1,32 @@
 #include "parent/upstream_pool.hpp"
 
+#include <mutex>
+
 #include "parent/tls_context.hpp"
 
 namespace proxy {
 
 namespace {
-int g_pool_index = -1;  // SSL_CTX ex_data slot pointing back to the pool
-}
+// SSL ex_data slot pointing back to the pool that made the connection (per
+// connection, not per SSL_CTX: the upstream threads' pools share one context).
+int g_pool_index = -1;
+std::once_flag g_pool_index_once;
+}  // namespace
 
 UpstreamPool::UpstreamPool(event_base* base, evdns_base* dns, Config config)
     : base_(base), dns_(dns), config_(std::move(config)) {
     if (config_.tls) {
-        if (g_pool_index < 0)
-            g_pool_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-        SSL_CTX_set_ex_data(config_.tls, g_pool_index, this);
+        std::call_once(g_pool_index_once, [] {
+            g_pool_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+        });
         SSL_CTX_sess_set_new_cb(config_.tls, &UpstreamPool::on_new_session);
     }
 }
 
-UpstreamPool::~UpstreamPool() {
-    if (config_.tls) SSL_CTX_sess_set_new_cb(config_.tls, nullptr);
-}
+UpstreamPool::~UpstreamPool() = default;
 
 int UpstreamPool::on_new_session(SSL* ssl, SSL_SESSION* session) {
-    auto* pool =
-        static_cast<UpstreamPool*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_pool_index));
+    auto* pool = static_cast<UpstreamPool*>(SSL_get_ex_data(ssl, g_pool_index));
     if (!pool) return 0;
     pool->session_.reset(session);
     return 1;  // we took the reference
@@ -54,6 +56,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::connect_new(std::string& error
             error = "cannot create TLS session: " + last_tls_error();
             return nullptr;
         }
+        SSL_set_ex_data(ssl, g_pool_index, this);
         if (session_) SSL_set_session(ssl, session_.get());
     }
     conn->transport = std::make_unique<UpstreamTransport>(base_, ssl);

@@ -1,5 +1,6 @@
 #include "parent/worker_link.hpp"
 
+#include <atomic>
 #include <csignal>
 
 #include "common/log.hpp"
@@ -45,7 +46,14 @@ std::size_t max_conns(const Options& o) {
     return 2 * static_cast<std::size_t>(o.max_connections) + 64;
 }
 
+// Open streams of every worker link in the process, all upstream threads'.
+std::atomic<long> g_open_streams{0};
+
 }  // namespace
+
+long WorkerLink::open_streams_in_process() {
+    return g_open_streams.load(std::memory_order_relaxed);
+}
 
 WorkerLink::WorkerLink(Supervisor& supervisor, UpstreamEnv& env, event_base* base, unsigned id,
                        pid_t pid, UniqueFd channel_fd)
@@ -61,6 +69,7 @@ WorkerLink::WorkerLink(Supervisor& supervisor, UpstreamEnv& env, event_base* bas
 
 WorkerLink::~WorkerLink() {
     graveyard_.clear();
+    g_open_streams.fetch_sub(static_cast<long>(streams_.size()), std::memory_order_relaxed);
     streams_.clear();
 }
 
@@ -74,6 +83,7 @@ void WorkerLink::exchange_done(std::uint32_t stream) {
     account_for(*it->second);
     graveyard_.push_back(std::move(it->second));
     streams_.erase(it);
+    g_open_streams.fetch_sub(1, std::memory_order_relaxed);
     event_active(reap_event_.get(), 0, 0);
     if (streams_.empty()) supervisor_.maybe_idle();
 }
@@ -113,6 +123,7 @@ void WorkerLink::drop_all_streams() {
         account_for(*ex);
         graveyard_.push_back(std::move(ex));
     }
+    g_open_streams.fetch_sub(static_cast<long>(streams_.size()), std::memory_order_relaxed);
     streams_.clear();
     graveyard_.clear();
 }
@@ -191,6 +202,7 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     ex->caller = who;
     UpstreamExchange* raw = ex.get();
     streams_.emplace(m.stream, std::move(ex));
+    g_open_streams.fetch_add(1, std::memory_order_relaxed);
     raw->start();
     return true;
 }

@@ -34,6 +34,8 @@ class WorkerLink : public ChannelOwner, public StreamSink {
     // The worker is gone: cancel its upstream exchanges, close the channel.
     void drop_all_streams();
     std::size_t stream_count() const { return streams_.size(); }
+    // Open streams of all worker links, on every upstream thread.
+    static long open_streams_in_process();
 
     void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) override;
     void exchange_done(std::uint32_t stream) override;

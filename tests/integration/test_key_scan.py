@@ -1,4 +1,5 @@
-"""Key confinement, measured: after 10,000 mixed requests the key is in the
+"""Key confinement, measured: after 10,000 mixed requests (two workers, two
+upstream threads in the parent) the key is in the
 parent's memory exactly once (the locked page) and in no worker's memory, and
 nowhere else a local user could look: the proxy's log, /proc/<pid>/cmdline,
 /proc/<pid>/environ, the --dump-dir files.
@@ -370,7 +371,8 @@ class KeyScan(ProxyTestCase):
             self.assertNotIn(secret[:12], text, "key fragment in the proxy's %s" % what)
 
     def test_key_confined_after_10000_requests(self):
-        self.start(handler=self.handler, key=self.key, extra_args=["--workers", "2"])
+        self.start(handler=self.handler, key=self.key,
+                   extra_args=["--workers", "2", "--upstream-threads", "2"])
         self.scan_all("after start")
         self.run_load(N_REQUESTS, seed=1, scan_midway=True)
         time.sleep(0.5)  # let cancelled exchanges settle

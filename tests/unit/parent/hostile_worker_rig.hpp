@@ -267,7 +267,8 @@ struct Rig {
         REQUIRE_MESSAGE(access, error);
         env = std::make_unique<UpstreamEnv>(
             UpstreamEnv{*pool, credential, opts, nullptr, access.get()});
-        supervisor = std::make_unique<Supervisor>(base.get(), *env, -1, -1, -1);
+        supervisor =
+            std::make_unique<Supervisor>(base.get(), *env, -1, -1, -1, std::vector<unsigned>{1});
         supervisor->set_stop_handler([this](int st) { stop_status = st; });
 
         int sv[2];
