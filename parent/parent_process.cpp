@@ -166,7 +166,26 @@ struct Parent {
         }
     }
 
-    static void on_watchdog(evutil_socket_t, short, void*) { systemd_notify("WATCHDOG=1"); }
+    unsigned pings = 0;  // kPing sent to each upstream thread so far
+
+    // WATCHDOG=1 only while every loop turns: the main loop (this callback)
+    // and each upstream thread, which must have answered the previous ping.
+    static void on_watchdog(evutil_socket_t, short, void* arg) {
+        auto* self = static_cast<Parent*>(arg);
+        bool all = true;
+        for (auto& shard : self->shards) {
+            if (shard->threaded() && shard->pongs() != self->pings) {
+                LOG_WARN("upstream thread %u does not answer: no WATCHDOG=1", shard->index());
+                all = false;
+            }
+        }
+        if (!all) return;
+        systemd_notify("WATCHDOG=1");
+        ++self->pings;
+        for (auto& shard : self->shards) {
+            if (shard->threaded()) shard->command(UpstreamShard::kPing);
+        }
+    }
 
     // Under WatchdogSec= systemd kills and restarts a parent whose loop has
     // stopped turning; the pings go on while open streams drain at shutdown.

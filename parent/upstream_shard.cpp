@@ -124,6 +124,7 @@ void UpstreamShard::on_commands(unsigned bits) {
         stop_acked_.store(true);
         main_.post(kProgress);
     }
+    if (bits & kPing) pongs_.fetch_add(1);
     if (bits & kExit) event_base_loopexit(base_, nullptr);
 }
 

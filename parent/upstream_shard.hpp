@@ -49,7 +49,8 @@ std::vector<unsigned> shard_worker_ids(unsigned shard, unsigned shards, unsigned
 class UpstreamShard {
   public:
     // Commands from the main loop (UpstreamShard::post).
-    enum : unsigned { kReload = 1u, kChildExit = 2u, kStop = 4u, kExit = 8u };
+    // kPing: answered by counting pongs (the watchdog: is the loop turning?).
+    enum : unsigned { kReload = 1u, kChildExit = 2u, kStop = 4u, kExit = 8u, kPing = 16u };
     // Notes to the main loop (its mailbox): a shard's supervisor wants the
     // proxy to stop (0: GET /shutdown; 1: no worker can run), or a shard
     // has stopped accepting / finished draining.
@@ -77,6 +78,7 @@ class UpstreamShard {
     unsigned index() const { return index_; }
     bool stop_acknowledged() const { return stop_acked_.load(); }
     bool drained() const { return drained_.load(); }
+    unsigned pongs() const { return pongs_.load(); }
     event_base* base() const { return base_; }
 
   private:
@@ -98,6 +100,7 @@ class UpstreamShard {
     std::thread thread_;
     std::atomic<bool> stop_acked_{false};
     std::atomic<bool> drained_{false};
+    std::atomic<unsigned> pongs_{0};
 };
 
 // A resolver for `base`: the system's name servers, or /etc/hosts alone.

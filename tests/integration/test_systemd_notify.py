@@ -57,11 +57,23 @@ class SystemdNotify(ProxyTestCase):
         finally:
             self.notify.close()
 
-    def start_with(self, **env):
+    def start_with(self, extra_args=(), **env):
         self.upstream = Upstream()
         env = dict(env, NOTIFY_SOCKET=self.notify.path)
-        self.proxy = Proxy(upstream=self.upstream, env=env)
+        self.proxy = Proxy(upstream=self.upstream, env=env, extra_args=extra_args)
         return self.proxy
+
+    def test_watchdog_pings_need_every_upstream_thread(self):
+        # Two upstream loops: a ping goes out only when the second thread
+        # answered the previous one (a hung thread stops the pings).
+        self.start_with(extra_args=["--workers", "2", "--upstream-threads", "2"],
+                        WATCHDOG_USEC="400000")
+        self.notify.collect(1.3)
+        pings = [t for (t, text) in self.notify.got if text == "WATCHDOG=1"]
+        self.assertGreaterEqual(len(pings), 3, self.notify.texts())
+        r = self.client().post(headers=harness.codex_headers())
+        self.assertEqual(r.status, 200)
+        self.assertNotIn("does not answer", self.proxy.stderr())
 
     def test_watchdog_pings_at_half_the_interval(self):
         p = self.start_with(WATCHDOG_USEC="400000")
