@@ -51,13 +51,29 @@ workers() { cat "/proc/$(systemctl show -P MainPID "$PKG.service")/task/"*/child
 systemctl is-active --quiet "$PKG.service" || fail "service not active after the first request"
 echo "real unit: socket-activated, 502 from the dead upstream"
 
-before=$(workers | head -1)
+before=$(workers | sed -n 1p)
 [ -n "$before" ] || fail "no worker"
 kill -KILL "$before"
-for _ in $(seq 100); do w=$(workers | grep -vx "$before" | head -1); [ -n "$w" ] && break; sleep 0.1; done
+for _ in $(seq 100); do w=$(workers | { grep -vx "$before" || true; } | sed -n 1p); [ -n "$w" ] && break; sleep 0.1; done
 [ -n "${w:-}" ] || fail "worker not respawned"
 [ "$(post)" = 502 ] || fail "no answer after the respawn"
 echo "real unit: worker $before killed, $w serving"
+
+# The sandbox as the real unit leaves it: both processes under seccomp, the
+# worker as the unit's --worker-user with no capability left at all.
+main=$(systemctl show -P MainPID "$PKG.service")
+# (no awk: in the container /etc/alternatives is empty)
+field() { grep "^$2:" "/proc/$1/status" | tr -s '\t ' '  ' | cut -d' ' -f2; }
+wuser=$(sed -n 's/^ExecStart=.*--worker-user[= ]\([^ ]*\).*/\1/p' /lib/systemd/system/$PKG.service)
+[ "$(field "$main" Seccomp)" = 2 ] || fail "parent $main not under a seccomp filter"
+[ "$(field "$w" Seccomp)" = 2 ] || fail "worker $w not under a seccomp filter"
+[ "$(field "$w" NoNewPrivs)" = 1 ] || fail "worker $w without no_new_privs"
+for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+    [ "$(field "$w" $c)" = 0000000000000000 ] || fail "worker $w has $c $(field "$w" $c)"
+done
+[ -n "$wuser" ] && [ "$(field "$w" Uid)" = "$(id -u "$wuser")" ] ||
+    fail "worker $w runs as uid $(field "$w" Uid), not --worker-user ${wuser:-?}"
+echo "real unit: parent and worker under seccomp, worker uid $(field "$w" Uid) ($wuser) with no capabilities"
 
 systemctl reload "$PKG.service"
 sleep 1
