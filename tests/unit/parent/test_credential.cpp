@@ -9,20 +9,13 @@
 
 #include "common/event_ptr.hpp"
 #include "parent/credential.hpp"
+#include "tests/unit/support/key_pages.hpp"
 
 using namespace proxy;
 
 namespace {
 
-KeyPage page_with(const std::string& value) {
-    std::string error;
-    auto page = KeyPage::create(error);
-    REQUIRE_MESSAGE(page.has_value(), error);
-    std::memcpy(page->writable().data(), value.data(), value.size());
-    page->set_length(value.size());
-    REQUIRE(page->seal());
-    return std::move(*page);
-}
+using test::page_with;
 
 std::string drain(evbuffer* b) {
     std::string s(evbuffer_get_length(b), '\0');
