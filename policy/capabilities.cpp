@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 namespace proxy {
@@ -216,7 +217,13 @@ bool verify_no_capabilities(bool expect_empty_bounding, std::string& error) {
     CapabilitySets sets;
     if (!read_sets(sets, error)) return false;
     if (sets.effective != 0 || sets.permitted != 0 || sets.inheritable != 0) {
-        error = "capabilities remain after dropping them";
+        char sets_text[96];
+        std::snprintf(sets_text, sizeof sets_text,
+                      " (effective %llx, permitted %llx, inheritable %llx)",
+                      static_cast<unsigned long long>(sets.effective),
+                      static_cast<unsigned long long>(sets.permitted),
+                      static_cast<unsigned long long>(sets.inheritable));
+        error = std::string("capabilities remain after dropping them") + sets_text;
         return false;
     }
     if (ambient_mask() != 0) {
