@@ -239,17 +239,25 @@ class UnderTheUnitsSandbox(ProxyTestCase):
         os.mkdir(chroot, 0o755)
         # The parent runs as the unit's User=: its files are its own, as
         # LoadCredential= and RuntimeDirectory= make them (the chroot
-        # directory owned by the parent's uid, not root); the CA file a copy.
+        # directory owned by the parent's uid, not root). What it reads
+        # from the build (the executables, the CA file, the policy) is
+        # copied where it can reach it: a package build's tree is root's only.
+        bin_dir = os.path.join(p.dir, "bin")
+        os.mkdir(bin_dir, 0o755)
+        for exe in (p.bin, p.bin + "-worker"):
+            shutil.copy2(exe, bin_dir)
+        p.args[0] = os.path.join(bin_dir, os.path.basename(p.bin))
         ca_file = os.path.join(p.dir, "ca.pem")
         shutil.copy(p.args[p.args.index("--upstream-ca-file") + 1], ca_file)
         p.args[p.args.index("--upstream-ca-file") + 1] = ca_file
-        for path in (p.dir, key_file, chroot, ca_file):
+        policy = os.path.join(p.dir, "policy.toml")
+        shutil.copy(os.path.join(os.path.dirname(SERVICE), "..", "policy.toml"), policy)
+        for path in (p.dir, key_file, chroot, ca_file, policy):
             os.chown(path, self.parent_user.pw_uid, self.parent_user.pw_gid)
         # The unit's own flags (ExecStart=), with the test's upstream and
         # server-info; the chroot directory stands in for RuntimeDirectory=.
         # The package's policy file and a state file: the per-user layer
         # (sock_diag, NSS group lookups, state saves) runs under the filter too.
-        policy = os.path.join(os.path.dirname(SERVICE), "..", "policy.toml")
         p.args += ["--key-file", key_file, "--worker-user", self.worker_user.pw_name,
                    "--chroot-dir", chroot, "--policy", policy,
                    "--state-file", os.path.join(p.dir, "usage.state"),

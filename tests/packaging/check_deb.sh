@@ -178,6 +178,7 @@ check_ids() {  # label, parent pid, parent user
 # The server-info file's directory belongs to the unit's user, who writes it
 # in the sandboxed run.
 out=$tmp/out
+chmod 0711 "$tmp"
 mkdir -m 0700 "$out"
 chown "$PARENT_USER:" "$out"
 
