@@ -76,12 +76,14 @@ std::uint64_t grant_mask(bool setup_only) {
     return mask;
 }
 
-// The ambient set as a mask, read with PR_CAP_AMBIENT_IS_SET (no /proc).
+// The ambient set as a mask, read with PR_CAP_AMBIENT_IS_SET (no /proc). A
+// capability the kernel cannot answer for, other than one past its last
+// (EINVAL), counts as held: a check built on this fails closed.
 std::uint64_t ambient_mask() {
     std::uint64_t mask = 0;
     for (unsigned cap = 0; cap < 64; ++cap) {
-        if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1)
-            mask |= std::uint64_t{1} << cap;
+        const int held = ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+        if (held == 1 || (held < 0 && errno != EINVAL)) mask |= std::uint64_t{1} << cap;
     }
     return mask;
 }
