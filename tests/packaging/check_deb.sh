@@ -233,5 +233,5 @@ for f in /etc/$PKG /var/lib/$PKG /run/$PKG /var/lib/dpkg/info/$PKG.list; do
     [ -e "$f" ] && left+=("$f")
 done
 ((${#left[@]} == 0)) || fail "left after purge: ${left[*]}"
-echo "purge: nothing of $PKG left (the system user stays, as Debian does)"
+echo "purge: nothing of $PKG left (the system users stay, as Debian does)"
 say "all package checks passed"
