@@ -9,7 +9,7 @@
 
 namespace proxy {
 
-bool prepare_chroot_dir(const std::string& dir, std::string& error) {
+bool prepare_chroot_dir(const std::string& dir, std::string& error, uid_t owner) {
     if (dir.size() < 2 || dir[0] != '/') {
         error = "chroot directory must be an absolute path other than /: \"" + dir + "\"";
         return false;
@@ -30,7 +30,10 @@ bool prepare_chroot_dir(const std::string& dir, std::string& error) {
             return false;
         }
     }
-    // Every ancestor: root-owned and not writable by others, or sticky.
+    const auto trusted = [owner](uid_t uid) { return uid == 0 || uid == owner; };
+    const std::string owners =
+        owner == 0 ? std::string("root") : "root or uid " + std::to_string(owner);
+    // Every ancestor: ours and not writable by others, or sticky.
     std::vector<std::string> ancestors{"/"};
     for (std::size_t slash = dir.find('/', 1); slash != std::string::npos;
          slash = dir.find('/', slash + 1)) {
@@ -42,9 +45,9 @@ bool prepare_chroot_dir(const std::string& dir, std::string& error) {
             error = "stat " + ancestor + ": " + std::strerror(errno);
             return false;
         }
-        if (st.st_uid != 0 || ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)) {
-            error = "bad ownership or mode of " + ancestor +
-                    " (must be root-owned, not writable by group or others unless sticky)";
+        if (!trusted(st.st_uid) || ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)) {
+            error = "bad ownership or mode of " + ancestor + " (must be owned by " + owners +
+                    ", not writable by group or others unless sticky)";
             return false;
         }
     }
@@ -57,8 +60,8 @@ bool prepare_chroot_dir(const std::string& dir, std::string& error) {
         error = dir + " is not a directory";
         return false;
     }
-    if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
-        error = dir + " must be owned by root and not writable by group or others";
+    if (!trusted(st.st_uid) || (st.st_mode & 022) != 0) {
+        error = dir + " must be owned by " + owners + " and not writable by group or others";
         return false;
     }
     DIR* d = ::opendir(dir.c_str());

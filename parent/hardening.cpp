@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,7 +10,9 @@
 #include <cstring>
 #include <string>
 
+#include "common/exit_codes.hpp"
 #include "common/process_start.hpp"
+#include "parent/chroot_dir.hpp"
 #include "policy/capabilities.hpp"
 #include "policy/seccomp_policy.hpp"
 
@@ -72,16 +75,54 @@ int open_worker_exe(std::string& error) {
     return high;
 }
 
+int prepare_worker_setup(const std::string& worker_user, const std::string& chroot_dir,
+                         std::string& error) {
+    const WorkerSetupPrivilege privilege = worker_setup_privilege(false);
+    if (privilege == WorkerSetupPrivilege::none) return exit_code::ok;
+    if (privilege == WorkerSetupPrivilege::some) {
+        std::string names;
+        for (const CapabilityGrant& g : parent_capabilities()) names += " " + std::string(g.name);
+        error = "not root and holding only some of" + names +
+                ": workers cannot be sandboxed (grant all of them, or none)";
+        return exit_code::config_failed;
+    }
+    errno = 0;
+    const passwd* pw = ::getpwnam(worker_user.c_str());
+    if (pw == nullptr) {
+        error = "--worker-user " + worker_user + ": no such user";
+        return exit_code::config_failed;
+    }
+    if (pw->pw_uid == ::geteuid()) {
+        error = "--worker-user " + worker_user +
+                " is the user the proxy runs as; workers need a user of their own";
+        return exit_code::config_failed;
+    }
+    if (!prepare_chroot_dir(chroot_dir, error, ::geteuid())) {
+        error = "--chroot-dir: " + error;
+        return exit_code::config_failed;
+    }
+    if (privilege == WorkerSetupPrivilege::capabilities &&
+        !pass_setup_capabilities_to_workers(error)) {
+        error = "capabilities for the workers: " + error;
+        return exit_code::sandbox_failed;
+    }
+    return exit_code::ok;
+}
+
 std::string drop_parent_privileges() {
     std::string error;
-    if (::geteuid() == 0) {
-        if (!apply_parent_capabilities(error)) hardening_fatal("capabilities", error);
+    const WorkerSetupPrivilege privilege = worker_setup_privilege(false);
+    if (privilege == WorkerSetupPrivilege::root ||
+        privilege == WorkerSetupPrivilege::capabilities) {
+        if (!apply_parent_capabilities(privilege == WorkerSetupPrivilege::capabilities, error))
+            hardening_fatal("capabilities", error);
         return {};
     }
     std::string note;
     if (!drop_all_capabilities(error, note)) hardening_fatal("capabilities", error);
     std::string result =
-        "not started as root: workers run as this user, without chroot or user switch";
+        "not started as root or with the capabilities to sandbox workers: workers run as this "
+        "user, without chroot or user switch";
     if (!note.empty()) result += "; " + note;
     return result;
 }

@@ -2,8 +2,8 @@
 //
 //   early_process_hardening(envp)   first thing in main (common/process_start.hpp)
 //   exe_fd = open_worker_exe(err)   the worker executable, checked and pinned
-//   ... key, listeners, prepare_chroot_dir (worker/sandbox.hpp), TLS context,
-//       evdns, systemd_notify_prepare(), start the workers ...
+//   ... key, TLS context, prepare_worker_setup(), listeners, evdns,
+//       systemd_notify_prepare(), start the workers ...
 //   note = drop_parent_privileges() print `note` once if not empty
 //   apply_parent_sandbox(exe_fd)    then the event loop
 //
@@ -31,8 +31,23 @@ namespace proxy {
 // the same group. Returns -1 and sets `error` (one line) otherwise.
 int open_worker_exe(std::string& error);
 
-// Parent running as root: keep only the capabilities of
-// policy/capabilities.hpp. Not root: drop whatever capabilities we hold.
+// Whether the workers will be chrooted and switched to `worker_user`: yes as
+// root, and as a non-root parent holding every capability of
+// policy/capabilities.hpp in its permitted set (the packaged unit: User= and
+// AmbientCapabilities=), which then passes the workers' setup capabilities on
+// through its ambient set. If so, checks that `worker_user` exists and is not
+// the user we run as (a worker of our own uid could signal us and read what
+// we own), and prepares `chroot_dir` (parent/chroot_dir.hpp). A parent holding
+// only some of those capabilities is refused: it would run its workers
+// unconfined. Returns exit_code::ok, or exit_code::config_failed and `error`
+// (one line); sandbox_failed if the ambient set cannot be raised.
+int prepare_worker_setup(const std::string& worker_user, const std::string& chroot_dir,
+                         std::string& error);
+
+// Parent that sandboxes its workers (root, or holding the capabilities):
+// keep only the capabilities of policy/capabilities.hpp, the workers' setup
+// ones also ambient when not root. Otherwise: drop whatever capabilities we
+// hold.
 // Returns what could not be done (empty if everything was), for one log line.
 // Fatal if a step that should work fails.
 std::string drop_parent_privileges();

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -22,7 +21,6 @@
 #include "common/secret_page.hpp"
 #include "common/upstream_url.hpp"
 #include "parent/access_control.hpp"
-#include "parent/chroot_dir.hpp"
 #include "parent/credential.hpp"
 #include "parent/exchange_dump.hpp"
 #include "parent/filesystem.hpp"
@@ -244,15 +242,9 @@ int run_parent(const Options& o, const ProxyEnvironment& proxy_env) {
         }
         p.dump = std::make_unique<DumpWriter>(o.dump_dir, url.host_header);
     }
-    const bool root = geteuid() == 0;
-    if (root) {
-        if (!getpwnam(o.worker_user.c_str())) {
-            return fail(exit_code::config_failed,
-                        "--worker-user " + o.worker_user + ": no such user");
-        }
-        if (!prepare_chroot_dir(o.chroot_dir, error))
-            return fail(exit_code::config_failed, "--chroot-dir: " + error);
-    }
+    // Root, or User= with AmbientCapabilities= (parent/hardening.hpp).
+    if (int st = prepare_worker_setup(o.worker_user, o.chroot_dir, error); st != exit_code::ok)
+        return fail(st, error);
 
     // 3. Event loop, resolver (reads resolv.conf and hosts now, before the
     // sandbox), listener.

@@ -91,6 +91,9 @@ WorkerIds resolve_user(const std::string& user) {
     if (pw->pw_uid == 0 || pw->pw_gid == 0) {
         fatal("worker user", "\"" + user + "\" is root; pick an unprivileged user");
     }
+    if (pw->pw_uid == ::geteuid()) {
+        fatal("worker user", "\"" + user + "\" is the user we were started as (the parent's)");
+    }
     return {pw->pw_uid, pw->pw_gid};
 }
 
@@ -105,7 +108,8 @@ void enter_chroot(const std::string& dir) {
 }
 
 // Step 5: what step 4 promised, checked with the kernel's own answers.
-void verify_user_switch(const WorkerIds& ids) {
+// `before` is the uid we were started as: root, or a non-root parent's.
+void verify_user_switch(const WorkerIds& ids, uid_t before) {
     uid_t ruid, euid, suid;
     gid_t rgid, egid, sgid;
     if (::getresuid(&ruid, &euid, &suid) != 0 || ::getresgid(&rgid, &egid, &sgid) != 0) {
@@ -120,6 +124,9 @@ void verify_user_switch(const WorkerIds& ids) {
     if (!verify_no_capabilities(true, error)) fatal("capabilities", error);
     if (::setresgid(0, 0, 0) != -1 || ::setresuid(0, 0, 0) != -1) {
         fatal("user switch", "root could be regained");
+    }
+    if (::setresuid(before, before, before) != -1) {
+        fatal("user switch", "the parent's uid could be regained");
     }
 }
 
@@ -155,15 +162,24 @@ std::string harden_worker(const WorkerSandboxConfig& config) {
     std::string skipped;
     close_inherited_fds(config.keep_fds);
 
-    if (::geteuid() == 0) {
+    // Root, or the setup capabilities a non-root parent passed on through
+    // its ambient set (policy/capabilities.hpp).
+    const WorkerSetupPrivilege privilege = worker_setup_privilege(true);
+    if (privilege == WorkerSetupPrivilege::some) {
+        fatal("capabilities", "only some of the capabilities to switch user and chroot");
+    }
+    if (privilege != WorkerSetupPrivilege::none) {
+        const uid_t before = ::geteuid();
         const WorkerIds ids = resolve_user(config.user);
         enter_chroot(config.chroot_dir);
         std::string error;
         if (!switch_user_without_capabilities(ids.uid, ids.gid, error)) fatal("user switch", error);
-        verify_user_switch(ids);
+        verify_user_switch(ids, before);
     } else {
-        append_note(skipped, "not started as root: no chroot, no switch to user \"" + config.user +
-                                 "\" (running as uid " + std::to_string(::geteuid()) + ")");
+        append_note(skipped,
+                    "not started as root or with the capabilities to sandbox: no "
+                    "chroot, no switch to user \"" +
+                        config.user + "\" (running as uid " + std::to_string(::geteuid()) + ")");
         std::string error, note;
         if (!drop_all_capabilities(error, note)) fatal("capabilities", error);
         if (!verify_no_capabilities(false, error)) fatal("capabilities", error);

@@ -21,6 +21,7 @@ PKG = os.path.join(ROOT, "packaging")
 SERVICE = os.path.join(PKG, "systemd", "codex-responses-api-proxy.service")
 SOCKET = os.path.join(PKG, "systemd", "codex-responses-api-proxy.socket")
 SYSUSERS = os.path.join(PKG, "sysusers.d", "codex-responses-api-proxy.conf")
+PARENT_USER = "codex-responses-api-keyholder"  # the unit's User=; workers: --worker-user
 TMPFILES = os.path.join(PKG, "tmpfiles.d", "codex-responses-api-proxy.conf")
 DEBIAN = os.path.join(PKG, "debian")
 # The Debian package's path, which the unit names.
@@ -200,7 +201,22 @@ class Units(unittest.TestCase):
                            ("ProcSubset", "pid")]:
             self.assertEqual(values(s, "Service", key), [value], key)
         self.assertTrue(values(s, "Service", "SystemCallFilter"), "no SystemCallFilter=")
-        self.assertFalse(values(s, "Service", "User"), "the parent must start as root")
+
+    def test_parent_is_a_user_of_its_own_with_ambient_capabilities(self):
+        s = self.service
+        # Not root, not the workers' user (the proxy refuses that at start).
+        self.assertEqual(values(s, "Service", "User"), [PARENT_USER])
+        self.assertEqual(values(s, "Service", "Group"), [PARENT_USER])
+        [exec_start] = values(s, "Service", "ExecStart")
+        argv = exec_start.split()
+        self.assertNotEqual(argv[argv.index("--worker-user") + 1], PARENT_USER)
+        # Exactly the bounding set, handed over as ambient capabilities: a
+        # non-root exec keeps nothing else.
+        caps = set(" ".join(values(s, "Service", "CapabilityBoundingSet")).split())
+        self.assertEqual(set(" ".join(values(s, "Service", "AmbientCapabilities")).split()), caps)
+        self.assertEqual(" ".join(values(s, "Service", "SupplementaryGroups")).split(), [])
+        self.assertEqual(values(s, "Service", "RemoveIPC"), ["yes"])
+        self.assertFalse(values(s, "Service", "DynamicUser"))
 
     def test_socket_listens_on_loopback_only(self):
         listens = values(self.socket, "Socket", "ListenStream")
@@ -246,9 +262,9 @@ class Units(unittest.TestCase):
 # What systemd-analyze security may still hold against the service, and why
 # the design needs each (see the unit's comments). Anything else failing is a
 # regression; so is an overall exposure above EXPOSURE_MAX.
-EXPOSURE_MAX = 2.3
+EXPOSURE_MAX = 2.0
 EXPOSURE_ACCEPTED = {
-    "User=/DynamicUser=": "the parent is root: it chroots and setuids its workers",
+    "AmbientCapabilities=": "the non-root parent's five capabilities (CapabilityBoundingSet=)",
     "PrivateUsers=": "the worker user must be mapped for setresuid",
     "PrivateNetwork=": "the parent connects to the upstream",
     "IPAddressDeny=": "the upstream's addresses are not known in advance",
@@ -292,9 +308,10 @@ class SecurityScore(unittest.TestCase):
 
 class Snippets(unittest.TestCase):
 
-    def test_sysusers_creates_the_worker_user(self):
+    def test_sysusers_creates_the_parent_and_the_worker_user(self):
         lines = [l.split() for l in read(SYSUSERS).splitlines() if l and not l.startswith("#")]
-        self.assertEqual([l[:2] for l in lines], [["u", "codex-responses-api-proxy"]])
+        self.assertEqual([l[:2] for l in lines],
+                         [["u", PARENT_USER], ["u", "codex-responses-api-proxy"]])
         if not shutil.which("systemd-sysusers"):
             self.skipTest("systemd-sysusers not installed")
         with tempfile.TemporaryDirectory() as root:
@@ -303,19 +320,31 @@ class Snippets(unittest.TestCase):
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
             self.assertEqual(r.returncode, 0, r.stdout.decode())
             passwd = read(os.path.join(root, "etc", "passwd"))
-        self.assertRegex(passwd, r"(?m)^codex-responses-api-proxy:x:\d+:\d+:.*:/usr/sbin/nologin$")
+        for user in (PARENT_USER, "codex-responses-api-proxy"):
+            self.assertRegex(passwd, r"(?m)^%s:x:\d+:\d+:.*:/usr/sbin/nologin$" % user)
 
     def test_tmpfiles_creates_the_directories_with_their_modes(self):
-        if not shutil.which("systemd-tmpfiles"):
-            self.skipTest("systemd-tmpfiles not installed")
+        if not shutil.which("systemd-tmpfiles") or not shutil.which("systemd-sysusers"):
+            self.skipTest("systemd-tmpfiles or systemd-sysusers not installed")
         with tempfile.TemporaryDirectory() as root:
-            r = subprocess.run(["systemd-tmpfiles", "--root=" + root, "--create", TMPFILES],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
-            self.assertEqual(r.returncode, 0, r.stdout.decode())
-            for path, mode in [("etc/codex-responses-api-proxy", 0o700)]:
+            # The users first, as the package's postinst makes them.
+            os.makedirs(os.path.join(root, "etc"))
+            for cmd in (["systemd-sysusers", "--root=" + root, SYSUSERS],
+                        ["systemd-tmpfiles", "--root=" + root, "--create", TMPFILES]):
+                r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   timeout=30)
+                self.assertEqual(r.returncode, 0, r.stdout.decode())
+            groups = dict(l.split(":")[0:3:2] for l in read(os.path.join(root, "etc", "group"))
+                          .splitlines())
+            # The key's directory: root's, searchable by the parent's group
+            # only (policy.toml, re-read on SIGHUP); the key file in it stays
+            # root's alone (systemd hands the service a copy).
+            for path, mode, gid in [("etc/codex-responses-api-proxy", 0o750,
+                                     int(groups[PARENT_USER]))]:
                 st = os.stat(os.path.join(root, path))
                 self.assertTrue(stat.S_ISDIR(st.st_mode), path)
                 self.assertEqual(stat.S_IMODE(st.st_mode), mode, path)
+                self.assertEqual((st.st_uid, st.st_gid), (0, gid), path)
             # One owner for the runtime directory: the unit's RuntimeDirectory=.
             self.assertFalse(os.path.exists(os.path.join(root, "run", "codex-responses-api-proxy")))
 

@@ -1,7 +1,7 @@
 """Runs a program under the sandbox a systemd service unit would give it, as
 far as a machine without systemd as PID 1 can reproduce it, then execs it:
 
-    python3 unit_sandbox.py UNIT_FILE WRITABLE_DIR -- PROGRAM ARGS...
+    python3 unit_sandbox.py [--user NAME] UNIT_FILE WRITABLE_DIR -- PROGRAM ARGS...
 
 From the unit's [Service] section, in the order systemd applies them:
   PrivateMounts=yes          a mount namespace of its own (private propagation)
@@ -11,6 +11,13 @@ From the unit's [Service] section, in the order systemd applies them:
   LimitMEMLOCK=, LimitCORE=  rlimits
   UMask=                     umask
   CapabilityBoundingSet=     every other capability dropped from the bounding set
+  User=, Group=              setgroups, setresgid, setresuid to that user (--user
+                             NAME stands in for both where the unit's user does
+                             not exist yet, before the package is installed)
+  SupplementaryGroups=       the groups kept (none unless listed)
+  AmbientCapabilities=       kept across the uid change, made inheritable and
+                             ambient: after the exec, the program holds them
+                             permitted, effective and ambient, as under systemd
   NoNewPrivileges=yes        PR_SET_NO_NEW_PRIVS
   RestrictAddressFamilies=   socket() of another family fails with EAFNOSUPPORT
   SystemCallFilter=          the allowlist, groups resolved by
@@ -43,6 +50,16 @@ MS_PRIVATE = 1 << 18
 CLONE_NEWNS = 0x00020000
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+# Numbers from linux/capability.h, for the names a unit may name.
+CAPABILITY_NUMBERS = {
+    "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
+    "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
+    "CAP_NET_BIND_SERVICE": 10, "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14,
+    "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19, "CAP_SYS_ADMIN": 21, "CAP_SYS_RESOURCE": 24}
 
 SCMP_ACT_KILL_PROCESS = 0x80000000
 SCMP_ACT_ALLOW = 0x7FFF0000
@@ -58,6 +75,47 @@ def SCMP_ACT_ERRNO(e):
 class ScmpArgCmp(ctypes.Structure):
     _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
                 ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def capability_numbers(names):
+    unknown = set(names) - set(CAPABILITY_NUMBERS)
+    if unknown:
+        raise SystemExit("unit_sandbox: capability numbers unknown here: %s" % sorted(unknown))
+    return {CAPABILITY_NUMBERS[n] for n in names}
+
+
+def switch_user(libc, check, user, group, supplementary, ambient):
+    """What systemd does for User=, Group=, SupplementaryGroups= and
+    AmbientCapabilities=: the ids changed with the capabilities kept, the
+    ambient ones made inheritable and raised into the ambient set."""
+    import grp
+    import pwd
+    pw = pwd.getpwnam(user)
+    gid = grp.getgrnam(group).gr_gid if group else pw.pw_gid
+    os.setgroups([grp.getgrnam(g).gr_gid for g in supplementary])
+    os.setresgid(gid, gid, gid)
+    check(libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "PR_SET_KEEPCAPS")
+    os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
+    header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (CapData * 2)()
+    check(libc.capget(ctypes.byref(header), data), "capget")
+    mask = sum(1 << n for n in ambient)
+    for i in range(2):
+        data[i].inheritable = (mask >> (32 * i)) & 0xFFFFFFFF
+    check(libc.capset(ctypes.byref(header), data), "capset")
+    for n in sorted(ambient):
+        check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n, 0, 0),
+              "PR_CAP_AMBIENT_RAISE %d" % n)
+    check(libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "PR_SET_KEEPCAPS 0")
 
 
 def skip(why):
@@ -144,9 +202,13 @@ def size(text):
 
 
 def main():
-    if len(sys.argv) < 5 or sys.argv[3] != "--":
+    args = sys.argv[1:]
+    user_override = None
+    if args[:1] == ["--user"] and len(args) > 1:
+        user_override, args = args[1], args[2:]
+    if len(args) < 4 or args[2] != "--":
         raise SystemExit(__doc__)
-    unit, writable, argv = sys.argv[1], sys.argv[2], sys.argv[4:]
+    unit, writable, argv = args[0], args[1], args[3:]
     if os.geteuid() != 0:
         skip("needs root")
     with open("/proc/sys/kernel/cap_last_cap") as f:  # before ProcSubset= hides it
@@ -192,21 +254,19 @@ def main():
     if get("UMask"):
         os.umask(int(get("UMask")[-1], 8))
     if get("CapabilityBoundingSet"):
-        keep = set(" ".join(get("CapabilityBoundingSet")).split())
-        # Numbers from linux/capability.h, for the names a unit may keep.
-        numbers = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2,
-                   "CAP_FOWNER": 3, "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6,
-                   "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_NET_BIND_SERVICE": 10,
-                   "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14,
-                   "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19, "CAP_SYS_ADMIN": 21,
-                   "CAP_SYS_RESOURCE": 24}
-        unknown = keep - set(numbers)
-        if unknown:
-            raise SystemExit("unit_sandbox: capability numbers unknown here: %s" % sorted(unknown))
-        keep_nr = {numbers[k] for k in keep}
+        keep_nr = capability_numbers(" ".join(get("CapabilityBoundingSet")).split())
         for n in range(last + 1):
             if n not in keep_nr:
                 check(libc.prctl(PR_CAPBSET_DROP, n, 0, 0, 0), "PR_CAPBSET_DROP %d" % n)
+    if get("User"):
+        user = user_override or get("User")[-1]
+        group = user_override or (get("Group")[-1] if get("Group") else None)
+        supplementary = " ".join(get("SupplementaryGroups")).split()
+        ambient = capability_numbers(" ".join(get("AmbientCapabilities")).split())
+        try:
+            switch_user(libc, check, user, group, supplementary, ambient)
+        except KeyError as e:
+            raise SystemExit("unit_sandbox: no such user or group: %s" % e)
     if get("NoNewPrivileges") == ["yes"]:
         check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
 

@@ -8,7 +8,9 @@
 #      security exposure (systemd-analyze security --offline);
 #   4. runs the installed proxy once by hand as root (key on stdin, the worker
 #      user of the package): a 502 from a dead upstream, then GET /shutdown;
-#      again inside the unit's sandbox (tests/integration/unit_sandbox.py);
+#      again inside the unit's sandbox (tests/integration/unit_sandbox.py), as
+#      the unit's non-root User= with its AmbientCapabilities=, checking the
+#      parent's and the workers' uids and capabilities in /proc;
 #      and, where systemd is PID 1, starts the real socket and service;
 #   5. purges the package and checks that nothing of it is left.
 # Root only (it installs and purges a package); refuses to touch a machine
@@ -20,8 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 PKG=codex-responses-api-proxy
+PARENT_USER=codex-responses-api-keyholder  # the unit's User=; $PKG is the workers' user
 OUT=${OUT:-$ROOT/build-deb}
-EXPOSURE_MAX=2.3   # as tests/integration/test_packaging.py
+EXPOSURE_MAX=2.0   # as tests/integration/test_packaging.py
 
 say() { echo "== [package] $*"; }
 fail() { echo "== [package] FAILED: $*" >&2; exit 1; }
@@ -86,8 +89,11 @@ installed=1
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 "$(realpath "$DEB")" \
     >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "install"; }
 dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | grep -v '^/$' >"$tmp/files"
-getent passwd "$PKG" >/dev/null || fail "the package did not create the system user $PKG"
-[ "$(stat -c %a /etc/$PKG)" = 700 ] || fail "/etc/$PKG is not 0700"
+for u in "$PARENT_USER" "$PKG"; do
+    getent passwd "$u" >/dev/null || fail "the package did not create the system user $u"
+done
+[ "$(stat -c '%a %U %G' /etc/$PKG)" = "750 root $PARENT_USER" ] ||
+    fail "/etc/$PKG is not 0750 root:$PARENT_USER: $(stat -c '%a %U %G' /etc/$PKG)"
 [ -x /usr/sbin/$PKG ] && [ -x /usr/libexec/$PKG-worker ] || fail "executables not where expected"
 
 say "mandoc -Tlint -Wstyle"
@@ -144,14 +150,47 @@ print("GET /shutdown:", s2)
 sys.exit(0 if status == 502 else 1)
 EOF
 
-run_by_hand() {  # label, wrapper argv...
-    local label=$1; shift
-    rm -f "$tmp/info.json"
-    printf '%s\n' "$fake_key" | "$@" /usr/sbin/$PKG --http-shutdown --server-info "$tmp/info.json" \
+# The parent's uid, and each worker's: the worker user's, no capability left
+# in any set (ambient included). Workers that are still setting up (a forked
+# child has the parent's uid and capabilities until it has switched) get 5 s.
+workers_sandboxed() {  # parent pid
+    local w n=0
+    for w in $(cat /proc/$1/task/*/children); do
+        [ "$(awk '/^Uid:/ {print $2}' /proc/$w/status)" = "$(id -u "$PKG")" ] || return 1
+        ! grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb):' /proc/$w/status | grep -qv ':\s*0*$' || return 1
+        n=$((n + 1))
+    done
+    [ "$n" -gt 0 ]
+}
+check_ids() {  # label, parent pid, parent user
+    local label=$1 pid=$2 want_uid
+    want_uid=$(id -u "$3")
+    for _ in $(seq 100); do [ -s "$out/info.json" ] && break; sleep 0.1; done
+    [ "$(awk '/^Uid:/ {print $2}' /proc/$pid/status)" = "$want_uid" ] ||
+        fail "$label: the parent does not run as $3"
+    for _ in $(seq 50); do workers_sandboxed "$pid" && break; sleep 0.1; done
+    workers_sandboxed "$pid" || fail "$label: workers not all $PKG without capabilities:" \
+        "$(for w in $(cat /proc/$pid/task/*/children); do grep -E '^(Uid|Cap)' /proc/$w/status; done)"
+    echo "$label: parent uid $want_uid ($3), $(grep -E '^Cap(Eff|Amb):' /proc/$pid/status | tr '\n\t' '  ');" \
+        "workers run as $PKG with no capabilities"
+}
+
+# The server-info file's directory belongs to the unit's user, who writes it
+# in the sandboxed run.
+out=$tmp/out
+chmod 0711 "$tmp"
+mkdir -m 0700 "$out"
+chown "$PARENT_USER:" "$out"
+
+run_by_hand() {  # label, parent user, wrapper argv...
+    local label=$1 user=$2; shift 2
+    rm -f "$out/info.json"
+    printf '%s\n' "$fake_key" | "$@" /usr/sbin/$PKG --http-shutdown --server-info "$out/info.json" \
         --worker-user "$PKG" --allow-insecure-upstream \
         --upstream-url "http://127.0.0.1:$dead_port/v1/responses" 2>"$tmp/$label.err" &
     proxy_pid=$!
-    python3 "$tmp/client.py" "$tmp/info.json" || { cat "$tmp/$label.err"; fail "$label: no 502"; }
+    check_ids "$label" "$proxy_pid" "$user"
+    python3 "$tmp/client.py" "$out/info.json" || { cat "$tmp/$label.err"; fail "$label: no 502"; }
     local rc=0
     for _ in $(seq 100); do kill -0 "$proxy_pid" 2>/dev/null || break; sleep 0.1; done
     wait "$proxy_pid" || rc=$?
@@ -163,11 +202,11 @@ run_by_hand() {  # label, wrapper argv...
 }
 
 say "installed proxy by hand (key on stdin, dead upstream, /shutdown)"
-run_by_hand by-hand
+run_by_hand by-hand root
 say "installed proxy by hand inside the unit's sandbox (unit_sandbox.py)"
 if python3 tests/integration/unit_sandbox.py /lib/systemd/system/$PKG.service "$tmp" -- /bin/true \
         2>"$tmp/sb.err"; then
-    run_by_hand sandboxed python3 tests/integration/unit_sandbox.py \
+    run_by_hand sandboxed "$PARENT_USER" python3 tests/integration/unit_sandbox.py \
         /lib/systemd/system/$PKG.service "$tmp" --
 else
     say "SKIP sandboxed run: $(cat "$tmp/sb.err")"
@@ -203,5 +242,5 @@ for f in /etc/$PKG /var/lib/$PKG /run/$PKG /var/lib/dpkg/info/$PKG.list; do
     [ -e "$f" ] && left+=("$f")
 done
 ((${#left[@]} == 0)) || fail "left after purge: ${left[*]}"
-echo "purge: nothing of $PKG left (the system user stays, as Debian does)"
+echo "purge: nothing of $PKG left (the system users stay, as Debian does)"
 say "all package checks passed"

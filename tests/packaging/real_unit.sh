@@ -3,7 +3,8 @@
 # is PID 1 (run by check_deb.sh, with the package installed and no key yet):
 # a fake key in the credential file, the socket started, a request answered
 # (502: the upstream is pointed at a dead local port by a runtime drop-in that
-# only adds flags), a killed worker respawned, a reload (SIGHUP) that keeps
+# only adds flags), the parent's and workers' users and capabilities, a
+# killed worker respawned, a reload (SIGHUP) that keeps
 # the service serving, a stop, and no SIGSYS or security event in the journal.
 # Everything it adds is removed again.
 #
@@ -50,6 +51,13 @@ workers() { cat "/proc/$(systemctl show -P MainPID "$PKG.service")/task/"*/child
 [ "$(post)" = 502 ] || fail "first request (socket activation) not answered 502"
 systemctl is-active --quiet "$PKG.service" || fail "service not active after the first request"
 echo "real unit: socket-activated, 502 from the dead upstream"
+
+# The parent as the unit's User=, not root (no awk here: in the container
+# /etc/alternatives is empty).
+main=$(systemctl show -P MainPID "$PKG.service")
+[ "$(grep '^Uid:' /proc/$main/status | cut -f2)" = "$(id -u codex-responses-api-keyholder)" ] ||
+    fail "the parent does not run as codex-responses-api-keyholder"
+echo "real unit: parent $(grep -E '^Cap(Eff|Amb):' /proc/$main/status | tr '\n\t' '  ')as codex-responses-api-keyholder"
 
 before=$(workers | sed -n 1p)
 [ -n "$before" ] || fail "no worker"

@@ -95,7 +95,7 @@ TEST_CASE("parent capabilities: applied as data; an exec'd worker gets exactly t
     const std::string own = status_after_exec(
         [] {
             std::string error;
-            if (!proxy::apply_parent_capabilities(error)) return false;
+            if (!proxy::apply_parent_capabilities(false, error)) return false;
             // The parent's own sets, checked here: a mismatch fails the child.
             __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
             __user_cap_data_struct data[2]{};
@@ -113,4 +113,44 @@ TEST_CASE("parent capabilities: applied as data; an exec'd worker gets exactly t
     CHECK(caps.at("CapBnd") == mask_of(false));
     CHECK(caps.at("CapInh") == 0);
     CHECK(caps.at("CapAmb") == 0);
+}
+
+TEST_CASE("parent capabilities, not root: the workers' setup set passed on as ambient") {
+    if (::geteuid() != 0) {
+        MESSAGE("skipped: needs root (to become another user with capabilities)");
+        return;
+    }
+    int status = 0;
+    const std::string own = status_after_exec(
+        [] {
+            // As a unit with User= and AmbientCapabilities= starts the parent:
+            // a non-root uid holding the parent's capabilities.
+            if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return false;
+            if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+                return false;
+            // The uid change emptied the effective set; an exec with the
+            // ambient set would have filled it.
+            __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+            __user_cap_data_struct data[2]{};
+            if (::syscall(SYS_capget, &header, data) != 0) return false;
+            for (auto& d : data) d.effective = d.permitted;
+            if (::syscall(SYS_capset, &header, data) != 0) return false;
+            if (proxy::worker_setup_privilege(false) != proxy::WorkerSetupPrivilege::capabilities)
+                return false;
+            std::string error;
+            return proxy::pass_setup_capabilities_to_workers(error) &&
+                   proxy::apply_parent_capabilities(true, error);
+        },
+        status);
+    REQUIRE_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0), proxy::test::describe(status));
+    // A non-root exec keeps the ambient set only: the worker's setup set,
+    // without CAP_KILL, effective so that the worker can use it at once.
+    const std::uint64_t setup = mask_of(false) & ~mask_of(true);
+    const auto caps = capability_lines(own);
+    REQUIRE(caps.count("CapAmb") == 1);
+    CHECK(caps.at("CapAmb") == setup);
+    CHECK(caps.at("CapPrm") == setup);
+    CHECK(caps.at("CapEff") == setup);
+    CHECK(caps.at("CapInh") == setup);
+    CHECK(caps.at("CapBnd") == mask_of(false));
 }
