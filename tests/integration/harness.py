@@ -21,6 +21,7 @@ import os
 import random
 import socket
 import sys
+import time
 import unittest
 
 # The pieces live in their own modules; tests import them all from here.
@@ -52,6 +53,25 @@ class ProxyTestCase(unittest.TestCase):
         c = Client(self.proxy.port, **kw)
         self._clients.append(c)
         return c
+
+    def serve_ok(self, tries=20):
+        """POST until one answers 200 (tries, 0.1 s apart: workers may be
+        respawning); fail with the last answer and the proxy's log."""
+        last = None
+        for _ in range(tries):
+            try:
+                c = Client(self.proxy.port, timeout=10)
+                try:
+                    r = c.post(codex_headers(), b'{"model":"gpt-5"}')
+                finally:
+                    c.close()
+                if r.status == 200:
+                    return r
+                last = r
+            except (OSError, EOFError) as e:
+                last = e
+            time.sleep(0.1)
+        self.fail("proxy does not serve: %r; stderr:\n%s" % (last, self.proxy.stderr()))
 
     def setUp(self):
         self._clients = []

@@ -212,23 +212,6 @@ class UnderTheUnitsSandbox(ProxyTestCase):
                              "copies of the key in %s %d" % (
                                  "parent" if pid == parent else "worker", pid))
 
-    def serve_ok(self, tries=50):
-        last = None
-        for _ in range(tries):
-            try:
-                c = harness.Client(self.proxy.port, timeout=10)
-                try:
-                    r = c.post(codex_headers(), b'{"model":"gpt-5"}')
-                finally:
-                    c.close()
-                if r.status == 200:
-                    return r
-                last = r
-            except (OSError, EOFError) as e:
-                last = e
-            time.sleep(0.1)
-        self.fail("proxy does not serve: %r; stderr:\n%s" % (last, self.proxy.stderr()))
-
     def test_serves_respawns_and_reloads(self):
         key = harness.fake_key()
         p = self.start(start=False, key=key, key_input=b"")
@@ -277,14 +260,14 @@ class UnderTheUnitsSandbox(ProxyTestCase):
         before = self.workers()
         os.kill(before[0], signal.SIGKILL)
         self.workers(exclude=before[:1])
-        self.serve_ok()
+        self.serve_ok(tries=50)
 
         # SIGHUP: new workers, the old ones drain; still serving.
         current = self.workers()
         p.proc.send_signal(signal.SIGHUP)
         fresh = self.workers(exclude=current, timeout=15)
         self.assertTrue(fresh)
-        self.serve_ok()
+        self.serve_ok(tries=50)
         self.check_parent(p.proc.pid)
         self.check_key_once(key)
         self.assertIsNone(re.search(r"SIGSYS|SECURITY", p.stderr()), p.stderr())

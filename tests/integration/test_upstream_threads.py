@@ -63,23 +63,6 @@ class UpstreamThreads(ProxyTestCase):
         self.fail("wanted %d sandboxed workers (not %r), have %r; stderr:\n%s"
                   % (n, list(exclude), kids, self.proxy.stderr()))
 
-    def serve_ok(self, tries=20):
-        last = None
-        for _ in range(tries):
-            try:
-                c = harness.Client(self.proxy.port, timeout=10)
-                try:
-                    r = c.post(codex_headers(), b'{"model":"gpt-5"}')
-                finally:
-                    c.close()
-                if r.status == 200:
-                    return
-                last = r
-            except (OSError, EOFError) as e:
-                last = e
-            time.sleep(0.1)
-        self.fail("proxy does not serve: %r; stderr:\n%s" % (last, self.proxy.stderr()))
-
     def gated_handler(self):
         """Streams with an x-stream-id header send one event, then wait for
         their gate; anything else gets the default answer."""
