@@ -81,6 +81,7 @@ void Channel::close() {
 bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payload) {
     if (!is_open() || payload.size() > ipc::kMaxPayload) return false;
     if (payload.empty() && mark_last(type, stream)) return true;
+    if (!payload.empty() && ride_on_start(type, stream, payload)) return true;
     std::uint8_t header[ipc::kHeaderSize];
     ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), 0, header);
     std::string msg;
@@ -96,22 +97,50 @@ bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payloa
     return true;
 }
 
-// An End whose stream's last body piece is still queued becomes kFlagLast on
-// that piece: one datagram fewer, the same meaning, the same order.
+namespace {
+// The header of the last queued message, if it is of `stream` and one of the
+// two types, and not yet ended (kFlagLast).
+bool open_tail(const std::deque<std::string>& queue, std::uint32_t stream, ipc::Type a, ipc::Type b,
+               ipc::MessageView& tail) {
+    if (queue.empty()) return false;
+    const std::string& bytes = queue.back();
+    if (ipc::decode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, tail) !=
+        ipc::DecodeError::None)
+        return false;
+    return (tail.type == a || tail.type == b) && tail.stream == stream &&
+           (tail.flags & ipc::kFlagLast) == 0;
+}
+
+void rewrite_header(std::string& msg, const ipc::MessageView& was, std::size_t length,
+                    std::uint16_t flags) {
+    std::uint8_t header[ipc::kHeaderSize];
+    ipc::encode_header(was.type, was.stream, static_cast<std::uint32_t>(length), flags, header);
+    msg.replace(0, sizeof header, reinterpret_cast<const char*>(header), sizeof header);
+}
+}  // namespace
+
+// An End whose stream's last body piece (or its start, when there was no
+// body) is still queued becomes kFlagLast on it.
 bool Channel::mark_last(ipc::Type end, std::uint32_t stream) {
     auto body = ipc::body_type_ended_by(end);
-    if (!body || queue_.empty()) return false;
-    std::string& tail = queue_.back();
-    ipc::MessageView queued;
-    const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(tail.data()),
-                                              tail.size());
-    if (ipc::decode(bytes, queued) != ipc::DecodeError::None || queued.type != *body ||
-        queued.stream != stream || (queued.flags & ipc::kFlagLast) != 0)
+    ipc::MessageView tail;
+    if (!body || !open_tail(queue_, stream, *body, *ipc::start_type_of(*body), tail)) return false;
+    rewrite_header(queue_.back(), tail, tail.payload.size(), tail.flags | ipc::kFlagLast);
+    return true;
+}
+
+// A body piece right after its stream's still-queued start joins that
+// datagram (kFlagBody), as long as the datagram stays within the cap.
+bool Channel::ride_on_start(ipc::Type body, std::uint32_t stream, std::string_view payload) {
+    auto start = ipc::start_type_of(body);
+    ipc::MessageView tail;
+    if (!start || !open_tail(queue_, stream, *start, *start, tail) ||
+        tail.payload.size() + payload.size() > ipc::kMaxPayload)
         return false;
-    std::uint8_t header[ipc::kHeaderSize];
-    ipc::encode_header(queued.type, stream, static_cast<std::uint32_t>(queued.payload.size()),
-                       queued.flags | ipc::kFlagLast, header);
-    tail.replace(0, sizeof header, reinterpret_cast<const char*>(header), sizeof header);
+    const std::size_t length = tail.payload.size() + payload.size();
+    rewrite_header(queue_.back(), tail, length, tail.flags | ipc::kFlagBody);
+    queue_.back().append(payload);
+    queued_bytes_ += payload.size();
     return true;
 }
 

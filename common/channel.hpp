@@ -43,8 +43,11 @@ class Channel {
 
     // Queue one message. Payload over ipc::kMaxPayload is a programming error
     // (callers split data) and returns false; so does a closed channel.
-    // ReqEnd/RespEnd right after a still-queued body piece of the same stream
-    // leave as ipc::kFlagLast on that piece instead of a datagram of their own.
+    // Messages of one stream fold into the still-queued one before them: a
+    // body piece right after its ReqOpen/RespHead rides on it (kFlagBody) if
+    // the datagram stays within the cap, and ReqEnd/RespEnd right after a
+    // body piece or a start become ipc::kFlagLast on it. Same meaning, same
+    // order, fewer datagrams.
     bool send(ipc::Type type, std::uint32_t stream, std::string_view payload = {});
     // A message with a descriptor (SCM_RIGHTS), sent at once rather than at the
     // end of the loop turn, so `fd` need only stay open for this call. It may
@@ -66,6 +69,7 @@ class Channel {
     void read_some();
     bool flush();
     bool mark_last(ipc::Type end, std::uint32_t stream);
+    bool ride_on_start(ipc::Type body, std::uint32_t stream, std::string_view payload);
     void fail(const char* why, bool malformed);
 
     UniqueFd fd_;
