@@ -24,6 +24,9 @@ constexpr unsigned kRecvBatch = 16;
 // Room for one descriptor per datagram (ConnOpen). A datagram with more has
 // MSG_CTRUNC set, and the kernel closes the ones that did not fit.
 constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(int));
+// Message buffers up to this size are reused (Channel::spare_); bigger ones,
+// body pieces mostly, go back to the heap.
+constexpr std::size_t kSpareCapacity = 4096;
 
 // The descriptor a datagram brought, or -1. `extra` is set when its ancillary
 // data held anything else (more descriptors, credentials, truncation): a peer
@@ -85,6 +88,11 @@ bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payloa
     std::uint8_t header[ipc::kHeaderSize];
     ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), 0, header);
     std::string msg;
+    if (!spare_.empty()) {
+        msg = std::move(spare_.back());
+        spare_.pop_back();
+        msg.clear();
+    }
     msg.reserve(sizeof header + payload.size());
     msg.append(reinterpret_cast<const char*>(header), sizeof header);
     msg.append(payload);
@@ -208,7 +216,12 @@ bool Channel::flush() {
             return false;
         }
         for (int i = 0; i < sent; ++i) {
-            queued_bytes_ -= queue_.front().size();
+            std::string& done = queue_.front();
+            queued_bytes_ -= done.size();
+            // Small buffers are kept for the next messages: most messages are
+            // small, and a request or response is then no malloc and free here.
+            if (done.capacity() <= kSpareCapacity && spare_.size() < kBatch)
+                spare_.push_back(std::move(done));
             queue_.pop_front();
         }
     }

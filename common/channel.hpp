@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -80,6 +81,7 @@ class Channel {
     bool flush_pending_ = false;  // flush_event_ is active
     bool write_blocked_ = false;  // waiting for EV_WRITE
     std::deque<std::string> queue_;
+    std::vector<std::string> spare_;  // sent messages' buffers, for the next ones
     std::size_t queued_bytes_ = 0;
     // Set to false by the destructor so a callback that destroyed us returns.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

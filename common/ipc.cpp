@@ -46,6 +46,13 @@ struct Reader {
     bool done() const { return ok && in.empty(); }
 };
 
+// The bytes put_headers appends, so an encoder allocates once.
+std::size_t headers_size(const HeaderList& headers) {
+    std::size_t n = 2;
+    for (const auto& h : headers) n += 6 + h.name.size() + h.value.size();
+    return n;
+}
+
 void put_headers(std::string& out, const HeaderList& headers) {
     put_u16(out, static_cast<std::uint16_t>(headers.size()));
     for (const auto& h : headers) {
@@ -242,6 +249,7 @@ void encode_header(Type type, std::uint32_t stream, std::uint32_t length, std::u
 std::string encode_open(const OpenRequest& r) {
     std::string out;
     if (!fits_u16_lengths(r.headers)) return out;
+    out.reserve(13 + headers_size(r.headers));
     put_u32(out, r.conn);
     put_u8(out, static_cast<std::uint8_t>(r.framing));
     put_u64(out, r.content_length);
@@ -270,6 +278,7 @@ std::optional<OpenRequest> decode_open(std::string_view payload, std::uint16_t f
 std::string encode_response_start(const ResponseStart& s) {
     std::string out;
     if (!fits_u16_lengths(s.headers)) return out;
+    out.reserve(11 + headers_size(s.headers));
     put_u16(out, s.status);
     put_u8(out, static_cast<std::uint8_t>(s.framing));
     put_u64(out, s.content_length);

@@ -227,12 +227,14 @@ void WorkerProcess::cancel_flush(ClientConnection* conn) {
 void WorkerProcess::on_flush(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<WorkerProcess*>(arg);
     // A flush may close its connection (graveyard, freed by a later on_reap,
-    // never during this callback), which edits dirty_: work on a copy.
-    std::vector<ClientConnection*> batch;
+    // never during this callback), which edits dirty_: work on a copy. The
+    // two vectors trade places and keep their capacity: no allocation per turn.
+    std::vector<ClientConnection*>& batch = self->flushing_;
     batch.swap(self->dirty_);
     for (ClientConnection* conn : batch) {
         if (!conn->closed()) conn->flush_output();
     }
+    batch.clear();
 }
 
 void WorkerProcess::on_message(const ipc::MessageView& msg) {

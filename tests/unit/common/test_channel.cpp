@@ -234,3 +234,25 @@ TEST_CASE("channel: a descriptor rides along with ConnOpen, and only with it") {
         CHECK(pair.receiver_owner.got.empty());
     }
 }
+
+TEST_CASE("channel: buffers reused from sent messages carry only their new message") {
+    Pair p;
+    const std::string longer(3000, 'l');
+    p.sender->send(ipc::Type::ReqBody, 1, longer);
+    p.sender->send(ipc::Type::ReqBody, 1, "a");
+    p.run_until(2);
+    for (int round = 0; round < 3; ++round) {
+        p.sender->send(ipc::Type::ReqBody, 2, "short");
+        p.sender->send(ipc::Type::ReqBody, 2, std::string(5000, 'b'));  // not kept
+        p.sender->send(ipc::Type::ReqCredit, 2, ipc::encode_u32(7));
+    }
+    p.run_until(11);
+    REQUIRE(p.receiver_owner.got.size() == 11);
+    CHECK(p.receiver_owner.got[0].payload == longer);
+    CHECK(p.receiver_owner.got[1].payload == "a");
+    for (int round = 0; round < 3; ++round) {
+        CHECK(p.receiver_owner.got[2 + 3 * round].payload == "short");
+        CHECK(p.receiver_owner.got[3 + 3 * round].payload == std::string(5000, 'b'));
+        CHECK(p.receiver_owner.got[4 + 3 * round].payload == ipc::encode_u32(7));
+    }
+}
