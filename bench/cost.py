@@ -13,6 +13,9 @@ request: CPU time (task-clock), context switches, system calls, and the
 epoll_wait / sendmmsg / recvmmsg / read(v) / write(v) calls, for the parent,
 the worker(s) and the upstream nginx worker; the median of the rounds (each
 figure separately). Needs root (tracepoints), wrk, nginx, openssl, perf.
+--events adds perf events, e.g. uprobes on libc's allocator made with
+`perf probe -x /lib/x86_64-linux-gnu/libc.so.6 malloc` (probe_libc:malloc; a
+uprobe costs a trap per call, so read CPU time from a run without them).
 """
 import argparse
 import json
@@ -127,10 +130,10 @@ def wrk(port, body, conns, secs):
     return json.loads(m.group(1)) if m else None
 
 
-def measure(pids, roles, port, body, conns, secs):
+def measure(pids, roles, port, body, conns, secs, events):
     csv = tempfile.mktemp(suffix=".csv")
     perf = subprocess.Popen(["perf", "stat", "--per-thread", "-x", ",", "-o", csv, "-e",
-                             ",".join(EVENTS), "-p", ",".join(map(str, pids))],
+                             ",".join(events), "-p", ",".join(map(str, pids))],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
     res = wrk(port, body, conns, secs)
@@ -148,6 +151,7 @@ def measure(pids, roles, port, body, conns, secs):
             role = roles.get(int(m.group(1)), "other")
             ev = parts[3].replace("syscalls:sys_enter_", "").replace("raw_syscalls:sys_enter",
                                                                      "syscalls")
+            ev = ev.replace("probe_libc:", "")
             counts.setdefault(role, {})
             counts[role][ev] = counts[role].get(ev, 0.0) + float(parts[1])
     os.unlink(csv)
@@ -173,6 +177,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--events", default="", help="extra perf events, comma-separated")
     ap.add_argument("targets", nargs="+")
     a = ap.parse_args()
     t = tempfile.mkdtemp(prefix="cost-")
@@ -203,7 +208,8 @@ def main():
                         for tid in tids(w):
                             roles[tid] = "upstream"
                     pids = [ppid] + workers + ngx_workers
-                    res, per = measure(pids, roles, port, body, conns, a.seconds)
+                    extra = [e for e in a.events.split(",") if e]
+                    res, per = measure(pids, roles, port, body, conns, a.seconds, EVENTS + extra)
                     results.setdefault((name, conns), []).append((res, per))
                     rps = res["rps"] if res else 0
                     print(f"round {r + 1} c={conns} {name}: {rps:.0f} req/s, "
@@ -225,7 +231,8 @@ def main():
 
 
 def report(results, a):
-    cols = ["task-clock", "context-switches", "syscalls"] + SYSCALLS
+    cols = ["task-clock", "context-switches", "syscalls"] + SYSCALLS + [
+        e.replace("probe_libc:", "") for e in a.events.split(",") if e]
     short = {"task-clock": "cpu us", "context-switches": "cs", "syscalls": "sysc"}
     print(f"\nper request, median of {a.rounds} rounds, body {a.body}, {a.seconds} s each")
     print("| target | conns | req/s | process | " + " | ".join(short.get(c, c) for c in cols) +
