@@ -103,7 +103,8 @@ TEST_CASE("ipc: a body rides behind a start only under kFlagBody, and is never e
     r.headers = {{"content-type", "application/json"}};
     const std::string open = encode_open(r);
     std::string_view body = "stale";
-    auto o = decode_open(open + "{}", kFlagBody | kFlagLast, body);
+    const std::string folded = open + "{}";  // body views into it: it must outlive them
+    auto o = decode_open(folded, kFlagBody | kFlagLast, body);
     REQUIRE(o);
     CHECK(body == "{}");
     CHECK(o->headers.size() == 1);
@@ -118,7 +119,8 @@ TEST_CASE("ipc: a body rides behind a start only under kFlagBody, and is never e
 
     ResponseStart s{200, BodyFraming::Length, 5, {{"content-type", "text/plain"}}};
     const std::string head = encode_response_start(s);
-    auto back = decode_response_start(head + "hello", kFlagBody, body);
+    const std::string head_and_body = head + "hello";
+    auto back = decode_response_start(head_and_body, kFlagBody, body);
     REQUIRE(back);
     CHECK(back->status == 200);
     CHECK(body == "hello");
