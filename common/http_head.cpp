@@ -86,12 +86,11 @@ HeadFault split_head(std::string_view block, const HeadLimits& limits, std::stri
     const std::size_t fields_end = end + 2;  // one past the last field line's CRLF
     // One allocation for the list instead of one per doubling (4 or 5 for a
     // usual head); bounded by max_headers, so a hostile head reserves no more
-    // than a legal one.
-    std::size_t lines = 0;
-    for (std::size_t i = pos; i < fields_end && lines <= limits.max_headers; i += 2) {
-        i = block.find("\r\n", i);
-        ++lines;
-    }
+    // than a legal one. Line endings are CRLF only (checked above), so each LF
+    // ends one field line.
+    const auto lines = static_cast<std::size_t>(
+        std::count(block.begin() + static_cast<std::ptrdiff_t>(pos),
+                   block.begin() + static_cast<std::ptrdiff_t>(fields_end), '\n'));
     fields.reserve(std::min(lines, limits.max_headers));
     std::size_t count = 0;
     while (pos < fields_end) {
