@@ -24,6 +24,9 @@ constexpr unsigned kRecvBatch = 16;
 // Room for one descriptor per datagram (ConnOpen). A datagram with more has
 // MSG_CTRUNC set, and the kernel closes the ones that did not fit.
 constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(int));
+// Message buffers up to this size are reused (Channel::spare_); bigger ones,
+// body pieces mostly, go back to the heap.
+constexpr std::size_t kSpareCapacity = 4096;
 
 // The descriptor a datagram brought, or -1. `extra` is set when its ancillary
 // data held anything else (more descriptors, credentials, truncation): a peer
@@ -81,9 +84,15 @@ void Channel::close() {
 bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payload) {
     if (!is_open() || payload.size() > ipc::kMaxPayload) return false;
     if (payload.empty() && mark_last(type, stream)) return true;
+    if (!payload.empty() && ride_on_start(type, stream, payload)) return true;
     std::uint8_t header[ipc::kHeaderSize];
     ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), 0, header);
     std::string msg;
+    if (!spare_.empty()) {
+        msg = std::move(spare_.back());
+        spare_.pop_back();
+        msg.clear();
+    }
     msg.reserve(sizeof header + payload.size());
     msg.append(reinterpret_cast<const char*>(header), sizeof header);
     msg.append(payload);
@@ -96,22 +105,50 @@ bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payloa
     return true;
 }
 
-// An End whose stream's last body piece is still queued becomes kFlagLast on
-// that piece: one datagram fewer, the same meaning, the same order.
+namespace {
+// The header of the last queued message, if it is of `stream` and one of the
+// two types, and not yet ended (kFlagLast).
+bool open_tail(const std::deque<std::string>& queue, std::uint32_t stream, ipc::Type a, ipc::Type b,
+               ipc::MessageView& tail) {
+    if (queue.empty()) return false;
+    const std::string& bytes = queue.back();
+    if (ipc::decode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, tail) !=
+        ipc::DecodeError::None)
+        return false;
+    return (tail.type == a || tail.type == b) && tail.stream == stream &&
+           (tail.flags & ipc::kFlagLast) == 0;
+}
+
+void rewrite_header(std::string& msg, const ipc::MessageView& was, std::size_t length,
+                    std::uint16_t flags) {
+    std::uint8_t header[ipc::kHeaderSize];
+    ipc::encode_header(was.type, was.stream, static_cast<std::uint32_t>(length), flags, header);
+    msg.replace(0, sizeof header, reinterpret_cast<const char*>(header), sizeof header);
+}
+}  // namespace
+
+// An End whose stream's last body piece (or its start, when there was no
+// body) is still queued becomes kFlagLast on it.
 bool Channel::mark_last(ipc::Type end, std::uint32_t stream) {
     auto body = ipc::body_type_ended_by(end);
-    if (!body || queue_.empty()) return false;
-    std::string& tail = queue_.back();
-    ipc::MessageView queued;
-    const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(tail.data()),
-                                              tail.size());
-    if (ipc::decode(bytes, queued) != ipc::DecodeError::None || queued.type != *body ||
-        queued.stream != stream || (queued.flags & ipc::kFlagLast) != 0)
+    ipc::MessageView tail;
+    if (!body || !open_tail(queue_, stream, *body, *ipc::start_type_of(*body), tail)) return false;
+    rewrite_header(queue_.back(), tail, tail.payload.size(), tail.flags | ipc::kFlagLast);
+    return true;
+}
+
+// A body piece right after its stream's still-queued start joins that
+// datagram (kFlagBody), as long as the datagram stays within the cap.
+bool Channel::ride_on_start(ipc::Type body, std::uint32_t stream, std::string_view payload) {
+    auto start = ipc::start_type_of(body);
+    ipc::MessageView tail;
+    if (!start || !open_tail(queue_, stream, *start, *start, tail) ||
+        tail.payload.size() + payload.size() > ipc::kMaxPayload)
         return false;
-    std::uint8_t header[ipc::kHeaderSize];
-    ipc::encode_header(queued.type, stream, static_cast<std::uint32_t>(queued.payload.size()),
-                       queued.flags | ipc::kFlagLast, header);
-    tail.replace(0, sizeof header, reinterpret_cast<const char*>(header), sizeof header);
+    const std::size_t length = tail.payload.size() + payload.size();
+    rewrite_header(queue_.back(), tail, length, tail.flags | ipc::kFlagBody);
+    queue_.back().append(payload);
+    queued_bytes_ += payload.size();
     return true;
 }
 
@@ -179,7 +216,12 @@ bool Channel::flush() {
             return false;
         }
         for (int i = 0; i < sent; ++i) {
-            queued_bytes_ -= queue_.front().size();
+            std::string& done = queue_.front();
+            queued_bytes_ -= done.size();
+            // Small buffers are kept for the next messages: most messages are
+            // small, and a request or response is then no malloc and free here.
+            if (done.capacity() <= kSpareCapacity && spare_.size() < kBatch)
+                spare_.push_back(std::move(done));
             queue_.pop_front();
         }
     }

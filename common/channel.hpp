@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -43,8 +44,11 @@ class Channel {
 
     // Queue one message. Payload over ipc::kMaxPayload is a programming error
     // (callers split data) and returns false; so does a closed channel.
-    // ReqEnd/RespEnd right after a still-queued body piece of the same stream
-    // leave as ipc::kFlagLast on that piece instead of a datagram of their own.
+    // Messages of one stream fold into the still-queued one before them: a
+    // body piece right after its ReqOpen/RespHead rides on it (kFlagBody) if
+    // the datagram stays within the cap, and ReqEnd/RespEnd right after a
+    // body piece or a start become ipc::kFlagLast on it. Same meaning, same
+    // order, fewer datagrams.
     bool send(ipc::Type type, std::uint32_t stream, std::string_view payload = {});
     // A message with a descriptor (SCM_RIGHTS), sent at once rather than at the
     // end of the loop turn, so `fd` need only stay open for this call. It may
@@ -66,6 +70,7 @@ class Channel {
     void read_some();
     bool flush();
     bool mark_last(ipc::Type end, std::uint32_t stream);
+    bool ride_on_start(ipc::Type body, std::uint32_t stream, std::string_view payload);
     void fail(const char* why, bool malformed);
 
     UniqueFd fd_;
@@ -76,6 +81,7 @@ class Channel {
     bool flush_pending_ = false;  // flush_event_ is active
     bool write_blocked_ = false;  // waiting for EV_WRITE
     std::deque<std::string> queue_;
+    std::vector<std::string> spare_;  // sent messages' buffers, for the next ones
     std::size_t queued_bytes_ = 0;
     // Set to false by the destructor so a callback that destroyed us returns.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

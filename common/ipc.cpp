@@ -46,6 +46,13 @@ struct Reader {
     bool done() const { return ok && in.empty(); }
 };
 
+// The bytes put_headers appends, so an encoder allocates once.
+std::size_t headers_size(const HeaderList& headers) {
+    std::size_t n = 2;
+    for (const auto& h : headers) n += 6 + h.name.size() + h.value.size();
+    return n;
+}
+
 void put_headers(std::string& out, const HeaderList& headers) {
     put_u16(out, static_cast<std::uint16_t>(headers.size()));
     for (const auto& h : headers) {
@@ -71,6 +78,17 @@ bool get_headers(Reader& r, HeaderList& headers) {
         headers.push_back({std::string(name), std::string(value)});
     }
     return r.ok;
+}
+
+// What follows a typed start: under kFlagBody the body bytes (at least one),
+// otherwise nothing.
+bool take_body(Reader& r, std::uint16_t flags, std::string_view& body) {
+    body = {};
+    if (!r.ok) return false;
+    if ((flags & kFlagBody) == 0) return r.in.empty();
+    if (r.in.empty()) return false;
+    body = r.in;
+    return true;
 }
 
 bool framing_ok(std::uint64_t f) {
@@ -137,6 +155,7 @@ bool is_parent_to_worker(Type t) {
 }
 
 std::uint16_t allowed_flags(Type t) {
+    if (t == Type::ReqOpen || t == Type::RespHead) return kFlagLast | kFlagBody;
     return t == Type::ReqBody || t == Type::RespBody ? kFlagLast : 0;
 }
 
@@ -147,6 +166,12 @@ bool carries_fd(Type t) {
 std::optional<Type> body_type_ended_by(Type end) {
     if (end == Type::ReqEnd) return Type::ReqBody;
     if (end == Type::RespEnd) return Type::RespBody;
+    return std::nullopt;
+}
+
+std::optional<Type> start_type_of(Type body) {
+    if (body == Type::ReqBody) return Type::ReqOpen;
+    if (body == Type::RespBody) return Type::RespHead;
     return std::nullopt;
 }
 
@@ -224,6 +249,7 @@ void encode_header(Type type, std::uint32_t stream, std::uint32_t length, std::u
 std::string encode_open(const OpenRequest& r) {
     std::string out;
     if (!fits_u16_lengths(r.headers)) return out;
+    out.reserve(13 + headers_size(r.headers));
     put_u32(out, r.conn);
     put_u8(out, static_cast<std::uint8_t>(r.framing));
     put_u64(out, r.content_length);
@@ -232,6 +258,12 @@ std::string encode_open(const OpenRequest& r) {
 }
 
 std::optional<OpenRequest> decode_open(std::string_view payload) {
+    std::string_view body;
+    return decode_open(payload, 0, body);
+}
+
+std::optional<OpenRequest> decode_open(std::string_view payload, std::uint16_t flags,
+                                       std::string_view& body) {
     Reader r{payload};
     OpenRequest o;
     o.conn = static_cast<std::uint32_t>(r.uint(4));
@@ -239,13 +271,14 @@ std::optional<OpenRequest> decode_open(std::string_view payload) {
     if (!r.ok || !framing_ok(framing)) return std::nullopt;
     o.framing = static_cast<BodyFraming>(framing);
     o.content_length = r.uint(8);
-    if (!get_headers(r, o.headers) || !r.done()) return std::nullopt;
+    if (!get_headers(r, o.headers) || !take_body(r, flags, body)) return std::nullopt;
     return o;
 }
 
 std::string encode_response_start(const ResponseStart& s) {
     std::string out;
     if (!fits_u16_lengths(s.headers)) return out;
+    out.reserve(11 + headers_size(s.headers));
     put_u16(out, s.status);
     put_u8(out, static_cast<std::uint8_t>(s.framing));
     put_u64(out, s.content_length);
@@ -254,6 +287,12 @@ std::string encode_response_start(const ResponseStart& s) {
 }
 
 std::optional<ResponseStart> decode_response_start(std::string_view payload) {
+    std::string_view body;
+    return decode_response_start(payload, 0, body);
+}
+
+std::optional<ResponseStart> decode_response_start(std::string_view payload, std::uint16_t flags,
+                                                   std::string_view& body) {
     Reader r{payload};
     ResponseStart s;
     s.status = static_cast<std::uint16_t>(r.uint(2));
@@ -261,7 +300,7 @@ std::optional<ResponseStart> decode_response_start(std::string_view payload) {
     if (!r.ok || !framing_ok(framing)) return std::nullopt;
     s.framing = static_cast<BodyFraming>(framing);
     s.content_length = r.uint(8);
-    if (!get_headers(r, s.headers) || !r.done()) return std::nullopt;
+    if (!get_headers(r, s.headers) || !take_body(r, flags, body)) return std::nullopt;
     if (s.status < 100 || s.status > 999) return std::nullopt;
     return s;
 }

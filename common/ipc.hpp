@@ -46,12 +46,18 @@ enum class Type : std::uint16_t {
 };
 
 // Header flags. kFlagLast on a ReqBody or RespBody: the body ends with this
-// piece, as if the matching End message followed. A small request or response
-// then costs two datagrams each way instead of three; every datagram is a
-// wakeup and an skb in the kernel, which is most of what a request costs on a
-// VM. No other type carries flags, and a datagram with any other bit set does
-// not decode.
+// piece, as if the matching End message followed. kFlagBody on a ReqOpen or
+// RespHead: the first body bytes ride along behind the typed start
+// (OpenRequest, ResponseStart; at least one byte), as if a body piece
+// followed; kFlagLast on them: the body ends there (with or without
+// kFlagBody). A small request or response is then one datagram each way, not
+// three: every datagram is an skb in the kernel, and the two of a sendmmsg
+// can reach a peer on another core one at a time, which cost it (and the
+// upstream or the client behind it) a second wakeup and a second write (bench
+// README, 2026-12-02 evening). No other type carries flags, and a datagram
+// with any other bit set does not decode.
 inline constexpr std::uint16_t kFlagLast = 0x0001;
+inline constexpr std::uint16_t kFlagBody = 0x0002;
 
 const char* type_name(Type t);
 bool is_worker_to_parent(Type t);
@@ -63,6 +69,9 @@ bool carries_fd(Type t);
 // For ReqEnd and RespEnd, the body type whose last piece may carry kFlagLast
 // instead; nullopt for every other type.
 std::optional<Type> body_type_ended_by(Type end);
+// For ReqBody and RespBody, the start (ReqOpen, RespHead) that a body piece
+// may ride on under kFlagBody; nullopt for every other type.
+std::optional<Type> start_type_of(Type body);
 
 struct Message {
     Type type{};
@@ -118,6 +127,10 @@ struct OpenRequest {
 };
 std::string encode_open(const OpenRequest& r);
 std::optional<OpenRequest> decode_open(std::string_view payload);
+// A ReqOpen's payload with its header flags: under kFlagBody `body` is what
+// follows the OpenRequest (never empty), otherwise nothing may follow.
+std::optional<OpenRequest> decode_open(std::string_view payload, std::uint16_t flags,
+                                       std::string_view& body);
 
 // RespHead: status and headers to mirror to the client.
 struct ResponseStart {
@@ -128,6 +141,9 @@ struct ResponseStart {
 };
 std::string encode_response_start(const ResponseStart& r);
 std::optional<ResponseStart> decode_response_start(std::string_view payload);
+// A RespHead's payload with its header flags, as decode_open above.
+std::optional<ResponseStart> decode_response_start(std::string_view payload, std::uint16_t flags,
+                                                   std::string_view& body);
 
 // RespError: the parent could not get a response from upstream.
 struct ErrorReply {

@@ -13,7 +13,21 @@ bool is_space(char c) {
 }  // namespace
 
 void UsageScanner::feed(std::string_view data) {
-    for (char c : data) step(c);
+    std::size_t i = 0;
+    while (i < data.size()) {
+        if (state_ == State::Search && matched_ == 0) {
+            // Only a quote can start the key, and every other byte here just
+            // becomes prev_: skip to the next quote (memchr), not byte by byte.
+            const std::size_t q = data.find('"', i);
+            if (q == std::string_view::npos) {
+                prev_ = data.back();
+                return;
+            }
+            if (q > i) prev_ = data[q - 1];
+            i = q;
+        }
+        step(data[i++]);
+    }
 }
 
 void UsageScanner::step(char c) {

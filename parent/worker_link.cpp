@@ -40,6 +40,15 @@ constexpr Answer kAnswers[] = {
     {ipc::Type::Refused, kControl, &WorkerLink::answer_refused},
 };
 
+// A body riding on a ReqOpen must fit the framing it declares, checked before
+// anything is written upstream (UpstreamExchange checks again as it goes).
+bool opening_body_fits(const ipc::OpenRequest& open, std::string_view body, std::uint16_t flags) {
+    if (open.framing == BodyFraming::None) return body.empty();
+    if (open.framing != BodyFraming::Length) return true;
+    if (body.size() > open.content_length) return false;
+    return (flags & ipc::kFlagLast) == 0 || body.size() == open.content_length;
+}
+
 // A worker holds at most --max-connections clients; twice that is a worker
 // that forgets to close what it opened.
 std::size_t max_conns(const Options& o) {
@@ -172,8 +181,9 @@ void WorkerLink::hostile(const char* what, const char* why) {
 }
 
 bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
-    auto open = ipc::decode_open(m.payload);
-    if (!open) return false;
+    std::string_view body;  // kFlagBody: the first body bytes ride along
+    auto open = ipc::decode_open(m.payload, m.flags, body);
+    if (!open || !opening_body_fits(*open, body, m.flags)) return false;
     // A request on a connection the worker never handed over has nobody
     // behind it that the kernel vouched for.
     auto conn = conns_.find(open->conn);
@@ -204,7 +214,11 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     streams_.emplace(m.stream, std::move(ex));
     g_open_streams.fetch_add(1, std::memory_order_relaxed);
     raw->start();
-    return true;
+    // As a ReqBody and a ReqEnd would be; all of it leaves in one write. A
+    // finished exchange waits in the graveyard until the next loop turn, so
+    // `raw` is still valid after a failed start.
+    if (!body.empty() && !raw->on_req_body(body)) return false;
+    return (m.flags & ipc::kFlagLast) == 0 || raw->on_req_end();
 }
 
 bool WorkerLink::answer_req_body(const ipc::MessageView& m, UpstreamExchange* ex) {

@@ -227,12 +227,14 @@ void WorkerProcess::cancel_flush(ClientConnection* conn) {
 void WorkerProcess::on_flush(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<WorkerProcess*>(arg);
     // A flush may close its connection (graveyard, freed by a later on_reap,
-    // never during this callback), which edits dirty_: work on a copy.
-    std::vector<ClientConnection*> batch;
+    // never during this callback), which edits dirty_: work on a copy. The
+    // two vectors trade places and keep their capacity: no allocation per turn.
+    std::vector<ClientConnection*>& batch = self->flushing_;
     batch.swap(self->dirty_);
     for (ClientConnection* conn : batch) {
         if (!conn->closed()) conn->flush_output();
     }
+    batch.clear();
 }
 
 void WorkerProcess::on_message(const ipc::MessageView& msg) {
@@ -254,21 +256,29 @@ void WorkerProcess::on_message(const ipc::MessageView& msg) {
     // A stream whose client already left: the parent learns from our cancel.
     if (it == streams_.end()) return;
     ClientConnection* conn = it->second;
+    // What rode along may find the stream ended by what came before it; only
+    // a stream that is still this connection's gets the rest.
+    auto still_open = [&] {
+        auto again = streams_.find(msg.stream);
+        return again != streams_.end() && again->second == conn;
+    };
+    const bool last = (msg.flags & ipc::kFlagLast) != 0;
     switch (msg.type) {
-        case ipc::Type::RespHead:
-            if (auto start = ipc::decode_response_start(msg.payload))
-                conn->on_resp_head(*start);
-            else
+        case ipc::Type::RespHead: {
+            std::string_view body;  // kFlagBody: the first body bytes
+            auto start = ipc::decode_response_start(msg.payload, msg.flags, body);
+            if (!start) {
                 conn->on_resp_abort();
+                break;
+            }
+            conn->on_resp_head(*start);
+            if (!body.empty() && still_open()) conn->on_resp_body(body);
+            if (last && still_open()) conn->on_resp_end();
             break;
+        }
         case ipc::Type::RespBody:
             conn->on_resp_body(msg.payload);
-            if ((msg.flags & ipc::kFlagLast) == 0) break;
-            // The body may have ended the client connection; only a stream
-            // that is still this connection's gets its end.
-            if (auto again = streams_.find(msg.stream);
-                again != streams_.end() && again->second == conn)
-                conn->on_resp_end();
+            if (last && still_open()) conn->on_resp_end();
             break;
         case ipc::Type::RespEnd:
             conn->on_resp_end();

@@ -77,7 +77,8 @@ class WorkerProcess : public ChannelOwner {
     std::unordered_map<std::uint32_t, ClientConnection*> conn_ids_;  // ConnOpen'ed, not yet closed
     std::uint32_t next_conn_ = 1;
     std::vector<std::unique_ptr<ClientConnection>> graveyard_;  // freed on the next loop turn
-    std::vector<ClientConnection*> dirty_;  // output to write this loop turn; never closed ones
+    std::vector<ClientConnection*> dirty_;     // output to write this loop turn; never closed ones
+    std::vector<ClientConnection*> flushing_;  // on_flush's batch, kept for its capacity
     std::uint32_t next_stream_ = 1;
     bool draining_ = false;
     int exit_status_ = 0;

@@ -1,6 +1,7 @@
 // IPC codec: no crash on any datagram, and whatever decodes re-encodes to the
 // same bytes (the encoding is canonical, so a hostile worker cannot smuggle
-// anything past the decoder in a second spelling of the same message).
+// anything past the decoder in a second spelling of the same message); a body
+// folded behind a ReqOpen or RespHead splits off in exactly one way.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -17,6 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     ipc::Message msg;
     if (ipc::decode(std::span<const std::uint8_t>(data, size), msg) == ipc::DecodeError::None) {
+        FUZZ_CHECK((msg.flags & ~ipc::allowed_flags(msg.type)) == 0);
         FUZZ_CHECK(msg.payload.size() <= ipc::kMaxPayload);
         FUZZ_CHECK(ipc::is_worker_to_parent(msg.type) != ipc::is_parent_to_worker(msg.type));
         std::string again;
@@ -29,6 +31,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (auto o = ipc::decode_open(payload)) FUZZ_CHECK(ipc::encode_open(*o) == payload);
         if (auto s = ipc::decode_response_start(payload)) {
             FUZZ_CHECK(ipc::encode_response_start(*s) == payload);
+        }
+        // A start with a body behind it (kFlagBody), under every flag
+        // combination: the split is unique, the body never empty, and
+        // without kFlagBody nothing may follow the start.
+        for (std::uint16_t flags : {0, 1, 2, 3}) {
+            std::string_view body;
+            if (auto o = ipc::decode_open(payload, flags, body)) {
+                FUZZ_CHECK(ipc::encode_open(*o) + std::string(body) == payload);
+                FUZZ_CHECK(body.empty() == ((flags & ipc::kFlagBody) == 0));
+            }
+            if (auto s = ipc::decode_response_start(payload, flags, body)) {
+                FUZZ_CHECK(ipc::encode_response_start(*s) + std::string(body) == payload);
+                FUZZ_CHECK(body.empty() == ((flags & ipc::kFlagBody) == 0));
+            }
         }
         if (auto e = ipc::decode_error(payload)) FUZZ_CHECK(ipc::encode_error(*e) == payload);
         if (auto v = ipc::decode_u32(payload)) FUZZ_CHECK(ipc::encode_u32(*v) == payload);

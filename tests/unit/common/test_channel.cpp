@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/channel.hpp"
@@ -77,6 +78,7 @@ void expect_not_folded(ipc::Type end, std::uint32_t stream) {
 TEST_CASE("channel: an End after its stream's queued body piece becomes kFlagLast on it") {
     Pair p;
     p.sender->send(ipc::Type::RespHead, 3, "head");
+    p.run_until(1);  // the head left alone: the body cannot ride on it
     p.sender->send(ipc::Type::RespBody, 3, "body");
     p.sender->send(ipc::Type::RespEnd, 3);
     p.run_until(2);
@@ -86,6 +88,76 @@ TEST_CASE("channel: an End after its stream's queued body piece becomes kFlagLas
     CHECK(p.receiver_owner.got[1].type == ipc::Type::RespBody);
     CHECK(p.receiver_owner.got[1].payload == "body");
     CHECK(p.receiver_owner.got[1].flags == ipc::kFlagLast);
+}
+
+TEST_CASE("channel: a start, its first body piece and its End leave as one datagram") {
+    for (auto [start, body, end] :
+         {std::tuple{ipc::Type::ReqOpen, ipc::Type::ReqBody, ipc::Type::ReqEnd},
+          std::tuple{ipc::Type::RespHead, ipc::Type::RespBody, ipc::Type::RespEnd}}) {
+        CAPTURE(ipc::type_name(start));
+        Pair p;
+        p.sender->send(start, 3, "head");
+        p.sender->send(body, 3, "bo");
+        p.sender->send(body, 3, "dy");
+        p.sender->send(end, 3);
+        p.run_until(1);
+        REQUIRE(p.receiver_owner.got.size() == 1);
+        CHECK(p.receiver_owner.got[0].type == start);
+        CHECK(p.receiver_owner.got[0].payload == "headbody");
+        CHECK(p.receiver_owner.got[0].flags == (ipc::kFlagBody | ipc::kFlagLast));
+    }
+}
+
+TEST_CASE("channel: an End right after a start marks the start") {
+    Pair p;
+    p.sender->send(ipc::Type::ReqOpen, 4, "open");
+    p.sender->send(ipc::Type::ReqEnd, 4);
+    p.run_until(1);
+    REQUIRE(p.receiver_owner.got.size() == 1);
+    CHECK(p.receiver_owner.got[0].flags == ipc::kFlagLast);
+    CHECK(p.receiver_owner.got[0].payload == "open");
+}
+
+TEST_CASE("channel: a body piece rides on a start only while the datagram stays in the cap") {
+    SUBCASE("too big together: two datagrams, the piece unflagged") {
+        Pair p;
+        p.sender->send(ipc::Type::RespHead, 1, "head");
+        const std::string big(ipc::kMaxPayload - 3, 'b');
+        p.sender->send(ipc::Type::RespBody, 1, big);
+        p.sender->send(ipc::Type::RespEnd, 1);
+        p.run_until(2);
+        REQUIRE(p.receiver_owner.got.size() == 2);
+        CHECK(p.receiver_owner.got[0].flags == 0);
+        CHECK(p.receiver_owner.got[1].payload == big);
+        CHECK(p.receiver_owner.got[1].flags == ipc::kFlagLast);
+    }
+    SUBCASE("exactly the cap: one") {
+        Pair p;
+        p.sender->send(ipc::Type::RespHead, 1, "head");
+        p.sender->send(ipc::Type::RespBody, 1, std::string(ipc::kMaxPayload - 4, 'b'));
+        p.run_until(1);
+        REQUIRE(p.receiver_owner.got.size() == 1);
+        CHECK(p.receiver_owner.got[0].payload.size() == ipc::kMaxPayload);
+        CHECK(p.receiver_owner.got[0].flags == ipc::kFlagBody);
+    }
+    SUBCASE("another stream's piece stays apart") {
+        Pair p;
+        p.sender->send(ipc::Type::RespHead, 1, "head");
+        p.sender->send(ipc::Type::RespBody, 2, "x");
+        p.run_until(2);
+        REQUIRE(p.receiver_owner.got.size() == 2);
+        CHECK(p.receiver_owner.got[0].flags == 0);
+    }
+    SUBCASE("not after an ended start") {
+        Pair p;
+        p.sender->send(ipc::Type::ReqOpen, 1, "open");
+        p.sender->send(ipc::Type::ReqEnd, 1);
+        p.sender->send(ipc::Type::ReqBody, 1, "x");
+        p.run_until(2);
+        REQUIRE(p.receiver_owner.got.size() == 2);
+        CHECK(p.receiver_owner.got[0].flags == ipc::kFlagLast);
+        CHECK(p.receiver_owner.got[1].type == ipc::Type::ReqBody);
+    }
 }
 
 TEST_CASE("channel: an End stays a message of its own when it cannot be folded") {
@@ -117,13 +189,13 @@ TEST_CASE("channel: an End stays a message of its own when it cannot be folded")
     }
 }
 
-TEST_CASE("channel: a folded request is one datagram fewer on the wire") {
+TEST_CASE("channel: a folded request is one datagram on the wire") {
     Pair p(false);  // read the wire directly
     p.sender->send(ipc::Type::ReqOpen, 1, "open");
     p.sender->send(ipc::Type::ReqBody, 1, "{}");
     p.sender->send(ipc::Type::ReqEnd, 1);
     for (int i = 0; i < 5; ++i) event_base_loop(p.base.get(), EVLOOP_NONBLOCK);
-    CHECK(Pair::datagrams_waiting(p.fds[1]) == 2);
+    CHECK(Pair::datagrams_waiting(p.fds[1]) == 1);
 }
 
 TEST_CASE("channel: a descriptor rides along with ConnOpen, and only with it") {
@@ -160,5 +232,27 @@ TEST_CASE("channel: a descriptor rides along with ConnOpen, and only with it") {
         CHECK(pair.receiver_owner.down);
         CHECK(pair.receiver_owner.malformed);
         CHECK(pair.receiver_owner.got.empty());
+    }
+}
+
+TEST_CASE("channel: buffers reused from sent messages carry only their new message") {
+    Pair p;
+    const std::string longer(3000, 'l');
+    p.sender->send(ipc::Type::ReqBody, 1, longer);
+    p.sender->send(ipc::Type::ReqBody, 1, "a");
+    p.run_until(2);
+    for (int round = 0; round < 3; ++round) {
+        p.sender->send(ipc::Type::ReqBody, 2, "short");
+        p.sender->send(ipc::Type::ReqBody, 2, std::string(5000, 'b'));  // not kept
+        p.sender->send(ipc::Type::ReqCredit, 2, ipc::encode_u32(7));
+    }
+    p.run_until(11);
+    REQUIRE(p.receiver_owner.got.size() == 11);
+    CHECK(p.receiver_owner.got[0].payload == longer);
+    CHECK(p.receiver_owner.got[1].payload == "a");
+    for (int round = 0; round < 3; ++round) {
+        CHECK(p.receiver_owner.got[2 + 3 * round].payload == "short");
+        CHECK(p.receiver_owner.got[3 + 3 * round].payload == std::string(5000, 'b'));
+        CHECK(p.receiver_owner.got[4 + 3 * round].payload == ipc::encode_u32(7));
     }
 }

@@ -54,9 +54,21 @@ TEST_CASE("ipc: truncated, mismatched, oversized and unknown datagrams are refus
     CHECK(decode(bytes(unknown), m) == DecodeError::UnknownType);
 }
 
-TEST_CASE("ipc: only body pieces may carry kFlagLast, and no type any other bit") {
+TEST_CASE("ipc: only body pieces and starts may carry kFlagLast, only starts kFlagBody") {
     Message m;
     std::string wire;
+    for (Type t : {Type::ReqOpen, Type::RespHead}) {
+        CAPTURE(type_name(t));
+        for (std::uint16_t ok : {kFlagLast, kFlagBody, std::uint16_t(kFlagLast | kFlagBody)}) {
+            REQUIRE(encode(t, 1, "x", wire, ok));
+            CHECK(decode(bytes(wire), m) == DecodeError::None);
+            CHECK(m.flags == ok);
+        }
+        for (std::uint16_t bad : {0x0004, 0x0007, 0x8000, 0xffff}) {
+            REQUIRE(encode(t, 1, "x", wire, bad));
+            CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
+        }
+    }
     for (Type t : {Type::ReqBody, Type::RespBody}) {
         CAPTURE(type_name(t));
         REQUIRE(encode(t, 1, "x", wire, kFlagLast));
@@ -66,17 +78,57 @@ TEST_CASE("ipc: only body pieces may carry kFlagLast, and no type any other bit"
             CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
         }
     }
-    for (Type t :
-         {Type::ReqOpen, Type::ReqEnd, Type::ReqCancel, Type::RespCredit, Type::Shutdown,
-          Type::ConnOpen, Type::ConnClose, Type::ShutdownAsk, Type::Refused, Type::RespHead,
-          Type::RespEnd, Type::RespAbort, Type::RespError, Type::ReqCredit, Type::ShutdownAnswer}) {
+    for (Type t : {Type::ReqEnd, Type::ReqCancel, Type::RespCredit, Type::Shutdown, Type::ConnOpen,
+                   Type::ConnClose, Type::ShutdownAsk, Type::Refused, Type::RespEnd,
+                   Type::RespAbort, Type::RespError, Type::ReqCredit, Type::ShutdownAnswer}) {
         CAPTURE(type_name(t));
-        REQUIRE(encode(t, 1, "", wire, kFlagLast));
-        CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
+        for (std::uint16_t bad : {kFlagLast, kFlagBody}) {
+            REQUIRE(encode(t, 1, "", wire, bad));
+            CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
+        }
     }
     CHECK(body_type_ended_by(Type::ReqEnd) == Type::ReqBody);
     CHECK(body_type_ended_by(Type::RespEnd) == Type::RespBody);
     CHECK_FALSE(body_type_ended_by(Type::RespAbort).has_value());
+    CHECK(start_type_of(Type::ReqBody) == Type::ReqOpen);
+    CHECK(start_type_of(Type::RespBody) == Type::RespHead);
+    CHECK_FALSE(start_type_of(Type::ReqEnd).has_value());
+}
+
+TEST_CASE("ipc: a body rides behind a start only under kFlagBody, and is never empty") {
+    OpenRequest r;
+    r.conn = 1;
+    r.framing = BodyFraming::Length;
+    r.content_length = 2;
+    r.headers = {{"content-type", "application/json"}};
+    const std::string open = encode_open(r);
+    std::string_view body = "stale";
+    const std::string folded = open + "{}";  // body views into it: it must outlive them
+    auto o = decode_open(folded, kFlagBody | kFlagLast, body);
+    REQUIRE(o);
+    CHECK(body == "{}");
+    CHECK(o->headers.size() == 1);
+    CHECK(decode_open(open, kFlagLast, body));
+    CHECK(body.empty());
+    CHECK_FALSE(decode_open(open + "{}", kFlagLast, body));  // bytes behind, no kFlagBody
+    CHECK_FALSE(decode_open(open + "{}", 0, body));
+    CHECK_FALSE(decode_open(open, kFlagBody, body));  // kFlagBody, nothing behind
+    // A cut start never lends its tail to the body.
+    for (std::size_t n = 0; n < open.size(); ++n)
+        CHECK_FALSE(decode_open(open.substr(0, n), 0, body));
+
+    ResponseStart s{200, BodyFraming::Length, 5, {{"content-type", "text/plain"}}};
+    const std::string head = encode_response_start(s);
+    const std::string head_and_body = head + "hello";
+    auto back = decode_response_start(head_and_body, kFlagBody, body);
+    REQUIRE(back);
+    CHECK(back->status == 200);
+    CHECK(body == "hello");
+    CHECK_FALSE(decode_response_start(head + "hello", 0, body));
+    CHECK_FALSE(decode_response_start(head, kFlagBody, body));
+    // The one-argument decoders take a start alone.
+    CHECK_FALSE(decode_response_start(head + "hello"));
+    CHECK_FALSE(decode_open(open + "{}"));
 }
 
 TEST_CASE("ipc: direction of each message type") {

@@ -196,6 +196,8 @@ class StandIn {
     std::string host_, auth_;
 };
 
+HeaderList codex_like_headers();
+
 // ---------------------------------------------------------------------------
 // The rig: everything the parent has for one worker, and the fake worker.
 
@@ -347,6 +349,17 @@ struct Rig {
         REQUIRE(!payload.empty());
         send(ipc::Type::ReqOpen, stream, payload);
     }
+    // A ReqOpen with `flags` and `body` behind it, as the worker's channel
+    // folds them (common/channel.cpp), or as a hostile worker may.
+    void send_open_with(std::uint32_t stream, BodyFraming framing, std::uint64_t length,
+                        std::string_view body, std::uint16_t flags) {
+        ipc::OpenRequest o;
+        o.conn = 1;
+        o.framing = framing;
+        o.content_length = length;
+        o.headers = codex_like_headers();
+        send(ipc::Type::ReqOpen, stream, ipc::encode_open(o).append(body), flags);
+    }
 
     // Run the parent's loop for about `ms`, collecting what it sends us.
     void pump(int ms) {
@@ -367,11 +380,25 @@ struct Rig {
             ipc::Message m;
             if (ipc::decode({buf.data(), static_cast<std::size_t>(n)}, m) ==
                 ipc::DecodeError::None) {
-                // A last body piece means what a RespEnd after it would (as
-                // worker/worker_process.cpp reads it): record both.
-                const bool last = m.type == ipc::Type::RespBody && (m.flags & ipc::kFlagLast);
+                // A body riding on a RespHead, and a last body piece, mean
+                // what separate messages would (as worker/worker_process.cpp
+                // reads them): record those.
+                const bool last =
+                    (m.type == ipc::Type::RespBody || m.type == ipc::Type::RespHead) &&
+                    (m.flags & ipc::kFlagLast);
                 const std::uint32_t stream = m.stream;
+                std::string body;
+                if (m.type == ipc::Type::RespHead && m.flags != 0) {
+                    std::string_view rest;
+                    auto start = ipc::decode_response_start(m.payload, m.flags, rest);
+                    REQUIRE(start);
+                    body.assign(rest);
+                    m.payload = ipc::encode_response_start(*start);
+                    m.flags = 0;
+                }
                 from_parent.push_back(std::move(m));
+                if (!body.empty())
+                    from_parent.push_back({ipc::Type::RespBody, 0, stream, std::move(body)});
                 if (last) from_parent.push_back({ipc::Type::RespEnd, 0, stream, {}});
             }
         }

@@ -78,13 +78,9 @@ TEST_CASE("hostile worker: kFlagLast where it does not belong") {
         rig.send(ipc::Type::ReqEnd, 1);
         CHECK(rig.wait_killed());
     }
-    SUBCASE("on ReqOpen") {
+    SUBCASE("on a ReqOpen whose Content-Length wants a body") {
         Rig rig;
-        ipc::OpenRequest o;
-        o.conn = 1;
-        o.framing = BodyFraming::None;
-        o.headers = codex_like_headers();
-        rig.send(ipc::Type::ReqOpen, 1, ipc::encode_open(o), ipc::kFlagLast);
+        rig.send_open_with(1, BodyFraming::Length, 2, "", ipc::kFlagLast);
         CHECK(rig.wait_killed());
         CHECK(rig.upstream.received().empty());
     }
