@@ -177,6 +177,8 @@ http {
       mirror /_sink;
       mirror_request_body on;
       root $T/nginx/www;
+      # the lookup is meant to miss: no error log line per request
+      log_not_found off;
       error_page 404 405 = @answer;
     }
     location = /_sink { internal; return 204; }
