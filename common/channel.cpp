@@ -1,5 +1,6 @@
 #include "common/channel.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -27,6 +28,18 @@ constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(int));
 // Message buffers up to this size are reused (Channel::spare_); bigger ones,
 // body pieces mostly, go back to the heap.
 constexpr std::size_t kSpareCapacity = 4096;
+
+// `fd` as the SCM_RIGHTS of `msg`, in `control` (kControlSize bytes).
+void attach_fd(msghdr& msg, char* control, int fd) {
+    std::memset(control, 0, kControlSize);
+    msg.msg_control = control;
+    msg.msg_controllen = kControlSize;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+}
 
 // The descriptor a datagram brought, or -1. `extra` is set when its ancillary
 // data held anything else (more descriptors, credentials, truncation): a peer
@@ -78,6 +91,7 @@ void Channel::close() {
     flush_event_.reset();
     fd_.reset();
     queue_.clear();
+    queued_fds_.clear();
     queued_bytes_ = 0;
 }
 
@@ -96,13 +110,17 @@ bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payloa
     msg.reserve(sizeof header + payload.size());
     msg.append(reinterpret_cast<const char*>(header), sizeof header);
     msg.append(payload);
+    enqueue(std::move(msg));
+    return true;
+}
+
+void Channel::enqueue(std::string msg) {
     queued_bytes_ += msg.size();
     queue_.push_back(std::move(msg));
     if (!flush_pending_ && !write_blocked_) {
         flush_pending_ = true;
         event_active(flush_event_.get(), 0, 0);
     }
-    return true;
 }
 
 namespace {
@@ -152,8 +170,7 @@ bool Channel::ride_on_start(ipc::Type body, std::uint32_t stream, std::string_vi
     return true;
 }
 
-bool Channel::send_now_with_fd(ipc::Type type, std::uint32_t stream, std::string_view payload,
-                               int fd) {
+bool Channel::send_with_fd(ipc::Type type, std::uint32_t stream, std::string_view payload, int fd) {
     if (!is_open() || payload.size() > ipc::kMaxPayload || !ipc::carries_fd(type)) return false;
     std::uint8_t header[ipc::kHeaderSize];
     ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), 0, header);
@@ -162,24 +179,28 @@ bool Channel::send_now_with_fd(ipc::Type type, std::uint32_t stream, std::string
         if (sendmsg_with_fd(fd_.get(), iov, payload.empty() ? 1 : 2, fd,
                             MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
             return true;
-        if (errno != EINTR) return false;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
+        return false;
     }
+    // The socket is full: the message waits its turn with a descriptor of
+    // its own, since the caller's may be closed (and its number reused) by
+    // the time the queue drains.
+    UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (copy.get() < 0) return false;
+    queued_fds_.push_back({sent_ + queue_.size(), std::move(copy)});
+    std::string msg(reinterpret_cast<const char*>(header), sizeof header);
+    msg.append(payload);
+    enqueue(std::move(msg));
+    return true;
 }
 
 ssize_t sendmsg_with_fd(int sock, iovec* iov, int iovcnt, int fd, int flags) {
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    alignas(cmsghdr) char control[kControlSize];
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<std::size_t>(iovcnt);
-    if (fd >= 0) {
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
+    if (fd >= 0) attach_fd(msg, control, fd);
     return ::sendmsg(sock, &msg, flags);
 }
 
@@ -197,13 +218,19 @@ bool Channel::flush() {
     write_blocked_ = false;
     mmsghdr msgs[kBatch];
     iovec iovs[kBatch];
+    alignas(cmsghdr) char control[kBatch][kControlSize];
     while (!queue_.empty()) {
         unsigned n = 0;
+        auto with_fd = queued_fds_.begin();
         for (auto it = queue_.begin(); it != queue_.end() && n < kBatch; ++it, ++n) {
             iovs[n] = {it->data(), it->size()};
             msgs[n] = {};
             msgs[n].msg_hdr.msg_iov = &iovs[n];
             msgs[n].msg_hdr.msg_iovlen = 1;
+            if (with_fd != queued_fds_.end() && with_fd->seq == sent_ + n) {
+                attach_fd(msgs[n].msg_hdr, control[n], with_fd->fd.get());
+                ++with_fd;
+            }
         }
         int sent = ::sendmmsg(fd_.get(), msgs, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (sent < 0) {
@@ -224,6 +251,9 @@ bool Channel::flush() {
                 spare_.push_back(std::move(done));
             queue_.pop_front();
         }
+        sent_ += static_cast<unsigned>(sent);
+        // The kernel holds its own reference to a descriptor sent.
+        while (!queued_fds_.empty() && queued_fds_.front().seq < sent_) queued_fds_.pop_front();
     }
     return true;
 }

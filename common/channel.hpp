@@ -50,12 +50,15 @@ class Channel {
     // body piece or a start become ipc::kFlagLast on it. Same meaning, same
     // order, fewer datagrams.
     bool send(ipc::Type type, std::uint32_t stream, std::string_view payload = {});
-    // A message with a descriptor (SCM_RIGHTS), sent at once rather than at the
-    // end of the loop turn, so `fd` need only stay open for this call. It may
-    // overtake queued messages: only use it for a message nothing queued can
-    // depend on (ConnOpen for a connection just accepted). False when the
-    // socket is full or closed: the caller drops what the fd was for.
-    bool send_now_with_fd(ipc::Type type, std::uint32_t stream, std::string_view payload, int fd);
+    // A message with a descriptor (SCM_RIGHTS; ConnOpen for a connection just
+    // accepted). Sent at once when the socket has room, so it may overtake
+    // queued messages: only use it for a message nothing queued can depend
+    // on. When the socket is full (the peer is behind on a busy channel) it
+    // queues behind the others with a duplicate of `fd`, which the channel
+    // closes once the message has left. Either way `fd` need only stay open
+    // for this call. False when the channel is closed or broken, or `fd`
+    // cannot be duplicated: the caller drops what the fd was for.
+    bool send_with_fd(ipc::Type type, std::uint32_t stream, std::string_view payload, int fd);
     // Body data of any size, split into kMaxPayload pieces.
     bool send_data(ipc::Type type, std::uint32_t stream, std::string_view data);
 
@@ -71,6 +74,7 @@ class Channel {
     bool flush();
     bool mark_last(ipc::Type end, std::uint32_t stream);
     bool ride_on_start(ipc::Type body, std::uint32_t stream, std::string_view payload);
+    void enqueue(std::string msg);
     void fail(const char* why, bool malformed);
 
     UniqueFd fd_;
@@ -83,6 +87,15 @@ class Channel {
     std::deque<std::string> queue_;
     std::vector<std::string> spare_;  // sent messages' buffers, for the next ones
     std::size_t queued_bytes_ = 0;
+    // Descriptors of queued messages (send_with_fd on a full socket), each
+    // with the number of its message: messages sent so far + its place in
+    // queue_ when it was queued. Rare, so kept apart from queue_.
+    struct QueuedFd {
+        std::uint64_t seq;
+        UniqueFd fd;
+    };
+    std::deque<QueuedFd> queued_fds_;
+    std::uint64_t sent_ = 0;  // messages that have left queue_
     // Set to false by the destructor so a callback that destroyed us returns.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

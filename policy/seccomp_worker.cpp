@@ -11,6 +11,7 @@
 //   ptrace, process_vm_readv/writev              no other address spaces
 //   mmap/mprotect with PROT_EXEC, pkey_mprotect  no new executable memory
 //   prctl, seccomp, setuid family, capset        no changes to the sandbox
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -42,6 +43,10 @@ SeccompPolicy worker_seccomp_policy(int self_pid) {
     p.push_back(allow("accept4", "libevent's listener accepts clients on fd 3"));
     p.push_back(
         allow_if("sendto", "send() on client sockets: no destination address", {arg_equals(4, 0)}));
+    p.push_back(allow_if("fcntl",
+                         "F_DUPFD_CLOEXEC: a new client's socket waits in the IPC queue "
+                         "as a copy of its own when the channel is full",
+                         {arg_equals(1, F_DUPFD_CLOEXEC)}));
     p.push_back(allow_if("setsockopt", "TCP_NODELAY: SSE chunks leave at once",
                          {arg_equals(1, IPPROTO_TCP), arg_equals(2, TCP_NODELAY)}));
     p.push_back(allow_if("setsockopt", "SO_KEEPALIVE: notice vanished clients",

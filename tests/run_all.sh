@@ -36,6 +36,8 @@ if command -v npm >/dev/null && ! compgen -G "$CODEX_DIR/node_modules/@openai/co
 fi
 
 status=0
+SECONDS=0
+took() { echo "== [$1] took $SECONDS s in all so far"; }
 run_suite() {  # name, build dir, extra cmake args...
     local name=$1 dir=$2; shift 2
     echo "== [$name] configure + build ($dir)"
@@ -45,6 +47,7 @@ run_suite() {  # name, build dir, extra cmake args...
     if ! ctest --test-dir "$dir" --output-on-failure -j"$JOBS" --timeout 600; then
         status=1
     fi
+    took "$name"
 }
 
 run_suite release "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -55,6 +58,7 @@ if [ -z "${SKIP_PACKAGE:-}" ]; then
     if ! bash "$ROOT/tests/packaging/check_deb.sh"; then
         status=1
     fi
+    took package
 fi
 if [ -z "${SKIP_SANITIZE:-}" ]; then
     # detect_leaks=0: workers exit through _exit paths by design; leaks are
@@ -65,16 +69,19 @@ if [ -z "${SKIP_SANITIZE:-}" ]; then
 fi
 if [ -z "${SKIP_FUZZ:-}" ]; then
     echo "== [fuzz] smoke run"
-    if ! FUZZ_SECONDS=${FUZZ_SECONDS:-20} bash "$ROOT/tests/fuzz/run_smoke.sh" "$ROOT/build-fuzz"; then
+    # The corpora in tests/fuzz/corpus replay first; the seconds are for new inputs.
+    if ! FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash "$ROOT/tests/fuzz/run_smoke.sh" "$ROOT/build-fuzz"; then
         status=1
     fi
+    took fuzz
 fi
 if [ -z "${SKIP_BENCH_SMOKE:-}" ] && [ -x "$ROOT/bench/run" ]; then
     echo "== [bench] smoke run (not pass/fail)"
-    # Ours and the nginx-injector, wrk phase: keeps the script from rotting in
-    # about a minute (the nginx-injector adds about 20 s).
-    timeout 300 "$ROOT/bench/run" --quick --no-baseline --phases wrk \
+    # Ours and the nginx-injector, wrk phase, 1 s runs: keeps the script from
+    # rotting in about half a minute.
+    timeout 300 "$ROOT/bench/run" --quick --duration 1 --no-baseline --phases wrk \
         --proxy-bin "$ROOT/build/codex-responses-api-proxy" || echo "bench smoke failed (ignored)"
+    took bench
 fi
 if [ "$status" -eq 0 ]; then echo "== all suites passed"; else echo "== SOME SUITES FAILED"; fi
 exit $status

@@ -126,8 +126,10 @@ void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* pee
     // the peer socket, or SO_PEERCRED), not from anything we say.
     const std::uint32_t id = self->next_conn_++;
     if (self->next_conn_ == 0) self->next_conn_ = 1;
-    if (!self->channel_->send_now_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(id), fd)) {
-        LOG_WARN("cannot hand a new connection to the parent (channel full); closing it");
+    if (!self->channel_->send_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(id), fd)) {
+        LOG_WARN(
+            "cannot hand a new connection to the parent (channel down or out of "
+            "descriptors); closing it");
         evutil_closesocket(fd);
         return;
     }

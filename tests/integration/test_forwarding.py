@@ -3,6 +3,9 @@ Authorization replaced by the operator's key, other headers byte-exact,
 hop-by-hop headers dropped, bodies byte-identical, keep-alive on both sides."""
 
 import os
+import signal
+import threading
+import time
 
 import harness
 from harness import ProxyTestCase, codex_headers
@@ -143,6 +146,40 @@ class Forwarding(ProxyTestCase):
         self.assertEqual(reqs[0].conn_id, reqs[1].conn_id,
                          "second request used a new upstream TLS connection (no pooling)")
         self.assertEqual(self.upstream.connections, 1)
+
+    def test_connection_accepted_while_the_channel_is_full_is_served(self):
+        # A worker hands each accepted connection to the parent over their
+        # socketpair. With request bodies queued there (12 uploads of 1 MiB,
+        # 256 KiB window each, while the parent is stopped: 3 MiB against a
+        # send buffer of at most 2 MiB) the socket is full; the handover used to fail then and the worker closed the new
+        # connection unanswered (wrk's read errors at 256 connections with
+        # 40 KiB bodies). Now it waits in the queue and is served.
+        self.start()
+        parent = self.proxy.pid
+        big = b'{"input":"' + b"x" * (1 << 20) + b'"}'
+        uploads = [self.client(timeout=60) for _ in range(12)]
+        senders = [threading.Thread(target=c.request,
+                                    args=("POST", "/v1/responses", codex_headers(), big))
+                   for c in uploads]
+        os.kill(parent, signal.SIGSTOP)
+        try:
+            for t in senders:
+                t.start()
+            time.sleep(1.0)  # the worker reads what the windows allow: the channel fills
+            late = self.client(timeout=60)
+            late.request("POST", "/v1/responses", codex_headers(), b'{"late":1}')
+            time.sleep(0.5)  # accepted, and handed over (or not) while the parent sleeps
+        finally:
+            os.kill(parent, signal.SIGCONT)
+        r = late.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["received_bytes"], len(b'{"late":1}'))
+        for c, t in zip(uploads, senders):
+            t.join(60)
+            r = c.read_response()
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["received_bytes"], len(big))
+        self.assertNotIn("cannot hand a new connection", self.proxy.stderr())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 // what leaves as datagrams, and what the receiving side is handed.
 #include <doctest/doctest.h>
 
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -206,7 +207,7 @@ TEST_CASE("channel: a descriptor rides along with ConnOpen, and only with it") {
     REQUIRE(::fstat(r.get(), &st) == 0);
     {
         Pair pair;
-        REQUIRE(pair.sender->send_now_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(1), r.get()));
+        REQUIRE(pair.sender->send_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(1), r.get()));
         pair.run_until(1);
         REQUIRE(pair.receiver_owner.got.size() == 1);
         CHECK(pair.receiver_owner.got[0].type == ipc::Type::ConnOpen);
@@ -217,7 +218,7 @@ TEST_CASE("channel: a descriptor rides along with ConnOpen, and only with it") {
         CHECK(::fstat(r.get(), &st) == 0);
         // Any other type may not carry one: the sending side refuses it...
         CHECK_FALSE(
-            pair.sender->send_now_with_fd(ipc::Type::ConnClose, 0, ipc::encode_u32(1), r.get()));
+            pair.sender->send_with_fd(ipc::Type::ConnClose, 0, ipc::encode_u32(1), r.get()));
     }
     {
         // ...and a receiving side that gets one anyway takes the peer for hostile.
@@ -233,6 +234,103 @@ TEST_CASE("channel: a descriptor rides along with ConnOpen, and only with it") {
         CHECK(pair.receiver_owner.malformed);
         CHECK(pair.receiver_owner.got.empty());
     }
+}
+
+namespace {
+int open_fds() {
+    int n = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (::readdir(d) != nullptr) ++n;
+        ::closedir(d);
+    }
+    return n;
+}
+
+// One datagram from a bare receiving socket: the message and, if one came
+// with it, its descriptor's inode (the descriptor is closed).
+bool take_datagram(int fd, ipc::Message& out, ino_t& inode) {
+    char buf[ipc::kMaxMessage + 1];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    iovec iov{buf, sizeof buf};
+    msghdr h{};
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = control;
+    h.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd, &h, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n <= 0) return false;
+    ipc::MessageView m;
+    REQUIRE(ipc::decode({reinterpret_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(n)},
+                        m) == ipc::DecodeError::None);
+    out = {m.type, m.flags, m.stream, std::string(m.payload)};
+    inode = 0;
+    if (cmsghdr* c = CMSG_FIRSTHDR(&h)) {
+        int got = -1;
+        std::memcpy(&got, CMSG_DATA(c), sizeof got);
+        struct stat st {};
+        REQUIRE(::fstat(got, &st) == 0);
+        inode = st.st_ino;
+        ::close(got);
+    }
+    return true;
+}
+}  // namespace
+
+TEST_CASE("channel: a descriptor sent while the socket is full waits its turn, as a copy") {
+    // A busy worker's channel is often full of request bodies. A connection
+    // accepted then must still reach the parent (it used to be closed: the
+    // client saw a reset), in order, with the right socket even after the
+    // caller closed its descriptor and the number was reused.
+    Pair pair(false);
+    std::string filler;
+    REQUIRE(ipc::encode(ipc::Type::ConnClose, 0, ipc::encode_u32(77), filler));
+    int filled = 0;
+    while (::send(pair.fds[0], filler.data(), filler.size(), MSG_DONTWAIT) > 0) ++filled;
+    REQUIRE(errno == EAGAIN);
+    REQUIRE(filled > 0);
+
+    pair.sender->send(ipc::Type::ConnClose, 0, ipc::encode_u32(9));
+    event_base_loop(pair.base.get(), EVLOOP_NONBLOCK);  // the flush finds the socket full
+    const int fds_before = open_fds();
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    struct stat original {};
+    REQUIRE(::fstat(p[0], &original) == 0);
+    REQUIRE(pair.sender->send_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(1), p[0]));
+    ::close(p[0]);
+    ::close(p[1]);
+    int q[2];
+    REQUIRE(::pipe(q) == 0);  // takes the numbers the caller just gave up
+    UniqueFd q0(q[0]), q1(q[1]);
+    pair.sender->send(ipc::Type::ConnClose, 0, ipc::encode_u32(1));
+
+    std::vector<ipc::Message> got;
+    std::vector<ino_t> inodes;
+    for (int turn = 0; turn < 1000 && got.size() < static_cast<std::size_t>(filled) + 3; ++turn) {
+        ipc::Message m;
+        ino_t inode = 0;
+        while (take_datagram(pair.fds[1], m, inode)) {
+            got.push_back(m);
+            inodes.push_back(inode);
+        }
+        event_base_loop(pair.base.get(), EVLOOP_NONBLOCK);
+    }
+    REQUIRE(got.size() == static_cast<std::size_t>(filled) + 3);
+    const std::size_t at = static_cast<std::size_t>(filled);
+    CHECK(got[at].type == ipc::Type::ConnClose);
+    CHECK(got[at].payload == ipc::encode_u32(9));
+    CHECK(inodes[at] == 0);
+    CHECK(got[at + 1].type == ipc::Type::ConnOpen);
+    CHECK(got[at + 1].payload == ipc::encode_u32(1));
+    CHECK(inodes[at + 1] == original.st_ino);
+    CHECK(got[at + 2].type == ipc::Type::ConnClose);
+    CHECK(got[at + 2].payload == ipc::encode_u32(1));
+    CHECK(inodes[at + 2] == 0);
+    CHECK_FALSE(pair.sender_owner.down);
+    // The channel's copy was closed once the message had left.
+    q0.reset();
+    q1.reset();
+    CHECK(open_fds() == fds_before);
 }
 
 TEST_CASE("channel: buffers reused from sent messages carry only their new message") {
