@@ -1,6 +1,7 @@
 #include "parent/supervisor.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -96,14 +97,37 @@ bool Supervisor::spawn(Slot& slot, std::string& error) {
     std::vector<char*> argv = c_array(args), envp = c_array(envs);
     int listen_fd = listen_fd_, unix_fd = unix_fd_, exe_fd = exe_fd_, chan = theirs.get();
 
+    // Until it execs, the child has the parent's signal handlers, and
+    // libevent's write the signal's number to the parent's loop through a
+    // socketpair the child shares: a SIGTERM meant for a worker that is
+    // still starting (a reload right after a reload retires it) would stop
+    // the parent, a SIGHUP reload it. So the fork happens with every signal
+    // blocked, and the child puts the handlers back to the default before
+    // it takes any (a signal already sent then acts on the child alone).
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
     pid_t pid = fork();
+    if (pid != 0) {
+        const int fork_errno = errno;
+        pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+        errno = fork_errno;
+    }
     if (pid < 0) {
         error = std::string("fork: ") + std::strerror(errno);
         return false;
     }
     if (pid == 0) {
-        // The parent's upstream threads block every signal (the main loop
-        // takes them), and a mask survives execve: the worker starts with none.
+        for (int sig = 1; sig < NSIG; ++sig) {
+            struct sigaction was {};
+            if (sigaction(sig, nullptr, &was) != 0) continue;
+            if (was.sa_handler == SIG_DFL || was.sa_handler == SIG_IGN) continue;
+            struct sigaction dfl {};
+            dfl.sa_handler = SIG_DFL;
+            sigaction(sig, &dfl, nullptr);
+        }
+        // The worker starts with no signal blocked (a mask survives execve;
+        // the parent's upstream threads block every signal).
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -271,6 +271,29 @@ class Reload(ProxyTestCase):
         self.assertEqual(c3.post(codex_headers(), b"{}").status, 200)
         print("workers before %r (stream on %r), after %r" % (old, streaming_worker, now))
 
+    def test_sighup_burst_neither_stops_the_proxy_nor_loses_its_workers(self):
+        # Each reload retires the workers the one before started, often
+        # before they have exec'd. Such a child used to run the parent's
+        # signal handlers, which pass the signal to the parent's loop: the
+        # SIGTERM that retires it stopped the parent (exit 0, in about half
+        # of these bursts). Two workers, so one per upstream loop too.
+        for args in (["--workers", "2"], ["--workers", "2", "--upstream-threads", "1"]):
+            with self.subTest(args=args):
+                self.start(extra_args=args)
+                pid = self.proxy.proc.pid
+                for _ in range(60):
+                    os.kill(pid, signal.SIGHUP)
+                    time.sleep(0.003)
+                time.sleep(0.3)
+                self.assertTrue(self.proxy.alive(), "the parent exited during a SIGHUP burst:\n"
+                                + self.proxy.stderr_tail())
+                self.assertNotIn("stopping", self.proxy.stderr())
+                self.serve_ok()
+                self.assertEqual(self.proxy.stop(), 0)
+                self.proxy.check_clean(self)
+                self.proxy.cleanup()
+                self.proxy = None
+
 
 if __name__ == "__main__":
     harness.main(overall_timeout=88)
