@@ -141,6 +141,23 @@ struct Parent {
         if (bits & UpstreamShard::kWantStopFailed) stop(exit_code::runtime);
         if (bits & UpstreamShard::kWantStopOk) stop(exit_code::ok);
         if (bits & UpstreamShard::kProgress) on_progress();
+        if (bits & UpstreamShard::kReloaded) on_reloaded();
+    }
+
+    unsigned reloads = 0;         // kReload sent to every shard so far
+    bool reload_pending = false;  // RELOADING=1 said, READY=1 not yet
+
+    // READY=1 ends a reload once every loop has replaced its workers
+    // (`systemctl reload` waits for it), not when the threads were asked to.
+    void on_reloaded() {
+        if (!reload_pending) return;
+        for (auto& shard : shards) {
+            if (shard->reloads() != reloads) return;
+        }
+        reload_pending = false;
+        if (stopping) return;  // STOPPING=1 was said; READY=1 would take it back
+        LOG_INFO("reload: done");
+        systemd_notify("READY=1");
     }
 
     static void on_signal(evutil_socket_t sig, short, void* arg) {
@@ -153,8 +170,12 @@ struct Parent {
             case SIGHUP:
                 systemd_notify(systemd_reloading_state());
                 self->access->reload();
-                if (!self->stopping) self->command_all(UpstreamShard::kReload);
-                systemd_notify("READY=1");
+                self->reload_pending = true;
+                if (!self->stopping) {
+                    ++self->reloads;
+                    self->command_all(UpstreamShard::kReload);
+                }
+                self->on_reloaded();  // shard 0 reloads at once; the others post kReloaded
                 break;
             case SIGCHLD:
                 self->command_all(UpstreamShard::kChildExit);

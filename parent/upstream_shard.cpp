@@ -114,7 +114,11 @@ void UpstreamShard::join() {
 
 void UpstreamShard::on_commands(unsigned bits) {
     if (bits & kChildExit) supervisor_->on_child_exit();
-    if (bits & kReload) supervisor_->reload();
+    if (bits & kReload) {
+        supervisor_->reload();
+        reloads_.fetch_add(1);
+        main_.post(kReloaded);
+    }
     if (bits & kStop) {
         supervisor_->begin_shutdown([this] {
             drained_.store(true);

@@ -53,8 +53,8 @@ class UpstreamShard {
     enum : unsigned { kReload = 1u, kChildExit = 2u, kStop = 4u, kExit = 8u, kPing = 16u };
     // Notes to the main loop (its mailbox): a shard's supervisor wants the
     // proxy to stop (0: GET /shutdown; 1: no worker can run), or a shard
-    // has stopped accepting / finished draining.
-    enum : unsigned { kWantStopOk = 1u, kWantStopFailed = 2u, kProgress = 4u };
+    // has stopped accepting / finished draining, or has done a kReload.
+    enum : unsigned { kWantStopOk = 1u, kWantStopFailed = 2u, kProgress = 4u, kReloaded = 8u };
 
     UpstreamShard(ShardShared& shared, unsigned index, std::vector<unsigned> worker_ids,
                   LoopMailbox& main);
@@ -79,6 +79,8 @@ class UpstreamShard {
     bool stop_acknowledged() const { return stop_acked_.load(); }
     bool drained() const { return drained_.load(); }
     unsigned pongs() const { return pongs_.load(); }
+    // kReload commands carried out so far (each has replaced its workers).
+    unsigned reloads() const { return reloads_.load(); }
     event_base* base() const { return base_; }
 
   private:
@@ -101,6 +103,7 @@ class UpstreamShard {
     std::atomic<bool> stop_acked_{false};
     std::atomic<bool> drained_{false};
     std::atomic<unsigned> pongs_{0};
+    std::atomic<unsigned> reloads_{0};
 };
 
 // A resolver for `base`: the system's name servers, or /etc/hosts alone.

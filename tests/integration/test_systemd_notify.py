@@ -132,6 +132,38 @@ class SystemdNotify(ProxyTestCase):
         self.assertIn("WATCHDOG=1", after, "no ping while draining: %r" % texts)
         self.assertEqual(p.proc.wait(10), 0)
 
+    def test_reload_is_ready_once_every_upstream_thread_replaced_its_workers(self):
+        # SIGHUP: RELOADING=1, then READY=1 only after each loop (the main
+        # one and the upstream thread) has started its new worker, so that
+        # `systemctl reload` returns on a finished reload. Each loop logs its
+        # "reload: replacing workers" with one write before it reports back;
+        # the log is read the moment READY=1 arrives.
+        p = self.start_with(extra_args=["--workers", "2", "--upstream-threads", "2"])
+        self.notify.collect(0.5)
+        self.assertEqual(self.notify.texts()[:1], ["READY=1\nMAINPID=%d" % p.proc.pid])
+        for round in range(3):
+            self.notify.got = []
+            os.kill(p.proc.pid, signal.SIGHUP)
+            log = None
+            deadline = time.monotonic() + 10
+            while log is None and time.monotonic() < deadline:
+                self.notify.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                try:
+                    text = self.notify.sock.recv(4096).decode()
+                except socket.timeout:
+                    break
+                self.notify.got.append((time.monotonic(), text))
+                if text == "READY=1":
+                    log = p.stderr()
+            texts = self.notify.texts()
+            self.assertTrue(texts and texts[0].startswith("RELOADING=1\nMONOTONIC_USEC="),
+                            "%r\n%s" % (texts, p.stderr_tail()))
+            self.assertIsNotNone(log, "no READY=1 after the reload: %r" % texts)
+            self.assertEqual(log.count("reload: replacing workers"), 2 * (round + 1),
+                             "READY=1 before both loops reloaded:\n" + log[-2000:])
+            self.assertEqual(log.count("reload: done"), round + 1)
+        self.serve_ok()
+
 
 if __name__ == "__main__":
     harness.main()
