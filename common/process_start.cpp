@@ -17,7 +17,6 @@
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "common/proxy_config.hpp"
-#include "policy/seccomp_policy.hpp"
 
 extern char** environ;
 
@@ -95,7 +94,6 @@ void tune_malloc() {
 }
 
 void start_process(char** envp) {
-    install_seccomp_trap_reporter();
     early_process_hardening(envp);
     tune_malloc();
 }

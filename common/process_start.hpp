@@ -26,8 +26,8 @@ void early_process_hardening(char** envp);
 // freed heap kept.
 void tune_malloc();
 
-// All of the above, first thing in either main(): the seccomp trap reporter
-// (debug builds: name a violating syscall), early_process_hardening(envp),
+// All of the above, first thing in either main() (right after policy/'s
+// install_seccomp_trap_reporter()): early_process_hardening(envp),
 // tune_malloc().
 void start_process(char** envp);
 

@@ -11,6 +11,7 @@
 #include "common/proxy_config.hpp"
 #include "parent/admin_commands.hpp"
 #include "parent/parent_process.hpp"
+#include "policy/seccomp_policy.hpp"
 
 namespace {
 
@@ -42,6 +43,7 @@ int main(int argc, char** argv, char** envp) {
         [](const char* name) -> const char* { return std::getenv(name); });
     // Before anything else: not dumpable, no core files, no LD_* and
     // friends, umask 077, SIGPIPE ignored (common/process_start.hpp).
+    proxy::install_seccomp_trap_reporter();  // debug builds: name a violating syscall
     proxy::start_process(envp);
     proxy::Options options;
     std::string error;

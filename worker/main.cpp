@@ -7,11 +7,13 @@
 #include "common/cli.hpp"
 #include "common/exit_codes.hpp"
 #include "common/process_start.hpp"
+#include "policy/seccomp_policy.hpp"
 #include "worker/worker_process.hpp"
 
 int main(int argc, char** argv, char** envp) {
     // Before anything else: not dumpable, no core files, no LD_* and
     // friends, umask 077, SIGPIPE ignored (common/process_start.hpp).
+    proxy::install_seccomp_trap_reporter();  // debug builds: name a violating syscall
     proxy::start_process(envp);
     proxy::Options options;
     std::string error;
