@@ -144,7 +144,7 @@ struct Parent {
         if (bits & UpstreamShard::kReloaded) on_reloaded();
     }
 
-    unsigned reloads = 0;         // kReload sent to every shard so far
+    unsigned reloads = 0;         // the generation of the last reload asked for
     bool reload_pending = false;  // RELOADING=1 said, READY=1 not yet
 
     // READY=1 ends a reload once every loop has replaced its workers
@@ -173,7 +173,7 @@ struct Parent {
                 self->reload_pending = true;
                 if (!self->stopping) {
                     ++self->reloads;
-                    self->command_all(UpstreamShard::kReload);
+                    for (auto& shard : self->shards) shard->ask_reload(self->reloads);
                 }
                 self->on_reloaded();  // shard 0 reloads at once; the others post kReloaded
                 break;

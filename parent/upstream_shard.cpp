@@ -108,6 +108,11 @@ void UpstreamShard::command(unsigned commands) {
     }
 }
 
+void UpstreamShard::ask_reload(unsigned generation) {
+    reload_asked_.store(generation);
+    command(kReload);
+}
+
 void UpstreamShard::join() {
     if (thread_.joinable()) thread_.join();
 }
@@ -115,8 +120,9 @@ void UpstreamShard::join() {
 void UpstreamShard::on_commands(unsigned bits) {
     if (bits & kChildExit) supervisor_->on_child_exit();
     if (bits & kReload) {
+        const unsigned generation = reload_asked_.load();
         supervisor_->reload();
-        reloads_.fetch_add(1);
+        reloads_.store(generation);
         main_.post(kReloaded);
     }
     if (bits & kStop) {

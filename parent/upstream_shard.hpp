@@ -79,7 +79,10 @@ class UpstreamShard {
     bool stop_acknowledged() const { return stop_acked_.load(); }
     bool drained() const { return drained_.load(); }
     unsigned pongs() const { return pongs_.load(); }
-    // kReload commands carried out so far (each has replaced its workers).
+    // From the main loop: reload, as the reload numbered `generation`.
+    // Mailbox bits coalesce, so a shard behind on several reloads does one,
+    // and reloads() says the last generation that one covered.
+    void ask_reload(unsigned generation);
     unsigned reloads() const { return reloads_.load(); }
     event_base* base() const { return base_; }
 
@@ -103,6 +106,7 @@ class UpstreamShard {
     std::atomic<bool> stop_acked_{false};
     std::atomic<bool> drained_{false};
     std::atomic<unsigned> pongs_{0};
+    std::atomic<unsigned> reload_asked_{0};
     std::atomic<unsigned> reloads_{0};
 };
 

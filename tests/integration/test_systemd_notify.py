@@ -162,6 +162,22 @@ class SystemdNotify(ProxyTestCase):
             self.assertEqual(log.count("reload: replacing workers"), 2 * (round + 1),
                              "READY=1 before both loops reloaded:\n" + log[-2000:])
             self.assertEqual(log.count("reload: done"), round + 1)
+        # A burst: reloads asked for while a thread is still busy with the
+        # previous one reach it as one (its mailbox bits coalesce); that one
+        # covers them all, and READY=1 still follows the last RELOADING=1.
+        self.notify.got = []
+        for _ in range(20):
+            os.kill(p.proc.pid, signal.SIGHUP)
+            time.sleep(0.002)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            self.notify.collect(0.2)
+            texts = self.notify.texts()
+            if texts and texts[-1] == "READY=1":
+                break
+        reloading = [i for i, t in enumerate(texts) if t.startswith("RELOADING=1")]
+        self.assertTrue(reloading, texts)
+        self.assertIn("READY=1", texts[reloading[-1]:], "no READY=1 after the burst: %r" % texts)
         self.serve_ok()
 
 
