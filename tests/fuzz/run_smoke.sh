@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz smoke run: configure a clang build with libFuzzer, build the four fuzz
-# targets and run each for FUZZ_SECONDS (default 30) from its seed corpus.
+# targets and run them side by side for FUZZ_SECONDS (default 30) each from
+# their seed corpora.
 # Exits non-zero if any target crashes, leaks or breaks an invariant.
 #
 #   tests/fuzz/run_smoke.sh [BUILD_DIR]      (default: <repo>/build-fuzz)
@@ -28,29 +29,42 @@ CC=clang CXX=clang++ cmake -S "$src" -B "$build" \
     -DCMAKE_CXX_FLAGS="$core_flags" >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
-failed=0
-for t in "${targets[@]}"; do
-    work="$build/fuzz-corpus/$t"
-    artifacts="$build/fuzz-artifacts/$t/"
-    log="$build/fuzz-$t.log"
+# Each target runs FUZZ_SECONDS of wall time, all at once (they share the
+# cores: a smoke run, so fewer executions each, but not four times the wait).
+run_target() {  # target -> its one-line summary on stdout; non-zero if it failed
+    local t=$1 result
+    local work="$build/fuzz-corpus/$t" artifacts="$build/fuzz-artifacts/$t/" log="$build/fuzz-$t.log"
     mkdir -p "$work" "$artifacts"
-    args=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts")
+    local args=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts")
     [[ $t == fuzz_ipc ]] || args+=(-dict="$src/tests/fuzz/http.dict")
+    local start
     start=$(date +%s)
     # The first corpus directory receives new inputs; the seeds stay untouched.
     if "$build/tests/fuzz/$t" "${args[@]}" "$work" "$src/tests/fuzz/corpus/$t" >"$log" 2>&1; then
         result=ok
     else
         result="FAILED (see $log and $artifacts)"
-        failed=1
     fi
-    elapsed=$(($(date +%s) - start))
+    local elapsed=$(($(date +%s) - start))
+    local runs cov
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1 || true)
     echo "$t: $result, ran ${elapsed}s, ${runs:-?} executions, ${cov:-cov: ?}," \
         "corpus $(find "$work" -type f | wc -l) files"
     if [[ $result != ok ]]; then
         grep -m5 -E 'ERROR|invariant failed|SUMMARY' "$log" || true
+        return 1
     fi
+}
+
+pids=()
+for t in "${targets[@]}"; do
+    run_target "$t" >"$build/fuzz-$t.summary" &
+    pids+=($!)
+done
+failed=0
+for i in "${!targets[@]}"; do
+    wait "${pids[$i]}" || failed=1
+    cat "$build/fuzz-${targets[$i]}.summary"
 done
 exit "$failed"
