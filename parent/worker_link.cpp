@@ -69,7 +69,7 @@ WorkerLink::WorkerLink(Supervisor& supervisor, UpstreamEnv& env, event_base* bas
     : started(std::chrono::steady_clock::now()),
       supervisor_(supervisor),
       env_(env),
-      rules_(make_header_rules(env.options)),
+      forward_rules_(make_forward_rules(env.options)),
       id_(id),
       pid_(pid),
       channel_(base, std::move(channel_fd), *this) {
@@ -189,14 +189,12 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     auto conn = conns_.find(open->conn);
     if (conn == conns_.end()) return false;
     const Options& o = env_.options;
-    if (auto reason =
-            check_forwarded_headers(open->headers, rules_, o.max_headers, o.max_header_bytes)) {
-        LOG_SECURITY("worker %u request headers refused: %s", id_, reason->c_str());
+    // The check the worker made before it forwarded this (policy/forward_policy.hpp):
+    // an honest worker never sends what fails it.
+    if (auto fault = check_forwarded_request(*open, forward_rules_)) {
+        LOG_SECURITY("worker %u request refused: %s", id_, fault->why.c_str());
         return false;
     }
-    if (open->framing == BodyFraming::UntilClose) return false;
-    if (open->framing == BodyFraming::Length && open->content_length > o.max_body_bytes)
-        return false;
     if (streams_.size() >= o.max_connections) return false;
     max_stream_seen_ = m.stream;
     const PeerIdentity who = conn->second;

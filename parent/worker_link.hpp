@@ -14,7 +14,7 @@
 
 #include "common/channel.hpp"
 #include "parent/upstream_exchange.hpp"
-#include "policy/header_policy.hpp"
+#include "policy/forward_policy.hpp"
 
 namespace proxy {
 
@@ -66,7 +66,7 @@ class WorkerLink : public ChannelOwner, public StreamSink {
 
     Supervisor& supervisor_;
     UpstreamEnv& env_;
-    HeaderRules rules_;
+    ForwardRules forward_rules_;
     unsigned id_;
     pid_t pid_;
     Channel channel_;

@@ -102,26 +102,44 @@ HeaderList filter_response_headers(const HeaderList& in) {
     return out;
 }
 
-std::optional<std::string> check_forwarded_headers(const HeaderList& headers,
+ForwardLimits forward_limits(const Options& opts, const HeaderRules& rules) {
+    ForwardLimits l{opts.max_headers, opts.max_header_bytes};
+    HeaderList fixed;
+    append_fixed(fixed, rules);
+    for (const auto& h : fixed) {
+        l.max_fields += 1;
+        l.max_bytes += forwarded_field_bytes(h);
+    }
+    return l;
+}
+
+std::optional<HeaderFault> check_forwarded_headers(const HeaderList& headers,
                                                    const HeaderRules& rules,
-                                                   std::size_t max_headers, std::size_t max_bytes) {
-    if (headers.size() > max_headers) return std::string("too many header fields");
+                                                   const ForwardLimits& limits) {
+    auto fault = [](const Refusal& r, std::string why) {
+        return std::optional<HeaderFault>(HeaderFault{&r, std::move(why)});
+    };
+    if (headers.size() > limits.max_fields)
+        return fault(refusal::kTooManyHeaders, "too many header fields");
     std::size_t bytes = 0;
     for (const auto& h : headers) {
         // The name is not logged when it is not a token: it may hold anything.
-        if (!http::is_token(h.name)) return std::string("header name is not a token");
+        if (!http::is_token(h.name))
+            return fault(refusal::kBadRequest, "header name is not a token");
         if (!http::is_field_value(h.value) || http::trim_ows(h.value).size() != h.value.size()) {
-            return "invalid value in header " + h.name;
+            return fault(refusal::kBadRequest, "invalid value in header " + h.name);
         }
-        bytes += h.name.size() + h.value.size() + 4;                                // ": " and CRLF
+        bytes += forwarded_field_bytes(h);
         if (iequals(h.name, kOrganization) || iequals(h.name, kProject)) continue;  // check_fixed
         if (listed(kHopByHop, h.name) || listed(kRequestDenied, h.name)) {
-            return "denied header " + h.name;
+            return fault(refusal::kBadRequest, "denied header " + h.name);
         }
     }
-    if (bytes > max_bytes) return std::string("header fields too large");
-    if (auto r = check_fixed(headers, kOrganization, rules.fixed_organization)) return r;
-    if (auto r = check_fixed(headers, kProject, rules.fixed_project)) return r;
+    if (bytes > limits.max_bytes) return fault(refusal::kHeaderTooLarge, "header fields too large");
+    if (auto r = check_fixed(headers, kOrganization, rules.fixed_organization))
+        return fault(refusal::kBadRequest, std::move(*r));
+    if (auto r = check_fixed(headers, kProject, rules.fixed_project))
+        return fault(refusal::kBadRequest, std::move(*r));
     return std::nullopt;
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/http_types.hpp"
 #include "common/options.hpp"
+#include "policy/refusal.hpp"
 
 namespace proxy {
 
@@ -30,12 +31,37 @@ HeaderList filter_request_headers(const HeaderList& in, const HeaderRules& rules
 // the body toward the client itself).
 HeaderList filter_response_headers(const HeaderList& in);
 
-// The parent's re-check of a header list from a worker that may be
-// compromised: nullopt if it is exactly what filter_request_headers could
-// have produced within the limits, else the reason (for the security log).
-// max_bytes counts each field as "name: value\r\n".
-std::optional<std::string> check_forwarded_headers(const HeaderList& headers,
+// How much of a forwarded header list the limits allow. The client's head is
+// limited by --max-headers and --max-header-size as it arrives; what is
+// forwarded is that head less the fields the filter drops, plus the fixed
+// fields the proxy adds itself, so these limits are the client's plus the
+// fixed fields' own share: an honest head within the client's limits always
+// fits them.
+struct ForwardLimits {
+    std::size_t max_fields;
+    std::size_t max_bytes;  // summed forwarded_field_bytes()
+};
+ForwardLimits forward_limits(const Options& opts, const HeaderRules& rules);
+
+// A field's size as "name:value\r\n", the shortest form it can take on the
+// wire: a forwarded field is never larger than it was in the client's head.
+inline std::size_t forwarded_field_bytes(const Header& h) {
+    return h.name.size() + h.value.size() + 3;
+}
+
+// Why a forwarded header list is refused: the refusal an honest worker
+// answers the client with (it runs this check before it forwards), and the
+// reason for the parent's security log (the parent runs it again; a worker
+// whose list fails it there broke the protocol).
+struct HeaderFault {
+    const Refusal* refusal;
+    std::string why;
+};
+
+// nullopt if `headers` is exactly what filter_request_headers could have
+// produced within `limits`, else the fault.
+std::optional<HeaderFault> check_forwarded_headers(const HeaderList& headers,
                                                    const HeaderRules& rules,
-                                                   std::size_t max_headers, std::size_t max_bytes);
+                                                   const ForwardLimits& limits);
 
 }  // namespace proxy

@@ -11,6 +11,7 @@
 #include "policy/refusal.hpp"
 #include "policy/request_policy.hpp"
 #include "worker/request_head_parser.hpp"
+#include "worker/request_intake.hpp"
 #include "worker/worker_process.hpp"
 
 namespace proxy {
@@ -112,45 +113,20 @@ void ClientConnection::handle_head(std::string_view block) {
     evtimer_del(head_timer_.get());
     head_started_ = false;
     skipped_empty_line_ = false;
-    head_ = RequestHead{};
-    if (auto err = parse_request_head(block, worker_.head_limits(), head_)) {
-        send_error(err->status, err->status >= 500 ? refusal::kServer : refusal::kClient, err->code,
-                   err->message);
+    Intake in = take_request_head(block, worker_.intake_rules(unix_peer_),
+                                  draining_ || worker_.draining(), conn_id_);
+    head_ = std::move(in.head);
+    if (in.kind == Intake::Kind::Refuse) {
+        refuse(in.refusal);
         return;
     }
-    Decision d =
-        decide(head_, unix_peer_ ? worker_.unix_request_policy() : worker_.request_policy());
-    if (d.refusal) {
-        refuse(*d.refusal);
-        return;
-    }
-    if (d.route == Route::Shutdown) {
-        // Who may stop the proxy is the parent's call (it knows the caller's
-        // uid); the answer comes back as ShutdownAnswer.
+    if (in.kind == Intake::Kind::Shutdown) {
+        // The answer comes back as ShutdownAnswer.
         resp_ = RespState::Waiting;
         worker_.channel().send(ipc::Type::ShutdownAsk, 0, ipc::encode_u32(conn_id_));
         return;
     }
-    if (draining_ || worker_.draining()) {
-        refuse(refusal::kShuttingDown);
-        return;
-    }
-    if (head_.framing == BodyFraming::Length &&
-        head_.content_length > worker_.options().max_body_bytes) {
-        // Decided from Content-Length alone, before reading a byte of body.
-        refuse(refusal::kBodyTooLarge);
-        return;
-    }
-    ipc::OpenRequest open;
-    open.conn = conn_id_;
-    open.framing = head_.framing;
-    open.content_length = head_.content_length;
-    open.headers = filter_request_headers(head_.headers, worker_.header_rules());
-    std::string payload = ipc::encode_open(open);
-    if (payload.empty() || payload.size() > ipc::kMaxPayload) {
-        refuse(refusal::kHeaderTooLarge);
-        return;
-    }
+    const std::string& payload = in.open;
     stream_ = worker_.open_stream(this);
     worker_.channel().send(ipc::Type::ReqOpen, stream_, payload);
     resp_ = RespState::Waiting;

@@ -27,13 +27,6 @@ WorkerProcess::~WorkerProcess() {
     connections_.clear();
 }
 
-HeadLimits WorkerProcess::head_limits() const {
-    HeadLimits l;
-    l.max_head_bytes = options_.max_header_bytes;
-    l.max_headers = options_.max_headers;
-    return l;
-}
-
 int WorkerProcess::run() {
     // The parent's terminal may send SIGINT to the whole process group; only
     // the parent decides when workers stop (it sends SIGTERM).
@@ -45,7 +38,12 @@ int WorkerProcess::run() {
     request_policy_ = make_request_policy(options_, port);
     unix_request_policy_ = request_policy_;
     unix_request_policy_.any_host = true;
-    header_rules_ = make_header_rules(options_);
+    HeadLimits limits;
+    limits.max_head_bytes = options_.max_header_bytes;
+    limits.max_headers = options_.max_headers;
+    intake_rules_ = IntakeRules{limits, &request_policy_, make_forward_rules(options_)};
+    unix_intake_rules_ = intake_rules_;
+    unix_intake_rules_.policy = &unix_request_policy_;
 
     // Everything that needs a new fd or a syscall the sandbox forbids happens
     // before harden_worker(): the event base (epoll fd, signal pipe), the

@@ -16,6 +16,7 @@
 #include "common/worker_fds.hpp"
 #include "policy/header_policy.hpp"
 #include "policy/request_policy.hpp"
+#include "worker/request_intake.hpp"
 
 namespace proxy {
 
@@ -34,10 +35,10 @@ class WorkerProcess : public ChannelOwner {
     // For ClientConnection.
     event_base* base() const { return base_.get(); }
     const Options& options() const { return options_; }
-    const RequestPolicy& request_policy() const { return request_policy_; }
-    const RequestPolicy& unix_request_policy() const { return unix_request_policy_; }
-    const HeaderRules& header_rules() const { return header_rules_; }
-    HeadLimits head_limits() const;
+    // What a head on a TCP or a unix-socket connection is checked against.
+    const IntakeRules& intake_rules(bool unix_peer) const {
+        return unix_peer ? unix_intake_rules_ : intake_rules_;
+    }
     Channel& channel() { return *channel_; }
     std::uint32_t open_stream(ClientConnection* conn);
     void end_stream(std::uint32_t stream);
@@ -71,7 +72,8 @@ class WorkerProcess : public ChannelOwner {
     RequestPolicy request_policy_;
     RequestPolicy unix_request_policy_;
     EvListenerPtr unix_listener_;
-    HeaderRules header_rules_;
+    IntakeRules intake_rules_;
+    IntakeRules unix_intake_rules_;
     std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> connections_;
     std::unordered_map<std::uint32_t, ClientConnection*> streams_;
     std::unordered_map<std::uint32_t, ClientConnection*> conn_ids_;  // ConnOpen'ed, not yet closed

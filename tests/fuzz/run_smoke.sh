@@ -15,7 +15,7 @@ set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${1:-$src/build-fuzz}
 seconds=${FUZZ_SECONDS:-30}
-targets=(fuzz_request_head fuzz_chunked fuzz_response_head fuzz_ipc)
+targets=(fuzz_request_head fuzz_chunked fuzz_response_head fuzz_ipc fuzz_forward_agreement)
 
 # The core is instrumented for coverage (fuzzer-no-link) and sanitized; the
 # targets add -fsanitize=fuzzer themselves (tests/fuzz/CMakeLists.txt).

@@ -121,6 +121,72 @@ class AsUser:
         return json.loads(b"".join(chunks) or b'{"error": "no result"}')
 
 
+class RunAs:
+    """fn(*args) in a forked child running as `name`; result() returns its
+    JSON-able return value, or {"error": repr(exception)}."""
+
+    def __init__(self, name, fn, *args):
+        self.name, self.fn, self.args = name, fn, args
+        self.pid = None
+        self.rfd = None
+
+    def start(self):
+        pw = pwd.getpwnam(self.name) if self.name != "root" else pwd.getpwuid(0)
+        groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                os.setgroups(groups)
+                os.setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid)
+                os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
+                out = self.fn(*self.args)
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                out = {"error": repr(e)}
+            os.write(w, json.dumps(out).encode())
+            os._exit(0)
+        os.close(w)
+        self.pid, self.rfd = pid, r
+        return self
+
+    result = AsUser.result
+
+
+def run_as(name, fn, *args):
+    return RunAs(name, fn, *args).start().result()
+
+
+def _raw_exchange(port, data, timeout):
+    """Send `data` as is, read until the proxy closes or the timeout; the
+    status of the first answer (0: none) and everything read."""
+    s = socket.create_connection((LOOPBACK, port), timeout=timeout)
+    s.sendall(data.encode("latin-1"))
+    got = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+            if b"\r\n\r\n" in got:
+                head, _, rest = got.partition(b"\r\n\r\n")
+                m = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                if m and len(rest) >= int(m[0].split(b":")[1]):
+                    break
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    status = int(got.split(b" ")[1]) if got.startswith(b"HTTP/1.") else 0
+    return {"status": status, "raw": got.decode("latin-1")}
+
+
+def raw_as(name, port, data, timeout=DEFAULT_TIMEOUT):
+    """Raw request bytes sent by `name`: {"status", "raw"}."""
+    return run_as(name, _raw_exchange, port, data.decode("latin-1") if isinstance(data, bytes)
+                  else data, timeout)
+
+
 def request_as(name, target, **kw):
     return AsUser(name, target, **kw).start().result()
 

@@ -40,6 +40,7 @@ const HeaderList kCodexHeaders = {
 
 constexpr std::size_t kMaxHeaders = 100;
 constexpr std::size_t kMaxBytes = 64 << 10;
+constexpr ForwardLimits kLimits{kMaxHeaders, kMaxBytes};
 
 }  // namespace
 
@@ -158,11 +159,11 @@ TEST_CASE("check_forwarded_headers accepts what the filter produces") {
     noisy.push_back({"x-a", "1"});
     for (const HeaderRules* rules : {&none, &fixed}) {
         CHECK_FALSE(check_forwarded_headers(filter_request_headers(kCodexHeaders, *rules), *rules,
-                                            kMaxHeaders, kMaxBytes));
-        CHECK_FALSE(check_forwarded_headers(filter_request_headers(noisy, *rules), *rules,
-                                            kMaxHeaders, kMaxBytes));
+                                            kLimits));
+        CHECK_FALSE(
+            check_forwarded_headers(filter_request_headers(noisy, *rules), *rules, kLimits));
     }
-    CHECK_FALSE(check_forwarded_headers({}, none, kMaxHeaders, kMaxBytes));
+    CHECK_FALSE(check_forwarded_headers({}, none, kLimits));
 }
 
 TEST_CASE("check_forwarded_headers refuses denied headers from a worker") {
@@ -173,9 +174,10 @@ TEST_CASE("check_forwarded_headers refuses denied headers from a worker") {
         CAPTURE(name);
         HeaderList hs = kCodexHeaders;
         hs.push_back({name, "x"});
-        const auto reason = check_forwarded_headers(hs, {}, kMaxHeaders, kMaxBytes);
+        const auto reason = check_forwarded_headers(hs, {}, kLimits);
         REQUIRE(reason);
-        CHECK(reason->find("denied header") == 0);
+        CHECK(reason->why.find("denied header") == 0);
+        CHECK(reason->refusal == &refusal::kBadRequest);
     }
 }
 
@@ -200,46 +202,63 @@ TEST_CASE("check_forwarded_headers refuses bad names and values") {
     for (const auto& hs : bad) {
         CAPTURE(hs.front().name);
         CAPTURE(hs.front().value);
-        CHECK(check_forwarded_headers(hs, {}, kMaxHeaders, kMaxBytes));
+        CHECK(check_forwarded_headers(hs, {}, kLimits));
     }
     // obs-text and inner whitespace are valid field values.
-    CHECK_FALSE(
-        check_forwarded_headers({{"x-a", "caf\xc3\xa9 au\tlait"}}, {}, kMaxHeaders, kMaxBytes));
-    CHECK_FALSE(check_forwarded_headers({{"x-a", ""}}, {}, kMaxHeaders, kMaxBytes));
+    CHECK_FALSE(check_forwarded_headers({{"x-a", "caf\xc3\xa9 au\tlait"}}, {}, kLimits));
+    CHECK_FALSE(check_forwarded_headers({{"x-a", ""}}, {}, kLimits));
 }
 
 TEST_CASE("check_forwarded_headers enforces the fixed organization and project") {
     const HeaderRules fixed{"org-fixed", "proj-fixed"};
     const HeaderList good = {
         {"a", "1"}, {"OpenAI-Organization", "org-fixed"}, {"OpenAI-Project", "proj-fixed"}};
-    CHECK_FALSE(check_forwarded_headers(good, fixed, kMaxHeaders, kMaxBytes));
+    CHECK_FALSE(check_forwarded_headers(good, fixed, kLimits));
     // Missing, altered, repeated, or present while not configured.
-    CHECK(check_forwarded_headers({{"a", "1"}}, fixed, kMaxHeaders, kMaxBytes));
+    CHECK(check_forwarded_headers({{"a", "1"}}, fixed, kLimits));
     CHECK(check_forwarded_headers(
-        {{"OpenAI-Organization", "org-other"}, {"OpenAI-Project", "proj-fixed"}}, fixed,
-        kMaxHeaders, kMaxBytes));
+        {{"OpenAI-Organization", "org-other"}, {"OpenAI-Project", "proj-fixed"}}, fixed, kLimits));
     CHECK(check_forwarded_headers({{"OpenAI-Organization", "org-fixed"},
                                    {"openai-organization", "org-fixed"},
                                    {"OpenAI-Project", "proj-fixed"}},
-                                  fixed, kMaxHeaders, kMaxBytes));
-    CHECK(check_forwarded_headers({{"OpenAI-Organization", "org-x"}}, {}, kMaxHeaders, kMaxBytes));
-    CHECK(check_forwarded_headers({{"openai-project", "p"}}, {}, kMaxHeaders, kMaxBytes));
+                                  fixed, kLimits));
+    CHECK(check_forwarded_headers({{"OpenAI-Organization", "org-x"}}, {}, kLimits));
+    CHECK(check_forwarded_headers({{"openai-project", "p"}}, {}, kLimits));
     CHECK(check_forwarded_headers({{"OpenAI-Project", "proj-fixed"}}, {"", "proj-fixed"},
-                                  kMaxHeaders, kMaxBytes) == std::nullopt);
+                                  kLimits) == std::nullopt);
 }
 
 TEST_CASE("check_forwarded_headers enforces count and size limits") {
     HeaderList hs;
     for (int i = 0; i < 10; ++i) hs.push_back({"x-" + std::to_string(i), "v"});
-    CHECK_FALSE(check_forwarded_headers(hs, {}, 10, kMaxBytes));
-    CHECK(check_forwarded_headers(hs, {}, 9, kMaxBytes) == std::string("too many header fields"));
+    CHECK_FALSE(check_forwarded_headers(hs, {}, {10, kMaxBytes}));
+    auto many = check_forwarded_headers(hs, {}, {9, kMaxBytes});
+    REQUIRE(many);
+    CHECK(many->why == "too many header fields");
+    CHECK(many->refusal == &refusal::kTooManyHeaders);
 
-    // Each field counts as "name: value\r\n": "x-0: v\r\n" is 8 bytes.
-    CHECK_FALSE(check_forwarded_headers(hs, {}, kMaxHeaders, 80));
-    CHECK(check_forwarded_headers(hs, {}, kMaxHeaders, 79) ==
-          std::string("header fields too large"));
+    // Each field counts as "name:value\r\n", its shortest wire form: "x-0:v\r\n" is 7 bytes.
+    CHECK_FALSE(check_forwarded_headers(hs, {}, {kMaxHeaders, 70}));
+    auto large = check_forwarded_headers(hs, {}, {kMaxHeaders, 69});
+    REQUIRE(large);
+    CHECK(large->why == "header fields too large");
+    CHECK(large->refusal == &refusal::kHeaderTooLarge);
     // The fixed headers count too.
-    const HeaderList fixed = {{"OpenAI-Project", "p"}};  // 14 + 1 + 4 = 19
-    CHECK_FALSE(check_forwarded_headers(fixed, {"", "p"}, kMaxHeaders, 19));
-    CHECK(check_forwarded_headers(fixed, {"", "p"}, kMaxHeaders, 18));
+    const HeaderList fixed = {{"OpenAI-Project", "p"}};  // 14 + 1 + 3 = 18
+    CHECK_FALSE(check_forwarded_headers(fixed, {"", "p"}, {kMaxHeaders, 18}));
+    CHECK(check_forwarded_headers(fixed, {"", "p"}, {kMaxHeaders, 17}));
+}
+
+TEST_CASE("forward_limits: the client's limits plus the fixed fields' own share") {
+    Options o;
+    o.max_headers = 20;
+    o.max_header_bytes = 4096;
+    const ForwardLimits none = forward_limits(o, make_header_rules(o));
+    CHECK(none.max_fields == 20);
+    CHECK(none.max_bytes == 4096);
+    o.openai_organization = "org-x";  // "OpenAI-Organization:org-x\r\n" = 19 + 1 + 5 + 2
+    o.openai_project = "p";           // "OpenAI-Project:p\r\n" = 14 + 1 + 1 + 2
+    const ForwardLimits both = forward_limits(o, make_header_rules(o));
+    CHECK(both.max_fields == 22);
+    CHECK(both.max_bytes == 4096 + 27 + 18);
 }
