@@ -361,19 +361,21 @@ std::optional<RefusalNote> decode_refusal_note(std::string_view payload) {
     return n;
 }
 
-std::string encode_shutdown_answer(std::uint32_t conn, bool granted) {
+std::string encode_shutdown_answer(std::uint32_t conn, ShutdownVerdict verdict) {
     std::string out;
     put_u32(out, conn);
-    put_u8(out, granted ? 1 : 0);
+    put_u8(out, static_cast<std::uint8_t>(verdict));
     return out;
 }
 
-std::optional<std::pair<std::uint32_t, bool>> decode_shutdown_answer(std::string_view payload) {
+std::optional<std::pair<std::uint32_t, ShutdownVerdict>> decode_shutdown_answer(
+    std::string_view payload) {
     Reader r{payload};
     auto conn = static_cast<std::uint32_t>(r.uint(4));
-    auto granted = r.uint(1);
-    if (!r.done() || granted > 1) return std::nullopt;
-    return std::make_pair(conn, granted == 1);
+    auto verdict = r.uint(1);
+    if (!r.done() || verdict > static_cast<std::uint8_t>(ShutdownVerdict::Unidentified))
+        return std::nullopt;
+    return std::make_pair(conn, static_cast<ShutdownVerdict>(verdict));
 }
 
 std::string encode_u32(std::uint32_t v) {

@@ -42,7 +42,7 @@ enum class Type : std::uint16_t {
     RespAbort = 35,       // payload: empty; upstream failed mid-body: abort the client response
     RespError = 36,       // payload: ErrorReply; answer the client with this error instead
     ReqCredit = 37,       // payload: u32 bytes of request body the upstream has taken
-    ShutdownAnswer = 38,  // payload: u32 connection id, u8 1 = granted, 0 = refused
+    ShutdownAnswer = 38,  // payload: u32 connection id, u8 ShutdownVerdict
 };
 
 // Header flags. kFlagLast on a ReqBody or RespBody: the body ends with this
@@ -169,9 +169,15 @@ struct RefusalNote {
 std::string encode_refusal_note(const RefusalNote& n);
 std::optional<RefusalNote> decode_refusal_note(std::string_view payload);
 
-// ShutdownAnswer.
-std::string encode_shutdown_answer(std::uint32_t conn, bool granted);
-std::optional<std::pair<std::uint32_t, bool>> decode_shutdown_answer(std::string_view payload);
+// ShutdownAnswer: granted, or why not.
+enum class ShutdownVerdict : std::uint8_t {
+    Refused = 0,  // the policy does not allow this user
+    Granted = 1,
+    Unidentified = 2,  // the kernel could not vouch for the caller
+};
+std::string encode_shutdown_answer(std::uint32_t conn, ShutdownVerdict verdict);
+std::optional<std::pair<std::uint32_t, ShutdownVerdict>> decode_shutdown_answer(
+    std::string_view payload);
 
 std::string encode_u32(std::uint32_t v);
 std::optional<std::uint32_t> decode_u32(std::string_view payload);

@@ -142,7 +142,7 @@ AccessControl::Verdict AccessControl::admit_request(const PeerIdentity& who) {
     const Admission a = admit(policy_, caller_of(who));
     if (!a.allowed) {
         accounts_.count_refusal(account_of(who), unix_now());
-        return {&refusal::kUserNotAllowed, 0};
+        return {a.unidentified ? &refusal::kUserUnidentified : &refusal::kUserNotAllowed, 0};
     }
     auto v = accounts_.admit(account_of(who), a.limits, unix_now(), mono_now());
     return {v.refusal, v.retry_after};
@@ -153,9 +153,11 @@ void AccessControl::stream_ended(const PeerIdentity& who, const std::optional<To
     accounts_.stream_ended(account_of(who), tokens, unix_now());
 }
 
-bool AccessControl::may_shutdown(const PeerIdentity& who) {
+const Refusal* AccessControl::may_shutdown(const PeerIdentity& who) {
     std::lock_guard lock(mu_);
-    return proxy::may_shutdown(policy_, caller_of(who));
+    const Caller c = caller_of(who);
+    if (proxy::may_shutdown(policy_, c)) return nullptr;
+    return c.known ? &refusal::kUserNotAllowed : &refusal::kUserUnidentified;
 }
 
 void AccessControl::count_refusal(const PeerIdentity& who) {

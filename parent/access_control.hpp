@@ -56,7 +56,8 @@ class AccessControl {
     // account until stream_ended().
     Verdict admit_request(const PeerIdentity& who);
     void stream_ended(const PeerIdentity& who, const std::optional<TokenUsage>& tokens);
-    bool may_shutdown(const PeerIdentity& who);
+    // GET /shutdown: nullptr when granted, else the refusal.
+    const Refusal* may_shutdown(const PeerIdentity& who);
     void count_refusal(const PeerIdentity& who);
 
     // Fills in uid, user and pid, and writes the line.

@@ -173,8 +173,12 @@ bool PeerIdentifier::diag_lookup(const sockaddr_storage& peer, const sockaddr_st
                 h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg)))
                 return false;
             const auto* d = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
-            // A TIME_WAIT entry has no owner (uid 0 in the answer): unknown.
-            if (d->idiag_state == TCP_TIME_WAIT) return false;
+            // Only a socket that a process still holds has an owner. A client
+            // that closed (or whose process died) leaves a time-wait mini-socket
+            // (TIME_WAIT, or FIN_WAIT2 for a close before our FIN) or an orphan:
+            // no inode, and uid 0 in the answer, which is nobody's, least of
+            // all root's. Unidentified, never guessed.
+            if (d->idiag_inode == 0 || d->idiag_state == TCP_TIME_WAIT) return false;
             out.known = true;
             out.uid = d->idiag_uid;
             return true;

@@ -22,7 +22,9 @@
 namespace proxy {
 
 struct PeerIdentity {
-    bool known = false;  // false: the peer socket is gone, or not on this host
+    // false: unidentified. The peer socket is gone, is a time-wait or FIN_WAIT2
+    // mini-socket or an orphan (no inode), or is not on this host.
+    bool known = false;
     uid_t uid = 0;
     pid_t pid = 0;  // unix socket peers only (SO_PEERCRED), else 0
     bool unix_socket = false;

@@ -288,20 +288,23 @@ bool WorkerLink::answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange
     if (!id || !env_.options.http_shutdown) return false;
     auto conn = conns_.find(*id);
     if (conn == conns_.end()) return false;
-    const bool granted = env_.access == nullptr || env_.access->may_shutdown(conn->second);
-    if (granted) {
+    const Refusal* refused = env_.access ? env_.access->may_shutdown(conn->second) : nullptr;
+    auto verdict = ipc::ShutdownVerdict::Granted;
+    if (refused == nullptr) {
         shutdown_granted_ = true;
-    } else if (env_.access != nullptr) {
+    } else {
+        verdict = refused == &refusal::kUserUnidentified ? ipc::ShutdownVerdict::Unidentified
+                                                         : ipc::ShutdownVerdict::Refused;
         env_.access->count_refusal(conn->second);
         AuditRecord a;
         a.method = "GET";
         a.path = "/shutdown";
-        a.status = refusal::kUserNotAllowed.status;
+        a.status = refused->status;
         a.outcome = "refused";
-        a.code = refusal::kUserNotAllowed.code;
+        a.code = refused->code;
         env_.access->audit(conn->second, a);
     }
-    send_to_worker(ipc::Type::ShutdownAnswer, 0, ipc::encode_shutdown_answer(*id, granted));
+    send_to_worker(ipc::Type::ShutdownAnswer, 0, ipc::encode_shutdown_answer(*id, verdict));
     return true;
 }
 

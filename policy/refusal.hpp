@@ -78,6 +78,11 @@ inline constexpr const char* kRateLimitType = "requests";  // OpenAI's type for 
 inline constexpr const char* kTokenLimitType = "tokens";
 inline constexpr Refusal kUserNotAllowed{403, kClient, "user_not_allowed",
                                          "this user may not use the proxy"};
+// The kernel could not vouch for the caller (parent/peer_identity.cpp), and
+// the policy names users: see policy/user_policy.hpp.
+inline constexpr Refusal kUserUnidentified{
+    403, kClient, "user_unidentified",
+    "the proxy cannot tell which local user this connection belongs to"};
 inline constexpr Refusal kTooManyStreams{429, kRateLimitType, "too_many_streams",
                                          "too many concurrent streams for this user"};
 inline constexpr Refusal kRateLimited{429, kRateLimitType, "rate_limit_exceeded",
@@ -90,12 +95,31 @@ inline constexpr Refusal kUpstreamProxyError{502, kServer, "upstream_proxy_error
 
 // Every refusal above, so tests can check the table as a whole.
 inline constexpr const Refusal* kAll[] = {
-    &kForbidden,           &kMisdirectedRequest, &kBrowserRequest,  &kWebsocketUpgrade,
-    &kUpgradeRefused,      &kBadRequest,         &kRequestTimeout,  &kLengthRequired,
-    &kBodyTooLarge,        &kExpectationFailed,  &kHeaderTooLarge,  &kTooManyHeaders,
-    &kVersionNotSupported, &kOverloaded,         &kShuttingDown,    &kUpstreamUnreachable,
-    &kUpstreamTls,         &kUpstreamProtocol,   &kUpstreamTimeout, &kUserNotAllowed,
-    &kTooManyStreams,      &kRateLimited,        &kTokenBudget,     &kCredentialUnavailable,
+    &kForbidden,
+    &kMisdirectedRequest,
+    &kBrowserRequest,
+    &kWebsocketUpgrade,
+    &kUpgradeRefused,
+    &kBadRequest,
+    &kRequestTimeout,
+    &kLengthRequired,
+    &kBodyTooLarge,
+    &kExpectationFailed,
+    &kHeaderTooLarge,
+    &kTooManyHeaders,
+    &kVersionNotSupported,
+    &kOverloaded,
+    &kShuttingDown,
+    &kUpstreamUnreachable,
+    &kUpstreamTls,
+    &kUpstreamProtocol,
+    &kUpstreamTimeout,
+    &kUserNotAllowed,
+    &kUserUnidentified,
+    &kTooManyStreams,
+    &kRateLimited,
+    &kTokenBudget,
+    &kCredentialUnavailable,
     &kUpstreamProxyError,
 };
 

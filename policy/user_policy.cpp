@@ -66,12 +66,23 @@ EffectiveLimits limits_for(const UserPolicy& policy, const Caller& caller) {
     return out;
 }
 
+bool UserPolicy::names_users() const {
+    auto any = [](const UserLimits& l) {
+        return l.max_streams.value_or(0) != 0 || l.requests_per_minute.value_or(0) != 0 ||
+               l.tokens_per_day.value_or(0) != 0;
+    };
+    return has_allow_rules() || !deny_users.empty() || !deny_groups.empty() || any(defaults) ||
+           !users.empty() || !groups.empty();
+}
+
 Admission admit(const UserPolicy& policy, const Caller& caller) {
     Admission out;
     if (!caller.known) {
-        // A deny rule names someone; an unknown caller cannot be shown to be
-        // that someone, but neither can it be shown to be anyone allowed.
-        out.allowed = !policy.has_allow_rules();
+        // Nothing can show an unidentified caller to be anyone allowed, nor
+        // not to be someone denied, and no account can hold its limits: any
+        // rule about users shuts it out.
+        out.allowed = !policy.names_users();
+        out.unidentified = !out.allowed;
     } else if (contains(policy.deny_users, caller.uid) ||
                in_any_group(policy.deny_groups, caller)) {
         out.allowed = false;

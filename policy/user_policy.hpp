@@ -5,8 +5,12 @@
 //
 // In one paragraph: with no allow rule, everyone may; with allow rules, only
 // the users named and the members of the groups named. A deny rule beats any
-// allow rule. A caller whose uid could not be learned is treated as nobody in
-// particular: allowed only when there is no allow rule. Limits come from the
+// allow rule. A caller whose uid the kernel could not vouch for (a peer
+// socket that is gone, a time-wait or FIN_WAIT2 mini-socket, one with no
+// inode: parent/peer_identity.cpp) is unidentified: never root, never anyone
+// else, and refused wherever a rule names users (any allow or deny rule, any
+// limit), since no rule can be applied to it; only a policy without any rule
+// lets it through, as the original proxy would. Limits come from the
 // flags (--max-streams-per-user, ...), overridden by the policy file's
 // [defaults], then by the most generous [groups.G] the caller belongs to,
 // then by [users.U]; 0 means unlimited.
@@ -48,6 +52,8 @@ struct UserPolicy {
     std::map<gid_t, UserLimits> groups;
 
     bool has_allow_rules() const { return !allow_users.empty() || !allow_groups.empty(); }
+    // Any rule at all that is about who the caller is: allow, deny, limits.
+    bool names_users() const;
 };
 
 // The caller as the parent knows it.
@@ -59,7 +65,8 @@ struct Caller {
 
 struct Admission {
     bool allowed = false;
-    EffectiveLimits limits;  // meaningful when allowed
+    bool unidentified = false;  // refused because the caller is unidentified
+    EffectiveLimits limits;     // meaningful when allowed
 };
 
 // May this caller use the proxy, and with which limits.

@@ -213,11 +213,15 @@ void ClientConnection::body_failed(const Refusal& r) {
     }
 }
 
-void ClientConnection::on_shutdown_answer(bool granted) {
+void ClientConnection::on_shutdown_answer(ipc::ShutdownVerdict verdict) {
     if (closed_ || resp_ != RespState::Waiting || stream_ != 0) return;
     resp_ = RespState::Done;
-    if (!granted) {
-        refuse(refusal::kUserNotAllowed);
+    if (verdict != ipc::ShutdownVerdict::Granted) {
+        // The parent audits the refusal itself: no note.
+        const Refusal& r = verdict == ipc::ShutdownVerdict::Unidentified
+                               ? refusal::kUserUnidentified
+                               : refusal::kUserNotAllowed;
+        send_error(r.status, r.type, r.code, r.message, false);
         return;
     }
     static constexpr char kOk[] =

@@ -34,7 +34,7 @@ class ClientConnection {
     void on_resp_error(const ipc::ErrorReply& error);
     void on_req_credit(std::uint32_t bytes);
     // The parent's answer to our ShutdownAsk for GET /shutdown on this connection.
-    void on_shutdown_answer(bool granted);
+    void on_shutdown_answer(ipc::ShutdownVerdict verdict);
     std::uint32_t conn_id() const { return conn_id_; }
 
     // Write-through: WorkerProcess calls this once per loop turn for a

@@ -208,9 +208,10 @@ TEST_CASE("ipc: ResponseStart, ErrorReply and u32 round trips") {
     n.status = 200;
     CHECK_FALSE(decode_refusal_note(encode_refusal_note(n)));
 
-    CHECK(decode_shutdown_answer(encode_shutdown_answer(5, true)) == std::make_pair(5u, true));
-    CHECK(decode_shutdown_answer(encode_shutdown_answer(5, false)) == std::make_pair(5u, false));
-    CHECK_FALSE(decode_shutdown_answer(encode_u32(5) + "\x02"));
+    for (auto v :
+         {ShutdownVerdict::Granted, ShutdownVerdict::Refused, ShutdownVerdict::Unidentified})
+        CHECK(decode_shutdown_answer(encode_shutdown_answer(5, v)) == std::make_pair(5u, v));
+    CHECK_FALSE(decode_shutdown_answer(encode_u32(5) + "\x03"));
 
     CHECK(decode_u32(encode_u32(123456)) == 123456u);
     CHECK_FALSE(decode_u32("abc"));

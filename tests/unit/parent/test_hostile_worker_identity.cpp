@@ -104,7 +104,8 @@ TEST_CASE("the per-user policy refuses before anything reaches the upstream") {
         bool granted = true;
         for (auto& m : shut.from_parent)
             if (m.type == ipc::Type::ShutdownAnswer)
-                granted = ipc::decode_shutdown_answer(m.payload)->second;
+                granted =
+                    ipc::decode_shutdown_answer(m.payload)->second == ipc::ShutdownVerdict::Granted;
         // Root may always stop the proxy; anyone else only when allowed.
         CHECK(granted == (::geteuid() == 0));
         if (!granted) {

@@ -154,7 +154,8 @@ TEST_CASE("hostile worker: Shutdown is honoured when --http-shutdown is on and w
     bool granted = false;
     for (auto& m : rig.from_parent)
         if (m.type == ipc::Type::ShutdownAnswer)
-            granted = ipc::decode_shutdown_answer(m.payload) == std::make_pair(1u, true);
+            granted = ipc::decode_shutdown_answer(m.payload) ==
+                      std::make_pair(1u, ipc::ShutdownVerdict::Granted);
     CHECK(granted);
     rig.send(ipc::Type::Shutdown, 0);
     rig.pump(200);

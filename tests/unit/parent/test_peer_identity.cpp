@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -137,4 +138,39 @@ TEST_CASE("peer identity: refuses what is not an accepted connection on our list
     UniqueFd r(p[0]), w(p[1]);
     CHECK_FALSE(ids.identify(r.get(), why));
     CHECK(why == "not a socket");
+}
+
+// A client that closed before the parent got to its connection leaves a
+// time-wait mini-socket (FIN_WAIT2 while our side has not closed) that
+// sock_diag reports with uid 0: that must never read as root.
+TEST_CASE("peer identity: a client that has closed is unidentified, never root") {
+    sockaddr_in a{};
+    UniqueFd l = tcp_listener(a);
+    PeerIdentifier ids;
+    std::string error;
+    const int lfd = l.get();
+    REQUIRE_MESSAGE(ids.init(std::span<const int>(&lfd, 1), error), error);
+    const uid_t uid = ::geteuid() == 0 ? 65534 : ::getuid();
+    for (int round = 0; round < 2; ++round) {
+        CAPTURE(round);
+        pid_t child = connect_as(uid, reinterpret_cast<sockaddr*>(&a), sizeof a, AF_INET);
+        UniqueFd s(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        REQUIRE(s);
+        std::string why;
+        auto before = ids.identify(s.get(), why);
+        REQUIRE(before);
+        REQUIRE(before->known);
+        // The client's process dies: its socket is closed, our side is not.
+        stop(child);
+        // Our socket has seen the FIN once the client's close is through.
+        pollfd p{s.get(), POLLRDHUP, 0};
+        REQUIRE(::poll(&p, 1, 5000) == 1);
+        for (int i = 0; i < 50; ++i) {  // the ACK of its FIN makes it a mini-socket
+            auto id = ids.identify(s.get(), why);
+            REQUIRE(id);
+            CHECK_FALSE(id->known);
+            if (id->known) break;
+            ::usleep(1000);
+        }
+    }
 }

@@ -68,8 +68,35 @@ TEST_CASE("deny rules alone leave everyone else in") {
     CHECK_FALSE(admit(p, known(1001)).allowed);
     CHECK_FALSE(admit(p, known(1002, {66})).allowed);
     CHECK(admit(p, known(1002, {67})).allowed);
-    // Nothing can show an unknown caller to be the one denied.
-    CHECK(admit(p, unknown()).allowed);
+    // Nothing can show an unidentified caller not to be the one denied.
+    CHECK_FALSE(admit(p, unknown()).allowed);
+    CHECK(admit(p, unknown()).unidentified);
+}
+
+TEST_CASE("an unidentified caller is refused wherever a rule names users") {
+    CHECK_FALSE(UserPolicy{}.names_users());
+    CHECK(admit(UserPolicy{}, unknown()).allowed);
+    UserPolicy zero_limits;  // limits that say "unlimited" name nobody
+    zero_limits.defaults = {0, 0, 0};
+    CHECK_FALSE(zero_limits.names_users());
+    CHECK(admit(zero_limits, unknown()).allowed);
+
+    UserPolicy streams, rpm, tokens, a_user, a_group, deny_group;
+    streams.defaults.max_streams = 4;
+    rpm.defaults.requests_per_minute = 60;
+    tokens.defaults.tokens_per_day = 1000;
+    a_user.users[1001] = {};
+    a_group.groups[50] = {std::nullopt, std::nullopt, 5};
+    deny_group.deny_groups = {66};
+    for (const UserPolicy* p : {&streams, &rpm, &tokens, &a_user, &a_group, &deny_group}) {
+        CHECK(p->names_users());
+        const Admission a = admit(*p, unknown());
+        CHECK_FALSE(a.allowed);
+        CHECK(a.unidentified);
+        CHECK_FALSE(may_shutdown(*p, unknown()));
+        // Identified callers are not affected by the rule about the unidentified.
+        CHECK_FALSE(admit(*p, known(1002)).unidentified);
+    }
 }
 
 TEST_CASE("an unknown caller's uid and groups are ignored") {
@@ -82,7 +109,8 @@ TEST_CASE("an unknown caller's uid and groups are ignored") {
     CHECK_FALSE(may_shutdown(p, c));
     UserPolicy q;
     q.deny_users = {0};
-    CHECK(admit(q, Caller{false, 0, {}}).allowed);
+    CHECK_FALSE(admit(q, Caller{false, 0, {}}).allowed);
+    CHECK_FALSE(may_shutdown(q, Caller{false, 0, {}}));  // uid 0 of an unidentified is not root
 }
 
 TEST_CASE("limits: defaults, nullopt meaning unlimited") {
