@@ -220,9 +220,17 @@ class PredictableTemporaries(FileSafetyCase):
     """The old names: "<file>.tmp.<pid>" (server info), "<file>.tmp" (state)."""
 
     def next_pids(self, n):
-        with open("/proc/sys/kernel/ns_last_pid") as f:
-            last = int(f.read())
-        return [last + i for i in range(1, n + 1)]
+        """The next n pids the kernel will hand out (in order, wrapping at
+        pid_max to 300, as it does), from the pid of a child made now."""
+        child = subprocess.Popen(["true"])
+        child.wait()
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read())
+        out, pid = [], child.pid
+        for _ in range(n):
+            pid = pid + 1 if pid + 1 < pid_max else 300
+            out.append(pid)
+        return out
 
     def check_planted_untouched(self, directory, names, link=False):
         for n in names:
