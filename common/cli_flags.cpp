@@ -284,17 +284,20 @@ const FlagSpec kFlags[] = {
     {"--tokens-per-day-per-user", "N", "tokens (in + out) per UTC day per user (0: unlimited)", nullptr,
      apply_number<&Options::tokens_per_day_per_user, 0, UINT64_MAX>,
      show_number<&Options::tokens_per_day_per_user>, nullptr, false, false},
-    {"--policy", "FILE", "per-user and per-group rules (TOML); SIGHUP re-reads it", nullptr,
+    {"--policy", "FILE", "per-user and per-group rules (TOML, root's or ours, writable by no one "
+     "else); SIGHUP re-reads it", nullptr,
      apply_text<&Options::policy_file>, show_text<&Options::policy_file>, "none", false, false},
     {"--check-policy", "FILE", "validate a policy file and exit (0 valid, 9 not)", nullptr,
      apply_text<&Options::check_policy>, show_text<&Options::check_policy>, "none", false, false},
-    {"--state-file", "FILE", "keep today's per-user usage here across restarts", nullptr,
+    {"--state-file", "FILE", "keep today's per-user usage here across restarts (root's or ours, "
+     "writable by no one else)", nullptr,
      apply_text<&Options::state_file>, show_text<&Options::state_file>, "none", false, false},
     {"--audit-log", "FILE", "also write audit lines here as JSON (reopened on SIGHUP)", nullptr,
      apply_text<&Options::audit_log>, show_text<&Options::audit_log>, "stderr only", false, false},
     {"--usage", nullptr, "print today's per-user usage from --state-file and exit",
      &Options::usage_report, nullptr, nullptr, "off", false, false},
-    {"--listen-unix", "PATH", "also listen on this unix socket (peer uid by SO_PEERCRED)", nullptr,
+    {"--listen-unix", "PATH", "also listen on this unix socket (peer uid by SO_PEERCRED; its "
+     "directory root's or ours, not writable by others unless sticky)", nullptr,
      apply_unix_path, show_text<&Options::listen_unix>, "none"},
     {"--listen-unix-mode", "MODE", "permissions of the unix socket (octal)", nullptr,
      apply_unix_mode, show_unix_mode, nullptr, false, false},

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "common/log.hpp"
+#include "parent/trusted_config.hpp"
 #include "policy/policy_file.hpp"
 
 namespace proxy {
@@ -79,7 +80,7 @@ std::unique_ptr<AccessControl> AccessControl::create(event_base* base, const Opt
     ac->flags_policy_ = *flags;
     UserPolicy policy = *flags;
     if (!o.policy_file.empty()) {
-        auto loaded = load_policy_file(o.policy_file, *flags, system_name_resolver());
+        auto loaded = load_trusted_policy(o.policy_file, *flags);
         if (auto* err = std::get_if<std::string>(&loaded)) {
             error = "--policy: " + *err;
             return nullptr;
@@ -88,7 +89,7 @@ std::unique_ptr<AccessControl> AccessControl::create(event_base* base, const Opt
     }
     ac->set_policy(std::move(policy));
     if (!o.state_file.empty()) {
-        auto state = load_usage_state(o.state_file);
+        auto state = load_trusted_usage_state(o.state_file);
         if (auto* err = std::get_if<std::string>(&state)) {
             error = "--state-file: " + *err;
             return nullptr;
@@ -189,7 +190,7 @@ void AccessControl::reload() {
     }
     UserPolicy policy = *flags;
     if (!options_.policy_file.empty()) {
-        auto loaded = load_policy_file(options_.policy_file, *flags, system_name_resolver());
+        auto loaded = load_trusted_policy(options_.policy_file, *flags);
         if (auto* err = std::get_if<std::string>(&loaded)) {
             LOG_ERROR("reload refused, old policy kept: --policy: %s", err->c_str());
             return;

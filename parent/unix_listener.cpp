@@ -1,5 +1,6 @@
 #include "parent/unix_listener.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9,6 +10,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+
+#include "parent/trusted_path.hpp"
 
 namespace proxy {
 
@@ -43,13 +46,30 @@ UniqueFd open_unix_listener(const Options& o, std::string& error) {
         error = "--listen-unix-group " + o.listen_unix_group + ": no such group";
         return {};
     }
+    // Only in a directory that nobody but root and our own user can change,
+    // or a sticky one (/tmp), where nobody else can rename or remove the
+    // socket once it is bound: elsewhere another user could swap a symbolic
+    // link in between bind and the chown/chmod below, which act on names,
+    // and send them to a file of his choice; or later replace the socket
+    // with his own and collect the clients' requests. Binding in a private
+    // directory and renaming into place would close the first hole only:
+    // an fd-based chmod does not reach the file a unix socket binds
+    // (fchmod before bind sets its mode on Linux, but not its group).
+    std::string why;
+    auto parent = open_trusted_parent(path, false, why);
+    if (!parent) {
+        error = "--listen-unix: " + why;
+        return {};
+    }
+    const int dir = parent->dir.get();
+    const char* name = parent->name.c_str();
     struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0) {
+    if (::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             error = "--listen-unix " + path + ": exists and is not a socket";
             return {};
         }
-        ::unlink(path.c_str());  // a socket left by an earlier run
+        ::unlinkat(dir, name, 0);  // a socket left by an earlier run
     }
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) {
@@ -65,16 +85,27 @@ UniqueFd open_unix_listener(const Options& o, std::string& error) {
         error = "--listen-unix " + path + ": bind: " + std::strerror(errno);
         return {};
     }
-    if ((gid != static_cast<gid_t>(-1) &&
-         ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) ||
-        ::chmod(path.c_str(), static_cast<mode_t>(o.listen_unix_mode)) != 0) {
-        error = "--listen-unix " + path + ": " + std::strerror(errno);
-        ::unlink(path.c_str());
+    // Relative to the checked directory, and never through a link.
+    const char* failed = nullptr;
+    if (gid != static_cast<gid_t>(-1) &&
+        ::fchownat(dir, name, static_cast<uid_t>(-1), gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        failed = "chown";
+    } else if (::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        failed = "stat";
+    } else if (!S_ISSOCK(st.st_mode)) {
+        error = "--listen-unix " + path + ": replaced while it was being set up";
+        return {};
+    } else if (::fchmodat(dir, name, static_cast<mode_t>(o.listen_unix_mode), 0) != 0) {
+        failed = "chmod";
+    }
+    if (failed != nullptr) {
+        error = "--listen-unix " + path + ": " + failed + ": " + std::strerror(errno);
+        ::unlinkat(dir, name, 0);
         return {};
     }
     if (::listen(fd.get(), SOMAXCONN) != 0) {
         error = "--listen-unix " + path + ": listen: " + std::strerror(errno);
-        ::unlink(path.c_str());
+        ::unlinkat(dir, name, 0);
         return {};
     }
     return fd;

@@ -2,7 +2,9 @@
 // are named by SO_PEERCRED, and browsers cannot reach it at all. Created by
 // the parent before it drops privileges: mode --listen-unix-mode, group
 // --listen-unix-group; a stale socket left by an earlier run is replaced, any
-// other file at PATH is an error.
+// other file at PATH is an error. PATH's directory, and every one on the way,
+// must be one that only root and the parent's own user can change, or sticky
+// (parent/trusted_path.hpp).
 #pragma once
 
 #include <string>

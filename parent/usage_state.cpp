@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/unique_fd.hpp"
+#include "parent/atomic_file.hpp"
 
 namespace proxy {
 
@@ -102,10 +103,14 @@ std::variant<UsageDay, std::string> load_usage_state(const std::string& path) {
         if (errno == ENOENT) return UsageDay{};
         return "cannot read " + path + ": " + std::strerror(errno);
     }
+    return read_usage_state(fd.get(), path);
+}
+
+std::variant<UsageDay, std::string> read_usage_state(int fd, const std::string& path) {
     std::string text;
     char buf[65536];
     for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return "cannot read " + path + ": " + std::strerror(errno);
         if (n == 0) break;
@@ -118,30 +123,7 @@ std::variant<UsageDay, std::string> load_usage_state(const std::string& path) {
 }
 
 bool save_usage_state(const std::string& path, const UsageDay& d, std::string& error) {
-    const std::string tmp = path + ".tmp";
-    const std::string text = format_usage_state(d);
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) {
-        error = "cannot write " + tmp + ": " + std::strerror(errno);
-        return false;
-    }
-    std::size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::write(fd.get(), text.data() + off, text.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            error = "cannot write " + tmp + ": " + std::strerror(errno);
-            ::unlink(tmp.c_str());
-            return false;
-        }
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        error = "cannot replace " + path + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return false;
-    }
-    return true;
+    return replace_file(path, format_usage_state(d), 0600, error);
 }
 
 }  // namespace proxy

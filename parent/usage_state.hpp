@@ -39,6 +39,11 @@ std::variant<UsageDay, std::string> parse_usage_state(std::string_view text);
 // A missing file is an empty day; anything unreadable or malformed is an
 // error naming the file.
 std::variant<UsageDay, std::string> load_usage_state(const std::string& path);
+// The same from a file the caller opened (the proxy checks who may change it
+// first: parent/trusted_path.hpp); `path` names it in errors.
+std::variant<UsageDay, std::string> read_usage_state(int fd, const std::string& path);
+// Replaced whole, mode 0600, through an unpredictable temporary
+// (parent/atomic_file.hpp).
 bool save_usage_state(const std::string& path, const UsageDay& d, std::string& error);
 
 }  // namespace proxy

@@ -306,12 +306,18 @@ std::variant<UserPolicy, std::string> load_policy_file(const std::string& path,
                                                        const NameResolver& names) {
     const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
     if (!fd) return "cannot read " + path + ": " + std::strerror(errno);
+    return read_policy_file(fd.get(), path, base, names);
+}
+
+std::variant<UserPolicy, std::string> read_policy_file(int fd, const std::string& path,
+                                                       const UserPolicy& base,
+                                                       const NameResolver& names) {
     // Read up to one byte past the limit rather than trust st_size, which
-    // is 0 for /proc files and pipes (--policy /dev/stdin).
+    // is 0 for /proc files and pipes (--check-policy /dev/stdin).
     std::string text;
     char chunk[16384];
     for (;;) {
-        const ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
+        const ssize_t n = ::read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return "cannot read " + path + ": " + std::strerror(errno);
         if (n == 0) break;

@@ -52,5 +52,10 @@ std::variant<UserPolicy, std::string> parse_policy_text(std::string_view text,
 std::variant<UserPolicy, std::string> load_policy_file(const std::string& path,
                                                        const UserPolicy& base,
                                                        const NameResolver& names);
+// The same from a file the caller opened (the proxy checks who may change it
+// first: parent/trusted_path.hpp); `path` names it in errors.
+std::variant<UserPolicy, std::string> read_policy_file(int fd, const std::string& path,
+                                                       const UserPolicy& base,
+                                                       const NameResolver& names);
 
 }  // namespace proxy

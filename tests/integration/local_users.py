@@ -1,6 +1,7 @@
 """Real local users for the per-user tests: made with useradd (needs root),
 and clients that run as them in a forked child (setgroups, setresgid,
-setresuid), so the proxy sees real sockets owned by real, different uids.
+setresuid), so the proxy sees real sockets owned by real, different uids;
+CallAs runs any function that way (test_file_safety.py: a local attacker).
 
 Users: cpxtest1, cpxtest2 (member of cpxtestgrp), cpxtest3. Created once per
 machine and left in place (several test processes run at once)."""
@@ -11,6 +12,8 @@ import grp
 import json
 import os
 import pwd
+import select
+import signal
 import socket
 import subprocess
 import time
@@ -90,57 +93,40 @@ class AsUser:
         self.rfd = None
 
     def start(self):
-        pw = pwd.getpwnam(self.name) if self.name != "root" else pwd.getpwuid(0)
-        groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            try:
-                os.setgroups(groups)
-                os.setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid)
-                os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
-                out = _request_in_child(*self.args)
-            except BaseException as e:  # noqa: BLE001 - reported to the parent
-                out = {"error": repr(e)}
-            os.write(w, json.dumps(out).encode())
-            os._exit(0)
-        os.close(w)
-        self.pid, self.rfd = pid, r
+        self.call = CallAs(self.name, _request_in_child, *self.args).start()
         return self
 
     def result(self):
-        chunks = []
-        while True:
-            b = os.read(self.rfd, 65536)
-            if not b:
-                break
-            chunks.append(b)
-        os.close(self.rfd)
-        os.waitpid(self.pid, 0)
-        return json.loads(b"".join(chunks) or b'{"error": "no result"}')
+        return self.call.result(timeout=None)
 
 
-class RunAs:
-    """fn(*args) in a forked child running as `name`; result() returns its
-    JSON-able return value, or {"error": repr(exception)}."""
+def _become(name):
+    pw = pwd.getpwnam(name) if name != "root" else pwd.getpwuid(0)
+    os.setgroups(os.getgrouplist(pw.pw_name, pw.pw_gid))
+    os.setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid)
+    os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
 
-    def __init__(self, name, fn, *args):
-        self.name, self.fn, self.args = name, fn, args
+
+class CallAs:
+    """fn(*args) in a forked child that runs as `name`; result() waits and
+    returns what fn returned (JSON-able), or {"error": ...}. before_switch()
+    runs in the child first, still as root: what the user could not do
+    himself (a scheduling policy, say) but keeps after the switch."""
+
+    def __init__(self, name, fn, *args, before_switch=None):
+        self.name, self.fn, self.args, self.before_switch = name, fn, args, before_switch
         self.pid = None
         self.rfd = None
 
     def start(self):
-        pw = pwd.getpwnam(self.name) if self.name != "root" else pwd.getpwuid(0)
-        groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(r)
             try:
-                os.setgroups(groups)
-                os.setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid)
-                os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
+                if self.before_switch:
+                    self.before_switch()
+                _become(self.name)
                 out = self.fn(*self.args)
             except BaseException as e:  # noqa: BLE001 - reported to the parent
                 out = {"error": repr(e)}
@@ -150,11 +136,27 @@ class RunAs:
         self.pid, self.rfd = pid, r
         return self
 
-    result = AsUser.result
+    def result(self, timeout=DEFAULT_TIMEOUT * 3):
+        chunks = []
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if left is not None and not select.select([self.rfd], [], [], left)[0]:
+                os.kill(self.pid, signal.SIGKILL)
+                chunks = [b'{"error": "no result in time"}']
+                break
+            b = os.read(self.rfd, 65536)
+            if not b:
+                break
+            chunks.append(b)
+        os.close(self.rfd)
+        os.waitpid(self.pid, 0)
+        return json.loads(b"".join(chunks) or b'{"error": "no result"}')
 
 
-def run_as(name, fn, *args):
-    return RunAs(name, fn, *args).start().result()
+def call_as(name, fn, *args, **kw):
+    """fn(*args) as user `name` (see CallAs); its result."""
+    return CallAs(name, fn, *args, **kw).start().result()
 
 
 def _raw_exchange(port, data, timeout):
@@ -183,7 +185,7 @@ def _raw_exchange(port, data, timeout):
 
 def raw_as(name, port, data, timeout=DEFAULT_TIMEOUT):
     """Raw request bytes sent by `name`: {"status", "raw"}."""
-    return run_as(name, _raw_exchange, port, data.decode("latin-1") if isinstance(data, bytes)
+    return call_as(name, _raw_exchange, port, data.decode("latin-1") if isinstance(data, bytes)
                   else data, timeout)
 
 

@@ -17,7 +17,7 @@ import socket
 import time
 
 from harness import ProxyTestCase, main
-from local_users import RunAs, ensure_test_users, request_as
+from local_users import CallAs, ensure_test_users, request_as
 from testenv import LOOPBACK
 
 PADDING = 40 * 1024  # more than a worker reads ahead (one head: 32 KiB)
@@ -46,7 +46,7 @@ class IdentityIsNeverGuessed(ProxyTestCase):
         ready = "/tmp/cpx-identity-%d-%d" % (os.getpid(), time.monotonic_ns())
         os.kill(self.proxy.pid, signal.SIGSTOP)
         try:
-            child = RunAs("cpxtest3", send_and_leave, self.proxy.port, request, ready).start()
+            child = CallAs("cpxtest3", send_and_leave, self.proxy.port, request, ready).start()
             self.assertEqual(child.result(), {"left": True})
             # The client's close is through: its socket is a mini-socket now.
             time.sleep(0.3)

@@ -218,6 +218,7 @@ class HowMuch(PerUserTestCase):
         state = os.path.join(self.tmp, "usage.state")
         with open(state, "w") as f:
             f.write("codex-responses-api-proxy usage 1\nday yesterday\n")
+        os.chmod(state, 0o600)
         self.start(extra_args=["--state-file", state], wait_info=False)
         self.assertEqual(self.proxy.proc.wait(10), 9)
         self.proxy.returncode = 9
@@ -237,6 +238,7 @@ class PolicyFile(PerUserTestCase):
         path = os.path.join(self.tmp, name)
         with open(path, "w") as f:
             f.write(text)
+        os.chmod(path, 0o644)  # whatever the umask: the proxy refuses a group-writable one
         return path
 
     def test_check_policy(self):

@@ -235,6 +235,7 @@ class UnderTheUnitsSandbox(ProxyTestCase):
         p.args[p.args.index("--upstream-ca-file") + 1] = ca_file
         policy = os.path.join(p.dir, "policy.toml")
         shutil.copy(os.path.join(os.path.dirname(SERVICE), "..", "policy.toml"), policy)
+        os.chmod(policy, 0o644)  # as installed, whatever the checkout's umask was
         for path in (p.dir, key_file, chroot, ca_file, policy):
             os.chown(path, self.parent_user.pw_uid, self.parent_user.pw_gid)
         # The unit's own flags (ExecStart=), with the test's upstream and
