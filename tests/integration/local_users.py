@@ -79,13 +79,16 @@ def _request_in_child(target, method, path, body, headers, timeout, linger):
 
 class AsUser:
     """One HTTP request made by a child running as `name`. start() forks;
-    result() waits and returns {"status", "headers", "body"} or {"error"}."""
+    result() waits and returns {"status", "headers", "body"} or {"error"}.
+    With `action`, the child runs action() instead and returns its result
+    (anything json can write)."""
 
     def __init__(self, name, target, method="POST", path="/v1/responses", body=b"{}",
                  headers=(("Content-Type", "application/json"),), timeout=DEFAULT_TIMEOUT,
-                 linger=0.0):
+                 linger=0.0, action=None):
         self.name = name
         self.args = (target, method, path, body, headers, timeout, linger)
+        self.action = action
         self.pid = None
         self.rfd = None
 
@@ -100,7 +103,7 @@ class AsUser:
                 os.setgroups(groups)
                 os.setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid)
                 os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
-                out = _request_in_child(*self.args)
+                out = self.action() if self.action else _request_in_child(*self.args)
             except BaseException as e:  # noqa: BLE001 - reported to the parent
                 out = {"error": repr(e)}
             os.write(w, json.dumps(out).encode())
