@@ -138,20 +138,22 @@ uid_t AccessControl::account_of(const PeerIdentity& who) {
     return who.known ? who.uid : kUnknownUid;
 }
 
-AccessControl::Verdict AccessControl::admit_request(const PeerIdentity& who) {
+AccessControl::Verdict AccessControl::admit_request(const PeerIdentity& who,
+                                                    std::uint64_t reserve_tokens) {
     std::lock_guard lock(mu_);
     const Admission a = admit(policy_, caller_of(who));
     if (!a.allowed) {
         accounts_.count_refusal(account_of(who), unix_now());
         return {a.unidentified ? &refusal::kUserUnidentified : &refusal::kUserNotAllowed, 0};
     }
-    auto v = accounts_.admit(account_of(who), a.limits, unix_now(), mono_now());
+    auto v = accounts_.admit(account_of(who), a.limits, reserve_tokens, unix_now(), mono_now());
     return {v.refusal, v.retry_after};
 }
 
-void AccessControl::stream_ended(const PeerIdentity& who, const std::optional<TokenUsage>& tokens) {
+void AccessControl::stream_ended(const PeerIdentity& who, std::uint64_t reserve_tokens,
+                                 const TokenCharge& charge) {
     std::lock_guard lock(mu_);
-    accounts_.stream_ended(account_of(who), tokens, unix_now());
+    accounts_.stream_ended(account_of(who), reserve_tokens, charge, unix_now());
 }
 
 const Refusal* AccessControl::may_shutdown(const PeerIdentity& who) {

@@ -53,9 +53,10 @@ class AccessControl {
         std::uint32_t retry_after = 0;
     };
     // Before anything goes upstream. Success opens a stream for the caller's
-    // account until stream_ended().
-    Verdict admit_request(const PeerIdentity& who);
-    void stream_ended(const PeerIdentity& who, const std::optional<TokenUsage>& tokens);
+    // account, holding `reserve_tokens` of its budget, until stream_ended().
+    Verdict admit_request(const PeerIdentity& who, std::uint64_t reserve_tokens);
+    void stream_ended(const PeerIdentity& who, std::uint64_t reserve_tokens,
+                      const TokenCharge& charge);
     // GET /shutdown: nullptr when granted, else the refusal.
     const Refusal* may_shutdown(const PeerIdentity& who);
     void count_refusal(const PeerIdentity& who);

@@ -62,15 +62,18 @@ int usage_command(const Options& o) {
     const bool stale = !day.day.empty() && day.day != utc_day(now);
     std::printf("usage for %s (UTC)%s, from %s\n", day.day.empty() ? "today" : day.day.c_str(),
                 stale ? " [an earlier day: nothing used today yet]" : "", path.c_str());
-    std::printf("%-10s %-16s %9s %8s %12s %12s %12s %14s\n", "UID", "USER", "REQUESTS", "REFUSED",
-                "TOKENS_IN", "TOKENS_OUT", "TOKENS", "TOKENS/DAY");
+    // ESTIMATED: how many of TOKENS are estimates (streams that ended before
+    // the upstream reported usage); last, so scripts reading the columns
+    // before it still work.
+    std::printf("%-10s %-16s %9s %8s %12s %12s %12s %14s %12s\n", "UID", "USER", "REQUESTS",
+                "REFUSED", "TOKENS_IN", "TOKENS_OUT", "TOKENS", "TOKENS/DAY", "ESTIMATED");
     for (const auto& [uid, c] : day.users) {
         const bool unknown = uid == kUnknownUid;
         UserInfo info;
         if (!unknown) info = UserDirectory::fetch(uid);
         Caller caller{!unknown, uid, info.groups};
         const EffectiveLimits lim = limits_for(*policy, caller);
-        std::printf("%-10s %-16s %9llu %8llu %12llu %12llu %12llu %14s\n",
+        std::printf("%-10s %-16s %9llu %8llu %12llu %12llu %12llu %14s %12llu\n",
                     unknown ? "?" : std::to_string(uid).c_str(),
                     unknown             ? "(unidentified)"
                     : info.name.empty() ? "?"
@@ -80,7 +83,8 @@ int usage_command(const Options& o) {
                     static_cast<unsigned long long>(c.tokens_in),
                     static_cast<unsigned long long>(c.tokens_out),
                     static_cast<unsigned long long>(c.tokens_in + c.tokens_out),
-                    limit_text(lim.tokens_per_day).c_str());
+                    limit_text(lim.tokens_per_day).c_str(),
+                    static_cast<unsigned long long>(c.tokens_estimated));
     }
     return exit_code::ok;
 }

@@ -75,6 +75,7 @@ std::string format_audit_text(const AuditRecord& r) {
     put_field(out, "request_id", r.request_id.empty() ? "-" : r.request_id);
     put_field(out, "tokens_in", r.tokens_in ? std::to_string(*r.tokens_in) : "-");
     put_field(out, "tokens_out", r.tokens_out ? std::to_string(*r.tokens_out) : "-");
+    put_field(out, "tokens", !r.tokens_in ? "-" : r.tokens_estimated ? "estimated" : "reported");
     return out;
 }
 
@@ -93,8 +94,12 @@ std::string format_audit_json(const AuditRecord& r, long long unix_ms) {
     out += ",\"request_id\":" + (r.request_id.empty() ? std::string("null") : str(r.request_id));
     out += ",\"tokens_in\":" + (r.tokens_in ? std::to_string(*r.tokens_in) : std::string("null"));
     out +=
-        ",\"tokens_out\":" + (r.tokens_out ? std::to_string(*r.tokens_out) : std::string("null")) +
-        "}";
+        ",\"tokens_out\":" + (r.tokens_out ? std::to_string(*r.tokens_out) : std::string("null"));
+    out += ",\"tokens_estimated\":" +
+           std::string(!r.tokens_in         ? "null"
+                       : r.tokens_estimated ? "true"
+                                            : "false") +
+           "}";
     return out;
 }
 

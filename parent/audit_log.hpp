@@ -1,6 +1,7 @@
 // One line per request, after it ends: who (uid and name, from the kernel),
 // what (method, path), how it went (status, outcome, refusal code), how much
-// (bytes both ways, duration, tokens) and the upstream's x-request-id. On
+// (bytes both ways, duration, tokens charged, and whether they are the
+// upstream's count or an estimate) and the upstream's x-request-id. On
 // stderr (the journal under systemd) as key=value text, and with --audit-log
 // FILE as JSON lines too, reopened on SIGHUP for logrotate. Never a body,
 // never a header value other than x-request-id, never the key.
@@ -37,6 +38,7 @@ struct AuditRecord {
     double duration_ms = 0;
     std::string request_id;  // the upstream's x-request-id, or empty
     std::optional<std::uint64_t> tokens_in, tokens_out;
+    bool tokens_estimated = false;  // an estimate, not the upstream's usage
 };
 
 // "uid=1000 user=alice method=POST path=/v1/responses status=200 ..."; values

@@ -188,6 +188,8 @@ void UpstreamExchange::on_resp_credit(std::uint32_t bytes) {
 
 void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
     auto* self = static_cast<UpstreamExchange*>(arg);
+    if (info->n_deleted != 0 && evbuffer_get_length(buf) == 0 && self->whole_request_queued())
+        self->request_sent_ = true;
     if (info->n_deleted == 0 || self->req_uncredited_ == 0) return;
     if (self->req_done_) {
         // The whole body is here: no more will come, no credit is needed
@@ -212,7 +214,7 @@ void UpstreamExchange::process_input() {
     if (!conn_ || phase_ == Phase::Finished) return;
     evbuffer* in = conn_->transport->input();
     while (phase_ != Phase::Finished && evbuffer_get_length(in) > 0) {
-        got_response_bytes_ = true;
+        got_response_bytes_ = request_sent_ = true;
         if (phase_ == Phase::AwaitHead) {
             if (!parse_head()) return;
             continue;
@@ -268,15 +270,9 @@ void UpstreamExchange::deliver(std::string_view data) {
 void UpstreamExchange::response_complete() {
     if (phase_ == Phase::Finished) return;
     phase_ = Phase::Finished;
-    if (usage_) record_.tokens = usage_->usage();
     sink_.send_to_worker(ipc::Type::RespEnd, stream_, {});
     if (dump_) dump_->response_done();
-    // The upstream saw a complete request once every declared body byte is
-    // written, even if the worker's REQ_END is still on its way.
-    const bool request_complete =
-        req_done_ || (request_.framing != BodyFraming::Chunked &&
-                      req_body_bytes_ ==
-                          (request_.framing == BodyFraming::Length ? request_.content_length : 0));
+    const bool request_complete = whole_request_queued();
     // Its ACK rides on the next request, as the kernel intends.
     if (conn_) conn_->transport->set_quick_ack(false);
     bool reusable = conn_ && resp_head_.keep_alive && request_complete &&
@@ -296,7 +292,6 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
     bool head_sent = phase_ == Phase::Body;
     phase_ = Phase::Finished;
     conn_.reset();
-    if (usage_) record_.tokens = usage_->usage();  // what was used before it broke
     record_.code = r.code;
     if (head_sent) {
         record_.outcome = "aborted";
@@ -311,6 +306,30 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
     }
     if (dump_) dump_->response_done();
     finish(ExchangeEnd::UpstreamError);
+}
+
+// The upstream saw a complete request once every declared body byte is
+// written, even if the worker's REQ_END is still on its way.
+bool UpstreamExchange::whole_request_queued() const {
+    return req_done_ ||
+           (request_.framing != BodyFraming::Chunked &&
+            req_body_bytes_ ==
+                (request_.framing == BodyFraming::Length ? request_.content_length : 0));
+}
+
+TokenCharge UpstreamExchange::charge() const {
+    StreamTally t;
+    t.request_sent = request_sent_;
+    t.request_bytes = req_body_bytes_;
+    t.status = resp_head_.status > 0 ? static_cast<unsigned>(resp_head_.status) : 0;
+    t.event_stream = event_stream_;
+    t.readable = usage_.has_value();
+    t.response_bytes = record_.response_bytes;
+    if (usage_) {
+        t.delta_bytes = usage_->delta_bytes();
+        t.reported = usage_->usage();
+    }
+    return charge_for(t);
 }
 
 void UpstreamExchange::finish(ExchangeEnd end) {

@@ -45,7 +45,7 @@ struct UpstreamEnv {
     AccessControl* access = nullptr;  // per-user policy and audit; null in some unit tests
 };
 
-// What the audit line and the token count need to know of an exchange.
+// What the audit line needs to know of an exchange (tokens: charge()).
 struct ExchangeRecord {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     unsigned status = 0;                // the status the client was sent (0: none)
@@ -54,7 +54,6 @@ struct ExchangeRecord {
     std::uint64_t request_bytes = 0;    // body bytes
     std::uint64_t response_bytes = 0;
     std::string request_id;  // the upstream's x-request-id
-    std::optional<TokenUsage> tokens;
 };
 
 // How an exchange ended: set once, in finish(), the one place every end
@@ -87,6 +86,12 @@ class UpstreamExchange {
     const ExchangeRecord& record() const { return record_; }
     void mark_worker_lost() { record_.outcome = "worker_lost"; }
     PeerIdentity caller;  // set by the worker link: whose request this is
+    // What the caller's account holds back for this request until it ends
+    // (policy/token_budget.hpp), set by the worker link at admission.
+    std::uint64_t reserved_tokens = 0;
+    // What the caller is charged, however and whenever the stream ends: the
+    // usage the upstream reported, else an estimate from what passed so far.
+    TokenCharge charge() const;
     ExchangeEnd end() const { return end_; }
     std::uint64_t uncredited_request_bytes() const { return req_uncredited_; }
 
@@ -110,6 +115,7 @@ class UpstreamExchange {
     void fail_proxy();
     void finish(ExchangeEnd end);
     void credit_request();
+    bool whole_request_queued() const;
 
     UpstreamEnv& env_;
     StreamSink& sink_;
@@ -131,6 +137,10 @@ class UpstreamExchange {
     std::uint64_t resp_inflight_ = 0;  // sent to the worker, not yet credited
     bool read_paused_ = false;
     bool got_response_bytes_ = false;
+    // The whole request was handed to the upstream's socket, or it answered:
+    // from here on the request costs at least its input.
+    bool request_sent_ = false;
+    bool event_stream_ = false;  // Content-Type: text/event-stream
     std::unique_ptr<ExchangeDump> dump_;
     ExchangeRecord record_;
     std::optional<UsageScanner> usage_;  // only for an uncompressed body

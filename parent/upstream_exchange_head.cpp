@@ -68,6 +68,11 @@ bool UpstreamExchange::parse_head() {
             if (ok) record_.request_id = std::move(id);
         } else if (iequals(h.name, "content-encoding") && !iequals(h.value, "identity")) {
             compressed = true;
+        } else if (iequals(h.name, "content-type")) {
+            // Decides how a stream without usage is estimated (token_budget.hpp).
+            constexpr std::string_view kSse = "text/event-stream";
+            event_stream_ = h.value.size() >= kSse.size() &&
+                            iequals(std::string_view(h.value).substr(0, kSse.size()), kSse);
         }
     }
     if (!compressed) usage_.emplace();

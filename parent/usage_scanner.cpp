@@ -5,7 +5,9 @@
 namespace proxy {
 
 namespace {
-constexpr std::string_view kKey = "\"usage\"";
+// Both keys are as long, start with a quote, and differ at their next byte.
+constexpr std::string_view kUsageKey = "\"usage\"";
+constexpr std::string_view kDeltaKey = "\"delta\"";
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -15,8 +17,12 @@ bool is_space(char c) {
 void UsageScanner::feed(std::string_view data) {
     std::size_t i = 0;
     while (i < data.size()) {
+        if (state_ == State::Delta) {
+            i = skip_delta(data, i);
+            continue;
+        }
         if (state_ == State::Search && matched_ == 0) {
-            // Only a quote can start the key, and every other byte here just
+            // Only a quote can start a key, and every other byte here just
             // becomes prev_: skip to the next quote (memchr), not byte by byte.
             const std::size_t q = data.find('"', i);
             if (q == std::string_view::npos) {
@@ -30,13 +36,48 @@ void UsageScanner::feed(std::string_view data) {
     }
 }
 
+// Inside a delta's string value from data[i]: counts its bytes up to the
+// closing quote, one memchr per quote. A quote is escaped when an odd run of
+// backslashes precedes it, the run possibly begun in an earlier piece
+// (escaped_).
+std::size_t UsageScanner::skip_delta(std::string_view data, std::size_t i) {
+    const std::size_t start = i;
+    bool carried = escaped_;  // data[i] is escaped by the piece before
+    for (;;) {
+        const std::size_t q = data.find('"', i);
+        const std::size_t end = q == std::string_view::npos ? data.size() : q;
+        std::size_t k = end;
+        while (k > i && data[k - 1] == '\\') --k;
+        const bool odd = ((end - k) + (k == i && carried ? 1 : 0)) % 2 == 1;
+        if (q == std::string_view::npos) {
+            delta_bytes_ += data.size() - start;
+            escaped_ = odd;
+            prev_ = data.back();
+            return data.size();
+        }
+        if (!odd) {
+            delta_bytes_ += q - start;
+            escaped_ = false;
+            state_ = State::Search;
+            prev_ = '"';
+            return q + 1;
+        }
+        i = q + 1;
+        carried = false;
+    }
+}
+
 void UsageScanner::step(char c) {
     switch (state_) {
         case State::Search:
             // Inside a JSON string a quote is escaped (\"), so an unescaped
-            // "usage" can only be a key.
-            if (c == kKey[matched_] && (matched_ != 0 || prev_ != '\\')) {
-                if (++matched_ == kKey.size()) {
+            // "usage" or "delta" can only be a key (or a whole value, which
+            // no colon follows).
+            if (matched_ == 1 && (c == 'u' || c == 'd')) {
+                key_ = c == 'u' ? kUsageKey : kDeltaKey;
+                matched_ = 2;
+            } else if (matched_ >= 2 && c == key_[matched_]) {
+                if (++matched_ == key_.size()) {
                     matched_ = 0;
                     state_ = State::AfterKey;
                 }
@@ -51,15 +92,20 @@ void UsageScanner::step(char c) {
                 state_ = State::Search;
             break;
         case State::AfterColon:
-            if (c == '{') {
+            if (c == '{' && key_ == kUsageKey) {
                 state_ = State::Capture;
                 object_.assign(1, c);
                 depth_ = 1;
                 in_string_ = escaped_ = false;
+            } else if (c == '"' && key_ == kDeltaKey) {
+                state_ = State::Delta;
+                escaped_ = false;
             } else if (!is_space(c)) {
                 state_ = State::Search;  // "usage": null, before the response is complete
             }
             break;
+        case State::Delta:
+            break;  // feed() hands these bytes to skip_delta()
         case State::Capture:
             object_.push_back(c);
             if (in_string_) {

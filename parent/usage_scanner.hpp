@@ -2,8 +2,11 @@
 // buffering it: the last `"usage": {...}` object in the body (the
 // response.completed SSE event, or a non-streamed JSON answer), of which the
 // top-level input_tokens and output_tokens are read. Only the usage object
-// itself is held, up to kMaxObject bytes. Compressed bodies are not scanned
-// (the parent asks for identity when a token budget is in force).
+// itself is held, up to kMaxObject bytes. For a stream that ends before its
+// usage, it also counts the bytes of every `"delta": "..."` string value (as
+// written, escapes included): what the model generated so far, for the
+// estimate (policy/token_budget.hpp). Compressed bodies are not scanned (the
+// parent asks for identity when a token budget is in force).
 #pragma once
 
 #include <cstddef>
@@ -12,12 +15,9 @@
 #include <string>
 #include <string_view>
 
-namespace proxy {
+#include "policy/token_budget.hpp"
 
-struct TokenUsage {
-    std::uint64_t input = 0;
-    std::uint64_t output = 0;
-};
+namespace proxy {
 
 class UsageScanner {
   public:
@@ -26,22 +26,27 @@ class UsageScanner {
     void feed(std::string_view data);
     // The last complete usage object with both counts, if any.
     const std::optional<TokenUsage>& usage() const { return usage_; }
+    // Bytes of "delta" string values so far (between their quotes).
+    std::uint64_t delta_bytes() const { return delta_bytes_; }
 
     // The counts in one usage object's text ("{...}"), if it has both.
     static std::optional<TokenUsage> parse_object(std::string_view object);
 
   private:
-    enum class State { Search, AfterKey, AfterColon, Capture };
+    enum class State { Search, AfterKey, AfterColon, Capture, Delta };
     void step(char c);
+    std::size_t skip_delta(std::string_view data, std::size_t i);
 
     State state_ = State::Search;
-    std::size_t matched_ = 0;  // bytes of "usage" (with quotes) matched so far
+    std::string_view key_;     // the key being matched: "usage" or "delta", with quotes
+    std::size_t matched_ = 0;  // bytes of key_ matched so far
     char prev_ = 0;
     int depth_ = 0;
     bool in_string_ = false;
-    bool escaped_ = false;
+    bool escaped_ = false;  // Capture and Delta: the next byte is escaped
     std::string object_;
     std::optional<TokenUsage> usage_;
+    std::uint64_t delta_bytes_ = 0;
 };
 
 }  // namespace proxy

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <span>
 
 #include "common/unique_fd.hpp"
 #include "parent/atomic_file.hpp"
@@ -15,7 +16,8 @@ namespace proxy {
 
 namespace {
 
-constexpr std::string_view kMagic = "codex-responses-api-proxy usage 1";
+constexpr std::string_view kMagic = "codex-responses-api-proxy usage 2";
+constexpr std::string_view kMagicV1 = "codex-responses-api-proxy usage 1";  // no tokens_estimated
 constexpr std::size_t kMaxFile = 16u << 20;
 
 std::string_view next_word(std::string_view& line) {
@@ -49,7 +51,8 @@ std::string format_usage_state(const UsageDay& d) {
     for (const auto& [uid, c] : d.users) {
         out += "uid " + std::to_string(uid) + " requests " + std::to_string(c.requests) +
                " refused " + std::to_string(c.refused) + " tokens_in " +
-               std::to_string(c.tokens_in) + " tokens_out " + std::to_string(c.tokens_out) + "\n";
+               std::to_string(c.tokens_in) + " tokens_out " + std::to_string(c.tokens_out) +
+               " tokens_estimated " + std::to_string(c.tokens_estimated) + "\n";
     }
     return out;
 }
@@ -58,6 +61,7 @@ std::variant<UsageDay, std::string> parse_usage_state(std::string_view text) {
     UsageDay d;
     unsigned lineno = 0;
     bool have_day = false;
+    bool v1 = false;
     while (!text.empty()) {
         std::size_t nl = text.find('\n');
         if (nl == std::string_view::npos) return std::string("last line has no newline");
@@ -66,7 +70,8 @@ std::variant<UsageDay, std::string> parse_usage_state(std::string_view text) {
         ++lineno;
         const std::string at = "line " + std::to_string(lineno) + ": ";
         if (lineno == 1) {
-            if (line != kMagic) return at + "not a usage state file (unknown header)";
+            v1 = line == kMagicV1;
+            if (line != kMagic && !v1) return at + "not a usage state file (unknown header)";
             continue;
         }
         std::string_view kind = next_word(line);
@@ -81,15 +86,19 @@ std::variant<UsageDay, std::string> parse_usage_state(std::string_view text) {
         std::uint64_t uid = 0;
         if (!to_u64(next_word(line), uid) || uid > 0xffffffffull) return at + "bad uid";
         UsageCounters c;
-        std::pair<std::string_view, std::uint64_t*> fields[] = {{"requests", &c.requests},
-                                                                {"refused", &c.refused},
-                                                                {"tokens_in", &c.tokens_in},
-                                                                {"tokens_out", &c.tokens_out}};
-        for (auto& [name, field] : fields) {
+        std::pair<std::string_view, std::uint64_t*> fields[] = {
+            {"requests", &c.requests},
+            {"refused", &c.refused},
+            {"tokens_in", &c.tokens_in},
+            {"tokens_out", &c.tokens_out},
+            {"tokens_estimated", &c.tokens_estimated}};
+        for (auto& [name, field] : std::span(fields).first(v1 ? 4 : 5)) {
             if (next_word(line) != name || !to_u64(next_word(line), *field))
                 return at + "bad or missing " + std::string(name);
         }
         if (!line.empty()) return at + "trailing text";
+        if (c.tokens_estimated > c.tokens_in && c.tokens_estimated - c.tokens_in > c.tokens_out)
+            return at + "tokens_estimated above tokens_in + tokens_out";
         if (!d.users.emplace(static_cast<uid_t>(uid), c).second) return at + "duplicate uid";
     }
     if (lineno == 0) return std::string("empty file");

@@ -4,9 +4,12 @@
 // does not parse is an error the operator must see, never a silent reset of
 // everyone's budget.
 //
-//   codex-responses-api-proxy usage 1
+//   codex-responses-api-proxy usage 2
 //   day 2026-12-02
-//   uid 1000 requests 12 refused 1 tokens_in 3400 tokens_out 912
+//   uid 1000 requests 12 refused 1 tokens_in 3400 tokens_out 912 tokens_estimated 300
+//
+// tokens_estimated: how many of tokens_in + tokens_out are estimates
+// (policy/token_budget.hpp). Version 1 files, without it, are still read.
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +27,7 @@ struct UsageCounters {
     std::uint64_t refused = 0;   // refused by the per-user policy or the worker
     std::uint64_t tokens_in = 0;
     std::uint64_t tokens_out = 0;
+    std::uint64_t tokens_estimated = 0;  // of tokens_in + tokens_out
     bool operator==(const UsageCounters&) const = default;
 };
 

@@ -6,6 +6,7 @@
 #include "common/log.hpp"
 #include "parent/access_control.hpp"
 #include "parent/supervisor.hpp"
+#include "policy/token_budget.hpp"
 
 namespace proxy {
 
@@ -104,7 +105,8 @@ void WorkerLink::on_reap(evutil_socket_t, short, void* arg) {
 void WorkerLink::account_for(UpstreamExchange& ex) {
     if (env_.access == nullptr) return;
     const ExchangeRecord& rec = ex.record();
-    env_.access->stream_ended(ex.caller, rec.tokens);
+    const TokenCharge charge = ex.charge();
+    env_.access->stream_ended(ex.caller, ex.reserved_tokens, charge);
     AuditRecord a;
     a.method = "POST";
     a.path = "/v1/responses";
@@ -117,10 +119,9 @@ void WorkerLink::account_for(UpstreamExchange& ex) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - rec.started)
             .count();
     a.request_id = rec.request_id;
-    if (rec.tokens) {
-        a.tokens_in = rec.tokens->input;
-        a.tokens_out = rec.tokens->output;
-    }
+    a.tokens_in = charge.input;
+    a.tokens_out = charge.output;
+    a.tokens_estimated = charge.estimated;
     env_.access->audit(ex.caller, a);
 }
 
@@ -198,9 +199,13 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     if (streams_.size() >= o.max_connections) return false;
     max_stream_seen_ = m.stream;
     const PeerIdentity who = conn->second;
+    const std::uint64_t reserve = token_reservation(
+        open->framing == BodyFraming::Chunked ? std::nullopt
+                                              : std::optional<std::uint64_t>(open->content_length),
+        o.max_body_bytes);
     if (env_.access != nullptr) {
         // Nothing reaches the upstream for a caller the policy refuses.
-        auto verdict = env_.access->admit_request(who);
+        auto verdict = env_.access->admit_request(who, reserve);
         if (verdict.refusal) {
             refuse_open(m.stream, who, *verdict.refusal, verdict.retry_after);
             return true;
@@ -208,6 +213,7 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     }
     auto ex = std::make_unique<UpstreamExchange>(env_, *this, m.stream, std::move(*open));
     ex->caller = who;
+    ex->reserved_tokens = reserve;
     UpstreamExchange* raw = ex.get();
     streams_.emplace(m.stream, std::move(ex));
     g_open_streams.fetch_add(1, std::memory_order_relaxed);

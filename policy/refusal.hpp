@@ -89,6 +89,11 @@ inline constexpr Refusal kRateLimited{429, kRateLimitType, "rate_limit_exceeded"
                                       "too many requests per minute for this user"};
 inline constexpr Refusal kTokenBudget{429, kTokenLimitType, "token_budget_exceeded",
                                       "this user's token budget for today is spent"};
+// The same limit, reached by the reservations of the user's requests in
+// flight (policy/token_budget.hpp): retry when one of them ends.
+inline constexpr Refusal kTokenBudgetHeld{
+    429, kTokenLimitType, "token_budget_exceeded",
+    "this user's requests in flight hold the rest of today's token budget"};
 
 inline constexpr Refusal kUpstreamProxyError{502, kServer, "upstream_proxy_error",
                                              "the HTTP proxy to the upstream API refused"};
@@ -121,6 +126,7 @@ inline constexpr const Refusal* kAll[] = {
     &kTokenBudget,
     &kCredentialUnavailable,
     &kUpstreamProxyError,
+    &kTokenBudgetHeld,
 };
 
 }  // namespace refusal

@@ -82,18 +82,22 @@ def _request_in_child(target, method, path, body, headers, timeout, linger):
 
 class AsUser:
     """One HTTP request made by a child running as `name`. start() forks;
-    result() waits and returns {"status", "headers", "body"} or {"error"}."""
+    result() waits and returns {"status", "headers", "body"} or {"error"}.
+    With `action`, the child runs action() instead and returns its result
+    (anything json can write)."""
 
     def __init__(self, name, target, method="POST", path="/v1/responses", body=b"{}",
                  headers=(("Content-Type", "application/json"),), timeout=DEFAULT_TIMEOUT,
-                 linger=0.0):
+                 linger=0.0, action=None):
         self.name = name
         self.args = (target, method, path, body, headers, timeout, linger)
-        self.pid = None
-        self.rfd = None
+        self.action = action
 
     def start(self):
-        self.call = CallAs(self.name, _request_in_child, *self.args).start()
+        if self.action:
+            self.call = CallAs(self.name, self.action).start()
+        else:
+            self.call = CallAs(self.name, _request_in_child, *self.args).start()
         return self
 
     def result(self):

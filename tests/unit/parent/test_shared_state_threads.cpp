@@ -73,26 +73,31 @@ TEST_CASE("threads: per-user counts from several upstream threads add up exactly
         who.known = true;
         for (int i = 0; i < kPerThread; ++i) {
             who.uid = static_cast<uid_t>(50000 + (i % 2));  // two users, shared by all threads
-            if (ac->admit_request(who).refusal != nullptr) {
+            if (ac->admit_request(who, 4096).refusal != nullptr) {
                 ++refused;
                 continue;
             }
-            ac->stream_ended(who, TokenUsage{1, static_cast<std::uint64_t>(t + 1)});
+            ac->stream_ended(who, 4096,
+                             TokenCharge{1, static_cast<std::uint64_t>(t + 1), (i % 3) == 0});
         }
     });
     CHECK(refused.load() == 0);
     ac->save();
     auto day = load_usage_state(o.state_file);
     REQUIRE(std::holds_alternative<UsageDay>(day));
-    std::uint64_t requests = 0, in = 0, out = 0;
+    std::uint64_t requests = 0, in = 0, out = 0, estimated = 0;
     for (const auto& [uid, c] : std::get<UsageDay>(day).users) {
         requests += c.requests;
         in += c.tokens_in;
         out += c.tokens_out;
+        estimated += c.tokens_estimated;
     }
     CHECK(requests == kThreads * kPerThread);
     CHECK(in == kThreads * kPerThread);
     CHECK(out == kPerThread * (1 + 2 + 3 + 4));
+    // every third stream of each thread was estimated: (1 + t + 1) tokens each
+    const std::uint64_t thirds = (kPerThread + 2) / 3;
+    CHECK(estimated == thirds * (2 + 3 + 4 + 5));
     ac.reset();
     std::filesystem::remove_all(dir);
 }

@@ -73,3 +73,55 @@ TEST_CASE("usage scanner: an oversized object is dropped, not buffered") {
     REQUIRE(s.usage());
     CHECK(s.usage()->input == 3);
 }
+
+namespace {
+// What the Responses API streams for text, reasoning summaries and function
+// calls: only the "delta" strings are what the model generated; the rest
+// (ids, the response object, padding, the whole text again in .done) is not.
+const std::string kDeltas =
+    "event: response.created\n"
+    "data: {\"type\":\"response.created\",\"response\":{\"instructions\":\"be brief, no "
+    "\\\"delta\\\":\\\"x\\\"\",\"usage\":null}}\n\n"
+    "event: response.reasoning_summary_text.delta\n"
+    "data: {\"type\":\"response.reasoning_summary_text.delta\",\"delta\":\"Think\"}\n\n"
+    "event: response.output_text.delta\n"
+    "data: {\"type\":\"response.output_text.delta\",\"item_id\":\"msg_1\",\"delta\":\"say "
+    "\\\"hi\\\"\\\\\",\"obfuscation\":\"abcdef\"}\n\n"
+    "event: response.output_text.delta\n"
+    "data: {\"type\":\"response.output_text.delta\",\"delta\" : \"\\\\\\\\\"}\n\n"
+    "event: response.function_call_arguments.delta\n"
+    "data: {\"type\":\"response.function_call_arguments.delta\",\"delta\":\"{\\\"a\\\":1}\"}\n\n"
+    "event: response.output_text.done\n"
+    "data: {\"type\":\"response.output_text.done\",\"text\":\"say \\\"hi\\\"\\\\\"}\n\n";
+// Think (5) + say \"hi\"\\ (12) + \\\\ (4) + {\"a\":1} (9), as written.
+constexpr std::uint64_t kDeltaBytes = 5 + 12 + 4 + 9;
+}  // namespace
+
+TEST_CASE("usage scanner: the bytes of the delta strings, however the stream is cut") {
+    for (std::size_t piece : {1u, 2u, 3u, 5u, 7u, 64u, 100000u}) {
+        CAPTURE(piece);
+        UsageScanner s;
+        for (std::size_t off = 0; off < kDeltas.size(); off += piece)
+            s.feed(kDeltas.substr(off, piece));
+        CHECK(s.delta_bytes() == kDeltaBytes);
+        CHECK_FALSE(s.usage());
+    }
+}
+
+TEST_CASE("usage scanner: deltas and the usage that follows them") {
+    UsageScanner s;
+    s.feed(kDeltas);
+    s.feed(kSse);
+    REQUIRE(s.usage());
+    CHECK(s.usage()->input == 1234);
+    // kSse has one delta of its own, a string that mentions "usage"
+    CHECK(s.delta_bytes() == kDeltaBytes + 38);
+}
+
+TEST_CASE("usage scanner: a delta that is not a string, or a value named delta") {
+    UsageScanner s;
+    s.feed("{\"type\":\"delta\",\"delta\":null,\"x\":\"delta\"}{\"delta\":{\"a\":\"b\"}}");
+    CHECK(s.delta_bytes() == 0);
+    s.feed("{\"delta\":\"\"}{\"delta\":\"ab\"}");
+    CHECK(s.delta_bytes() == 2);
+}
