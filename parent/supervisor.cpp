@@ -15,6 +15,7 @@
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "common/worker_fds.hpp"
+#include "parent/respawn_plan.hpp"
 
 extern char** environ;
 
@@ -23,7 +24,12 @@ namespace proxy {
 namespace {
 
 constexpr auto kHealthyAfter = std::chrono::seconds(2);
-constexpr int kMaxBackoffMs = 30000;
+
+const timeval& as_timeval(std::chrono::milliseconds d) {
+    static thread_local timeval tv;
+    tv = {static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>(d.count() % 1000) * 1000};
+    return tv;
+}
 
 // The environment a worker gets: nothing of ours (no secrets can ride along),
 // only sanitizer settings so the ASan build can be configured.
@@ -206,7 +212,9 @@ void Supervisor::on_child_exit() {
             LOG_WARN("worker %u (pid %d) exited with status %d", id, static_cast<int>(pid),
                      WEXITSTATUS(status));
         }
-        bool healthy = std::chrono::steady_clock::now() - link->started > kHealthyAfter;
+        const auto lived = std::chrono::steady_clock::now() - link->started;
+        const bool healthy = lived > kHealthyAfter;
+        const bool killed_by_parent = link->killed_by_parent();
         link->drop_all_streams();
         link.reset();
         if (!slot || stopping_) continue;
@@ -214,8 +222,14 @@ void Supervisor::on_child_exit() {
             LOG_ERROR("worker %u cannot start; not respawning it", id);
             continue;
         }
-        slot->failures = healthy ? 0 : slot->failures + 1;
-        schedule_respawn(*slot);
+        const RespawnPlan plan =
+            plan_respawn(slot->failures, healthy, killed_by_parent,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(lived));
+        slot->failures = plan.failures;
+        if (plan.delay.count() > 0)
+            LOG_WARN("respawning worker %u in %lld ms", slot->id,
+                     static_cast<long long>(plan.delay.count()));
+        evtimer_add(slot->respawn_timer.get(), &as_timeval(plan.delay));
     }
     check_all_exited();
     // No worker left and none coming back: nothing can be served.
@@ -228,12 +242,10 @@ void Supervisor::on_child_exit() {
 }
 
 void Supervisor::schedule_respawn(Slot& slot) {
-    // Crash-loop backoff: immediate after a healthy run, then 100 ms doubling
-    // up to 30 s while workers keep dying young.
-    int ms = slot.failures == 0 ? 0 : std::min(kMaxBackoffMs, 100 << std::min(slot.failures, 9));
-    if (ms > 0) LOG_WARN("respawning worker %u in %d ms", slot.id, ms);
-    timeval tv{ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(slot.respawn_timer.get(), &tv);
+    const std::chrono::milliseconds delay = backoff_delay(slot.failures);
+    if (delay.count() > 0)
+        LOG_WARN("respawning worker %u in %lld ms", slot.id, static_cast<long long>(delay.count()));
+    evtimer_add(slot.respawn_timer.get(), &as_timeval(delay));
 }
 
 void Supervisor::on_respawn_timer(evutil_socket_t, short, void* arg) {

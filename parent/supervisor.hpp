@@ -51,6 +51,7 @@ class Supervisor {
     };
 
     bool spawn(Slot& slot, std::string& error);
+    // After the crash-loop backoff of a failed start (parent/respawn_plan.hpp).
     void schedule_respawn(Slot& slot);
     static void on_respawn_timer(evutil_socket_t, short, void* arg);
     static void on_deadline(evutil_socket_t, short, void* arg);
