@@ -93,6 +93,7 @@ void Channel::close() {
     queue_.clear();
     queued_fds_.clear();
     queued_bytes_ = 0;
+    drain_watched_ = false;
 }
 
 bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payload) {
@@ -258,10 +259,27 @@ bool Channel::flush() {
     return true;
 }
 
+void Channel::watch_drain(std::size_t low) {
+    drain_low_ = low;
+    drain_watched_ = true;
+    // Already there: say so from the loop, as after a write.
+    if (queued_bytes_ <= low && !flush_pending_ && !write_blocked_ && flush_event_) {
+        flush_pending_ = true;
+        event_active(flush_event_.get(), 0, 0);
+    }
+}
+
 void Channel::on_writable(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<Channel*>(arg);
     if (!self->is_open()) return;
-    if (!self->flush()) self->fail("write to peer failed", false);
+    if (!self->flush()) {
+        self->fail("write to peer failed", false);
+        return;
+    }
+    if (self->drain_watched_ && self->queued_bytes_ <= self->drain_low_) {
+        self->drain_watched_ = false;
+        self->owner_.on_channel_drained();
+    }
 }
 
 void Channel::on_readable(evutil_socket_t, short, void* arg) {
@@ -328,6 +346,7 @@ void Channel::read_some() {
                 break;
             }
             msg.fd = fds[i].get();
+            msg.fd_owner = &fds[i];
             owner_.on_message(msg);
         }
         if (got < static_cast<int>(kRecvBatch)) break;

@@ -33,6 +33,8 @@ class ChannelOwner {
     // The peer closed, an I/O error happened, or a datagram did not decode.
     // `malformed` is true for the latter: the peer is hostile or broken.
     virtual void on_channel_down(const char* why, bool malformed) = 0;
+    // The queue has drained to the level asked for with watch_drain().
+    virtual void on_channel_drained() {}
 };
 
 class Channel {
@@ -63,6 +65,9 @@ class Channel {
     bool send_data(ipc::Type type, std::uint32_t stream, std::string_view data);
 
     std::size_t queued_bytes() const { return queued_bytes_; }
+    // Once: on_channel_drained() when queued_bytes() is at most `low` after
+    // a write (at once, from the loop, if it is already).
+    void watch_drain(std::size_t low);
     bool is_open() const { return fd_.get() >= 0; }
     int fd() const { return fd_.get(); }
     void close();
@@ -87,6 +92,8 @@ class Channel {
     std::deque<std::string> queue_;
     std::vector<std::string> spare_;  // sent messages' buffers, for the next ones
     std::size_t queued_bytes_ = 0;
+    std::size_t drain_low_ = 0;
+    bool drain_watched_ = false;
     // Descriptors of queued messages (send_with_fd on a full socket), each
     // with the number of its message: messages sent so far + its place in
     // queue_ when it was queued. Rare, so kept apart from queue_.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/http_types.hpp"
+#include "common/unique_fd.hpp"
 
 namespace proxy::ipc {
 
@@ -89,6 +90,9 @@ struct MessageView {
     std::uint32_t stream = 0;
     std::string_view payload;
     int fd = -1;  // ConnOpen: the descriptor that came with it; the channel closes it after
+    // The channel's owner of `fd`: a handler that keeps the descriptor moves
+    // it out of here (the channel then has nothing to close).
+    UniqueFd* fd_owner = nullptr;
 };
 
 enum class DecodeError {

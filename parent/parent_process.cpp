@@ -22,6 +22,7 @@
 #include "common/upstream_url.hpp"
 #include "parent/access_control.hpp"
 #include "parent/credential.hpp"
+#include "parent/descriptor_budget.hpp"
 #include "parent/exchange_dump.hpp"
 #include "parent/filesystem.hpp"
 #include "parent/hardening.hpp"
@@ -225,7 +226,7 @@ struct Parent {
 
 }  // namespace
 
-int run_parent(const Options& o, const ProxyEnvironment& proxy_env) {
+int run_parent(Options o, const ProxyEnvironment& proxy_env) {
     log::set_role("parent");
     log::set_verbose(o.verbose);
 
@@ -279,13 +280,7 @@ int run_parent(const Options& o, const ProxyEnvironment& proxy_env) {
             st != exit_code::ok)
             return st;
     }
-    // Every client connection costs a worker one descriptor: use all the
-    // descriptors the administrator allows (workers inherit the limit).
-    rlimit nofile{};
-    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-        nofile.rlim_cur = nofile.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &nofile);
-    }
+    fit_connections_to_descriptors(o);
     auto listener = open_listener(o.port, error);
     if (!listener) return fail(exit_code::listen_failed, error);
     const unsigned port = listener->port;

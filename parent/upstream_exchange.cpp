@@ -158,6 +158,20 @@ bool UpstreamExchange::on_req_end() {
     return true;
 }
 
+void UpstreamExchange::on_client_gone() {
+    if (phase_ == Phase::Finished) return;
+    // The parent saw the client leave before the worker said so: the
+    // worker's stream ends too (it may never say: it may be compromised).
+    if (phase_ == Phase::Body) {
+        sink_.send_to_worker(ipc::Type::RespAbort, stream_, {});
+    } else {
+        const Refusal& r = refusal::kClientGone;
+        sink_.send_to_worker(ipc::Type::RespError, stream_,
+                             ipc::encode_error({r.status, r.code, r.message, {}, 0}));
+    }
+    on_cancel();
+}
+
 void UpstreamExchange::on_cancel() {
     if (phase_ == Phase::Finished) return;
     // The client left (worker/client_connection.cpp: EOF, reset or a failed
@@ -177,13 +191,32 @@ void UpstreamExchange::on_cancel() {
     finish(ExchangeEnd::ClientAborted);
 }
 
-void UpstreamExchange::on_resp_credit(std::uint32_t bytes) {
-    resp_inflight_ -= std::min<std::uint64_t>(bytes, resp_inflight_);
+bool UpstreamExchange::on_resp_credit(std::uint32_t bytes) {
+    // Credit is for bytes the client took of what we sent: never more. A
+    // worker that says otherwise would have us queue upstream bytes at will.
+    if (bytes > resp_inflight_) return false;
+    resp_inflight_ -= bytes;
     if (read_paused_ && resp_inflight_ < kWindow && conn_ && phase_ == Phase::Body) {
         read_paused_ = false;
+        if (paused_for_room_) return true;
         conn_->transport->set_reading(true);
         process_input();  // bytes that arrived before the pause
     }
+    return true;
+}
+
+void UpstreamExchange::pause_for_room() {
+    paused_for_room_ = true;
+    conn_->transport->set_reading(false);
+    sink_.wait_for_room(stream_);
+}
+
+void UpstreamExchange::on_room() {
+    if (!paused_for_room_) return;
+    paused_for_room_ = false;
+    if (!conn_ || phase_ == Phase::Finished || read_paused_) return;
+    conn_->transport->set_reading(true);
+    process_input();  // bytes that arrived before the pause
 }
 
 void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
@@ -215,6 +248,12 @@ void UpstreamExchange::process_input() {
     evbuffer* in = conn_->transport->input();
     while (phase_ != Phase::Finished && evbuffer_get_length(in) > 0) {
         got_response_bytes_ = request_sent_ = true;
+        if (paused_for_room_) return;
+        if (sink_.backlogged()) {
+            // Nothing more for a worker that has not read what it got.
+            pause_for_room();
+            return;
+        }
         if (phase_ == Phase::AwaitHead) {
             if (!parse_head()) return;
             continue;

@@ -35,6 +35,12 @@ class StreamSink {
     virtual void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) = 0;
     // The exchange is over; the sink destroys it later (not from inside).
     virtual void exchange_done(std::uint32_t stream) = 0;
+    // The worker is behind on what it was sent: an exchange stops reading
+    // upstream and asks to be told (UpstreamExchange::on_room) when there is
+    // room again. Per-stream credit bounds what a live stream has in flight;
+    // this bounds what the finished ones left queued, and response heads.
+    virtual bool backlogged() const { return false; }
+    virtual void wait_for_room(std::uint32_t /*stream*/) {}
 };
 
 struct UpstreamEnv {
@@ -80,9 +86,16 @@ class UpstreamExchange {
     bool on_req_body(std::string_view data);
     bool on_req_end();
     void on_cancel();
-    void on_resp_credit(std::uint32_t bytes);
+    // The parent saw the client's socket close: on_cancel, and the worker's
+    // stream is ended too.
+    void on_client_gone();
+    // False when the worker credits more than it was sent (hostile).
+    bool on_resp_credit(std::uint32_t bytes);
+    // The sink's backlog has drained (see StreamSink::wait_for_room).
+    void on_room();
 
     bool request_done() const { return req_done_; }
+    std::uint32_t conn_id() const { return request_.conn; }
     const ExchangeRecord& record() const { return record_; }
     void mark_worker_lost() { record_.outcome = "worker_lost"; }
     PeerIdentity caller;  // set by the worker link: whose request this is
@@ -107,6 +120,7 @@ class UpstreamExchange {
     void write_head();
     void append_body(std::string_view data);
     void process_input();
+    void pause_for_room();
     bool parse_head();
     void deliver(std::string_view data);
     void response_complete();
@@ -135,7 +149,8 @@ class UpstreamExchange {
     std::optional<ChunkedDecoder> chunked_;
     std::uint64_t resp_remaining_ = 0;
     std::uint64_t resp_inflight_ = 0;  // sent to the worker, not yet credited
-    bool read_paused_ = false;
+    bool read_paused_ = false;         // the window is full: waiting for credit
+    bool paused_for_room_ = false;     // the worker's channel is backlogged
     bool got_response_bytes_ = false;
     // The whole request was handed to the upstream's socket, or it answered:
     // from here on the request costs at least its input.

@@ -1,7 +1,11 @@
 #include "parent/worker_link.hpp"
 
+#include <sys/epoll.h>
+
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 
 #include "common/log.hpp"
 #include "parent/access_control.hpp"
@@ -50,11 +54,8 @@ bool opening_body_fits(const ipc::OpenRequest& open, std::string_view body, std:
     return (flags & ipc::kFlagLast) == 0 || body.size() == open.content_length;
 }
 
-// A worker holds at most --max-connections clients; twice that is a worker
-// that forgets to close what it opened.
-std::size_t max_conns(const Options& o) {
-    return 2 * static_cast<std::size_t>(o.max_connections) + 64;
-}
+// Refusal audit lines per worker and minute (audit_refusal).
+constexpr std::uint32_t kAuditPerMinute = 6000;
 
 // Open streams of every worker link in the process, all upstream threads'.
 std::atomic<long> g_open_streams{0};
@@ -73,8 +74,18 @@ WorkerLink::WorkerLink(Supervisor& supervisor, UpstreamEnv& env, event_base* bas
       forward_rules_(make_forward_rules(env.options)),
       id_(id),
       pid_(pid),
-      channel_(base, std::move(channel_fd), *this) {
+      channel_(base, std::move(channel_fd), *this),
+      queue_cap_(kBacklogHigh + 2 * ipc::kMaxMessage + max_client_conns(env.options) * 1024) {
     reap_event_.reset(event_new(base, -1, 0, &WorkerLink::on_reap, this));
+    clients_watch_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (clients_watch_) {
+        clients_watch_event_.reset(event_new(base, clients_watch_.get(), EV_READ | EV_PERSIST,
+                                             &WorkerLink::on_clients_closed, this));
+        event_add(clients_watch_event_.get(), nullptr);
+    } else {
+        LOG_WARN("worker %u: cannot watch client connections (epoll_create1: %s)", id,
+                 std::strerror(errno));
+    }
 }
 
 WorkerLink::~WorkerLink() {
@@ -85,6 +96,32 @@ WorkerLink::~WorkerLink() {
 
 void WorkerLink::send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) {
     channel_.send(type, stream, payload);
+    // Past the cap the worker is not reading what it asked for (an honest
+    // one never gets near it: exchanges wait for room at kBacklogHigh, and
+    // the rest is one answer per connection). Killed from the loop, not
+    // from inside the exchange that is sending.
+    if (channel_.queued_bytes() > queue_cap_ && !killed_ && !overflowed_) {
+        overflowed_ = true;
+        event_active(reap_event_.get(), 0, 0);
+    }
+}
+
+bool WorkerLink::backlogged() const {
+    return channel_.queued_bytes() >= kBacklogHigh;
+}
+
+void WorkerLink::wait_for_room(std::uint32_t stream) {
+    waiting_for_room_.push_back(stream);
+    channel_.watch_drain(kBacklogHigh / 2);
+}
+
+void WorkerLink::on_channel_drained() {
+    std::vector<std::uint32_t> waiting;
+    waiting.swap(waiting_for_room_);
+    for (std::uint32_t stream : waiting) {
+        if (killed_) return;
+        if (auto it = streams_.find(stream); it != streams_.end()) it->second->on_room();
+    }
 }
 
 void WorkerLink::exchange_done(std::uint32_t stream) {
@@ -99,7 +136,12 @@ void WorkerLink::exchange_done(std::uint32_t stream) {
 }
 
 void WorkerLink::on_reap(evutil_socket_t, short, void* arg) {
-    static_cast<WorkerLink*>(arg)->graveyard_.clear();
+    auto* self = static_cast<WorkerLink*>(arg);
+    if (self->overflowed_) {
+        self->overflowed_ = false;
+        self->hostile("nothing", "it does not read what the parent sends (queue over its cap)");
+    }
+    self->graveyard_.clear();
 }
 
 void WorkerLink::account_for(UpstreamExchange& ex) {
@@ -198,7 +240,18 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     }
     if (streams_.size() >= o.max_connections) return false;
     max_stream_seen_ = m.stream;
-    const PeerIdentity who = conn->second;
+    if (conn->second->gone) {
+        // The client left before we got here (or a worker speaks for one
+        // that has): nobody's request, nothing upstream, nobody to charge.
+        ipc::ErrorReply e{refusal::kClientGone.status,
+                          refusal::kClientGone.code,
+                          refusal::kClientGone.message,
+                          {},
+                          0};
+        send_to_worker(ipc::Type::RespError, m.stream, ipc::encode_error(e));
+        return true;
+    }
+    const PeerIdentity who = conn->second->who;
     const std::uint64_t reserve = token_reservation(
         open->framing == BodyFraming::Chunked ? std::nullopt
                                               : std::optional<std::uint64_t>(open->content_length),
@@ -246,8 +299,23 @@ bool WorkerLink::answer_req_cancel(const ipc::MessageView& m, UpstreamExchange* 
 bool WorkerLink::answer_resp_credit(const ipc::MessageView& m, UpstreamExchange* ex) {
     auto n = ipc::decode_u32(m.payload);
     if (!n) return false;
-    if (ex) ex->on_resp_credit(*n);
-    return true;
+    return ex == nullptr || ex->on_resp_credit(*n);
+}
+
+void WorkerLink::audit_refusal(const PeerIdentity& who, AuditRecord& a) {
+    std::uint32_t wait = 0;
+    const double now =
+        std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (!take(audit_bucket_, now, kAuditPerMinute, wait)) {
+        ++audit_dropped_;
+        return;
+    }
+    if (audit_dropped_ != 0) {
+        LOG_WARN("worker %u: %llu audit lines of refusals not written (over %u a minute)", id_,
+                 static_cast<unsigned long long>(audit_dropped_), kAuditPerMinute);
+        audit_dropped_ = 0;
+    }
+    env_.access->audit(who, a);
 }
 
 void WorkerLink::refuse_open(std::uint32_t stream, const PeerIdentity& who, const Refusal& r,
@@ -260,86 +328,7 @@ void WorkerLink::refuse_open(std::uint32_t stream, const PeerIdentity& who, cons
     a.status = r.status;
     a.outcome = "refused";
     a.code = r.code;
-    env_.access->audit(who, a);
-}
-
-bool WorkerLink::answer_conn_open(const ipc::MessageView& m, UpstreamExchange*) {
-    auto id = ipc::decode_u32(m.payload);
-    // Connection ids only grow: an id seen before is a replay.
-    if (!id || *id <= max_conn_seen_ || m.fd < 0 || conns_.size() >= max_conns(env_.options))
-        return false;
-    max_conn_seen_ = *id;
-    PeerIdentity who;
-    if (env_.access != nullptr) {
-        std::string why;
-        auto found = env_.access->identify(m.fd, why);
-        if (!found) {
-            LOG_SECURITY("worker %u handed over %s", id_, why.c_str());
-            return false;
-        }
-        who = *found;
-    }
-    conns_.emplace(*id, who);
-    return true;
-}
-
-bool WorkerLink::answer_conn_close(const ipc::MessageView& m, UpstreamExchange*) {
-    auto id = ipc::decode_u32(m.payload);
-    return id && conns_.erase(*id) == 1;
-}
-
-bool WorkerLink::answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange*) {
-    auto id = ipc::decode_u32(m.payload);
-    // Only workers of a proxy started with --http-shutdown may ask.
-    if (!id || !env_.options.http_shutdown) return false;
-    auto conn = conns_.find(*id);
-    if (conn == conns_.end()) return false;
-    const Refusal* refused = env_.access ? env_.access->may_shutdown(conn->second) : nullptr;
-    auto verdict = ipc::ShutdownVerdict::Granted;
-    if (refused == nullptr) {
-        shutdown_granted_ = true;
-    } else {
-        verdict = refused == &refusal::kUserUnidentified ? ipc::ShutdownVerdict::Unidentified
-                                                         : ipc::ShutdownVerdict::Refused;
-        env_.access->count_refusal(conn->second);
-        AuditRecord a;
-        a.method = "GET";
-        a.path = "/shutdown";
-        a.status = refused->status;
-        a.outcome = "refused";
-        a.code = refused->code;
-        env_.access->audit(conn->second, a);
-    }
-    send_to_worker(ipc::Type::ShutdownAnswer, 0, ipc::encode_shutdown_answer(*id, verdict));
-    return true;
-}
-
-bool WorkerLink::answer_refused(const ipc::MessageView& m, UpstreamExchange*) {
-    auto note = ipc::decode_refusal_note(m.payload);
-    if (!note) return false;
-    if (env_.access == nullptr) return true;
-    // A refusal on a connection already closed is still worth a line; it
-    // just has nobody to name.
-    PeerIdentity who;
-    if (auto conn = conns_.find(note->conn); conn != conns_.end()) who = conn->second;
-    env_.access->count_refusal(who);
-    AuditRecord a;
-    a.method = note->method;
-    a.path = note->path;
-    a.status = note->status;
-    a.outcome = "refused";
-    a.code = note->code;
-    env_.access->audit(who, a);
-    return true;
-}
-
-bool WorkerLink::answer_shutdown(const ipc::MessageView& m, UpstreamExchange*) {
-    // Only after the parent granted a ShutdownAsk, and only once per grant.
-    if (!m.payload.empty() || !env_.options.http_shutdown || !shutdown_granted_) return false;
-    shutdown_granted_ = false;
-    LOG_INFO("shutdown requested over HTTP (worker %u)", id_);
-    supervisor_.request_shutdown();
-    return true;
+    audit_refusal(who, a);
 }
 
 }  // namespace proxy

@@ -60,6 +60,10 @@ inline constexpr Refusal kVersionNotSupported{505, kServer, "http_version_not_su
 inline constexpr Refusal kOverloaded{503, kServer, "overloaded",
                                      "proxy is at its connection limit; retry later"};
 inline constexpr Refusal kShuttingDown{503, kServer, "shutting_down", "proxy is shutting down"};
+// A request the parent got after the client's connection had closed: nobody
+// reads the answer; it ends the worker's stream.
+inline constexpr Refusal kClientGone{400, kClient, "client_gone",
+                                     "the client closed its connection"};
 inline constexpr Refusal kUpstreamUnreachable{502, kServer, "upstream_unreachable",
                                               "cannot connect to the upstream API"};
 inline constexpr Refusal kUpstreamTls{502, kServer, "upstream_tls_error",
@@ -100,33 +104,20 @@ inline constexpr Refusal kUpstreamProxyError{502, kServer, "upstream_proxy_error
 
 // Every refusal above, so tests can check the table as a whole.
 inline constexpr const Refusal* kAll[] = {
-    &kForbidden,
-    &kMisdirectedRequest,
-    &kBrowserRequest,
-    &kWebsocketUpgrade,
-    &kUpgradeRefused,
-    &kBadRequest,
-    &kRequestTimeout,
-    &kLengthRequired,
-    &kBodyTooLarge,
-    &kExpectationFailed,
-    &kHeaderTooLarge,
-    &kTooManyHeaders,
-    &kVersionNotSupported,
-    &kOverloaded,
-    &kShuttingDown,
-    &kUpstreamUnreachable,
-    &kUpstreamTls,
-    &kUpstreamProtocol,
-    &kUpstreamTimeout,
-    &kUserNotAllowed,
-    &kUserUnidentified,
-    &kTooManyStreams,
-    &kRateLimited,
-    &kTokenBudget,
-    &kCredentialUnavailable,
-    &kUpstreamProxyError,
-    &kTokenBudgetHeld,
+    &kForbidden,           &kMisdirectedRequest,
+    &kBrowserRequest,      &kWebsocketUpgrade,
+    &kUpgradeRefused,      &kBadRequest,
+    &kRequestTimeout,      &kLengthRequired,
+    &kBodyTooLarge,        &kExpectationFailed,
+    &kHeaderTooLarge,      &kTooManyHeaders,
+    &kVersionNotSupported, &kOverloaded,
+    &kShuttingDown,        &kClientGone,
+    &kUpstreamUnreachable, &kUpstreamTls,
+    &kUpstreamProtocol,    &kUpstreamTimeout,
+    &kUserNotAllowed,      &kUserUnidentified,
+    &kTooManyStreams,      &kRateLimited,
+    &kTokenBudget,         &kCredentialUnavailable,
+    &kUpstreamProxyError,  &kTokenBudgetHeld,
 };
 
 }  // namespace refusal

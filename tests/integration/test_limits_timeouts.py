@@ -230,5 +230,40 @@ class Workers(ProxyTestCase):
             check_forwarded(self, req, self.proxy, self.upstream)
 
 
+class DescriptorBudget(ProxyTestCase):
+    def test_max_connections_lowered_to_what_the_descriptor_limit_allows(self):
+        # The parent keeps two descriptors per client connection (the client's
+        # socket, an upstream connection): 700 - 256 spare = 444, 222 per
+        # worker, under a hard limit the proxy cannot raise.
+        import resource
+        import subprocess
+        import tempfile
+        d = tempfile.mkdtemp(prefix="nofile-")
+        info = os.path.join(d, "info.json")
+        up = harness.Upstream()
+        try:
+            def limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (700, 700))
+            p = subprocess.Popen(
+                [harness.proxy_bin(), "--server-info", info, "--upstream-url", up.url,
+                 "--upstream-ca-file", up.pki["ca"], "--max-connections", "4096"],
+                stdin=subprocess.PIPE, stderr=open(os.path.join(d, "err"), "wb"),
+                preexec_fn=limit)
+            p.stdin.write((harness.fake_key() + "\n").encode())
+            p.stdin.close()
+            deadline = time.monotonic() + 10
+            while not os.path.exists(info) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(os.path.exists(info), "the proxy did not start")
+            p.terminate()
+            p.wait(10)
+            with open(os.path.join(d, "err")) as f:
+                err = f.read()
+            self.assertEqual(p.returncode, 0, err)
+            self.assertIn("--max-connections lowered from 4096 to 222 per worker", err)
+        finally:
+            up.stop()
+
+
 if __name__ == "__main__":
     harness.main(overall_timeout=85)

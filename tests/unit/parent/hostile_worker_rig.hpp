@@ -123,6 +123,11 @@ class StandIn {
         host_ = std::move(host);
         auth_ = std::move(auth);
     }
+    // What each complete request is answered with (default: kCannedResponse).
+    void set_response(std::string bytes) {
+        std::lock_guard<std::mutex> g(mu_);
+        response_ = std::move(bytes);
+    }
 
     std::size_t connections() {
         std::lock_guard<std::mutex> g(mu_);
@@ -180,13 +185,28 @@ class StandIn {
                 std::size_t complete = 0;
                 for (auto& q : r.requests) complete += q.complete ? 1 : 0;
                 while (r.error.empty() && c.answered < complete) {
-                    ::send(c.fd.get(), kCannedResponse, sizeof kCannedResponse - 1, MSG_NOSIGNAL);
+                    send_all(c.fd.get(), response_);
                     ++c.answered;
                 }
             }
         }
     }
 
+    static void send_all(int fd, std::string_view data) {
+        while (!data.empty()) {
+            ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) {
+                pollfd p{fd, POLLOUT, 0};
+                ::poll(&p, 1, 1000);
+                continue;
+            }
+            if (n <= 0) return;
+            data.remove_prefix(static_cast<std::size_t>(n));
+        }
+    }
+
+    std::string response_ = kCannedResponse;
     UniqueFd listen_, wake_r_, wake_w_;
     std::uint16_t port_ = 0;
     std::thread thread_;
@@ -224,12 +244,15 @@ struct Rig {
     int stop_status = -1;
     std::string host_header;
     std::vector<ipc::Message> from_parent;
+    bool reading = true;  // false: the fake worker leaves the parent's messages unread
 
     // `upstream_host` names the upstream in its URL; a name other than an
     // address is resolved only through `hosts_file` (no name servers).
     explicit Rig(bool http_shutdown = false, const std::string& upstream_host = "127.0.0.1",
-                 const std::string& hosts_file = {}, std::vector<std::string> allow_users = {}) {
+                 const std::string& hosts_file = {}, std::vector<std::string> allow_users = {},
+                 std::uint32_t max_connections = Options{}.max_connections) {
         opts.allow_users = std::move(allow_users);
+        opts.max_connections = max_connections;
         host_header = upstream_host + ":" + std::to_string(upstream.port());
         opts.allow_insecure_upstream = true;
         opts.http_shutdown = http_shutdown;
@@ -372,7 +395,14 @@ struct Rig {
             reap();
         }
     }
+    // One turn of the parent's loop, without waiting.
+    void pump_once() {
+        event_base_loop(base.get(), EVLOOP_NONBLOCK);
+        drain_from_parent();
+        reap();
+    }
     void drain_from_parent() {
+        if (!reading) return;  // a worker that does not read its channel
         static std::vector<std::uint8_t> buf(ipc::kMaxMessage + 1);
         for (;;) {
             ssize_t n = ::recv(worker_end.get(), buf.data(), buf.size(), MSG_DONTWAIT);
