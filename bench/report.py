@@ -218,15 +218,18 @@ def main():
         mib("mem-after-nginx"), None)
     n = meta.get("streams")
     so, sb, sx = (r.get(f"streams-{t}") or {} for t in ("ours", "baseline", "nginx"))
+    def all_held(s_):
+        # served, and still open when the memory was read (older results lack the count)
+        return s_.get("served") == n and s_.get("open_at_measure", n) == n
     add(f"streams served of {n:,}", so.get("served"), sb.get("served"), sx.get("served"), None, "",
-        [(f"all {n:,}", None if not so else so.get("served") == n)])
+        [(f"all {n:,}", None if not so else all_held(so))])
     for col, s_ in ((2, sb), (3, sx)):
         if s_ and s_.get("requested") != n:
             rows[-1][col] = f"{s_.get('served', 0):,} of {s_['requested']:,}"
     # per stream only from a tree that was still alive when its memory was read
     ps_o, ps_b, ps_x = (s_.get("per_stream_kib") if s_.get("processes") else None for s_ in (so, sb, sx))
     add(f"RSS per open stream at {n:,} streams (KiB)", ps_o, ps_b, ps_x, None, "",
-        [("<= 32 KiB", None if ps_o is None else ps_o <= 32.0 and so.get("served") == n)])
+        [("<= 32 KiB", None if ps_o is None else ps_o <= 32.0 and all_held(so))])
     add(f"RSS with {n:,} streams open (MiB)",
         *(None if not s_.get("loaded_rss_kib") else s_["loaded_rss_kib"] / 1024.0 for s_ in (so, sb, sx)), None)
 
@@ -271,6 +274,10 @@ def main():
         errs.append(f"- SSE: direct's own lag p99 was {noisy_sse:.1f} ms (machine busy?), more than the 1 ms "
                     f"target it is subtracted from: SSE p99 verdict withheld (NOISY); rerun on an idle machine")
     for t, s_ in (("ours", so), ("baseline", sb), ("nginx", sx)):
+        if s_ and s_.get("served") and s_.get("open_at_measure", s_["served"]) < s_["served"]:
+            errs.append(f"- streams {t}: {s_['served'] - s_['open_at_measure']:,} of the {s_['served']:,} served "
+                        f"streams were closed by the proxy before its memory was read ({s_['open_at_measure']:,} "
+                        f"still open): the streams verdicts FAIL, and RSS per stream is over those still open")
         if s_ and s_.get("processes") and s_.get("served") and s_.get("served") != s_.get("requested"):
             errs.append(f"- streams {t}: not all served, so its RSS per stream (loaded - idle) / served "
                         f"also carries the failed attempts' memory")
