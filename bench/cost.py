@@ -18,7 +18,7 @@ request: CPU time (task-clock), context switches, system calls, and the
 epoll_wait / sendmmsg / recvmmsg / read(v) / write(v) / ... calls, for the parent
 (nginx: its master), the worker(s) and the upstream nginx worker; the median of
 the rounds (each figure separately). --record SECS then runs wrk once more
-against each target (at the largest --conns) under `perf record -e cpu-clock
+against each target at each --conns under `perf record -e cpu-clock
 -c 100000 -g` (a sample per 100 us of CPU time) and prints, per process role,
 CPU time per request by DSO, by symbol, and the kernel's time by the
 user-space function that entered it (the system call's libc wrapper).
@@ -268,8 +268,9 @@ def main():
                           file=sys.stderr)
         report(results, a)
         if a.record:
-            for name, port, ppid, workers in targets:
-                profile(t, name, port, ppid, workers, body, max(int(c) for c in a.conns.split(",")), a.record)
+            for conns in [int(c) for c in a.conns.split(",")]:
+                for name, port, ppid, workers in targets:
+                    profile(t, name, port, ppid, workers, body, conns, a.record)
     finally:
         for p in reversed(procs):
             p.terminate()
