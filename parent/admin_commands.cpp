@@ -6,9 +6,9 @@
 #include <variant>
 
 #include "common/exit_codes.hpp"
-#include "parent/access_control.hpp"
-#include "parent/usage_state.hpp"
-#include "parent/user_directory.hpp"
+#include "parent/users/access_control.hpp"
+#include "parent/users/usage_state.hpp"
+#include "parent/users/user_directory.hpp"
 #include "policy/policy_file.hpp"
 #include "policy/rate_limit.hpp"
 

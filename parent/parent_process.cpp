@@ -20,23 +20,23 @@
 #include "common/process_start.hpp"
 #include "common/secret_page.hpp"
 #include "common/upstream_url.hpp"
-#include "parent/access_control.hpp"
-#include "parent/credential.hpp"
+#include "parent/users/access_control.hpp"
+#include "parent/key/credential.hpp"
 #include "parent/descriptor_budget.hpp"
-#include "parent/exchange_dump.hpp"
-#include "parent/filesystem.hpp"
-#include "parent/hardening.hpp"
-#include "parent/key_intake.hpp"
+#include "parent/upstream/exchange_dump.hpp"
+#include "parent/files/filesystem.hpp"
+#include "parent/workers/hardening.hpp"
+#include "parent/key/key_intake.hpp"
 #include "parent/listener.hpp"
 #include "parent/loop_mailbox.hpp"
-#include "parent/oidc_startup.hpp"
-#include "parent/server_info.hpp"
-#include "parent/supervisor.hpp"
+#include "parent/oidc/oidc_startup.hpp"
+#include "parent/files/server_info.hpp"
+#include "parent/workers/supervisor.hpp"
 #include "parent/systemd.hpp"
-#include "parent/tls_context.hpp"
+#include "parent/upstream/tls_context.hpp"
 #include "parent/unix_listener.hpp"
-#include "parent/upstream_pool.hpp"
-#include "parent/upstream_proxy_route.hpp"
+#include "parent/upstream/upstream_pool.hpp"
+#include "parent/upstream/upstream_proxy_route.hpp"
 #include "parent/upstream_shard.hpp"
 
 namespace proxy {
@@ -264,7 +264,7 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
         }
         p.dump = std::make_unique<DumpWriter>(o.dump_dir, url.host_header);
     }
-    // Root, or User= with AmbientCapabilities= (parent/hardening.hpp).
+    // Root, or User= with AmbientCapabilities= (parent/workers/hardening.hpp).
     if (int st = prepare_worker_setup(o.worker_user, o.chroot_dir, error); st != exit_code::ok)
         return fail(st, error);
 

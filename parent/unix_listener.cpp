@@ -11,7 +11,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "parent/trusted_path.hpp"
+#include "parent/files/trusted_path.hpp"
 
 namespace proxy {
 

@@ -4,7 +4,7 @@
 // --listen-unix-group; a stale socket left by an earlier run is replaced, any
 // other file at PATH is an error. PATH's directory, and every one on the way,
 // must be one that only root and the parent's own user can change, or sticky
-// (parent/trusted_path.hpp).
+// (parent/files/trusted_path.hpp).
 #pragma once
 
 #include <string>

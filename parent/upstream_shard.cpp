@@ -6,7 +6,7 @@
 
 #include "common/event_base.hpp"
 #include "common/log.hpp"
-#include "parent/access_control.hpp"
+#include "parent/users/access_control.hpp"
 
 namespace proxy {
 

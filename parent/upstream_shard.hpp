@@ -24,9 +24,9 @@
 #include "common/event_ptr.hpp"
 #include "parent/loop_mailbox.hpp"
 #include "parent/parent_ptr.hpp"
-#include "parent/supervisor.hpp"
-#include "parent/upstream_exchange.hpp"
-#include "parent/upstream_pool.hpp"
+#include "parent/workers/supervisor.hpp"
+#include "parent/upstream/upstream_exchange.hpp"
+#include "parent/upstream/upstream_pool.hpp"
 
 namespace proxy {
 

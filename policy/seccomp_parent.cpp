@@ -7,7 +7,7 @@
 //
 // Respawn. The parent restarts dead workers with fork + execveat(exe_fd, "",
 // argv, envp, AT_EMPTY_PATH), where exe_fd is the worker executable opened
-// and checked at start (parent/hardening.hpp). A seccomp filter is inherited by children and
+// and checked at start (parent/workers/hardening.hpp). A seccomp filter is inherited by children and
 // survives execve, so a respawned worker runs the dynamic loader and its
 // whole pre-sandbox setup (getpwnam, chroot, setresuid, capabilities, rlimits,
 // prctl, seccomp) under THIS filter; its own filter is then stacked on top and
