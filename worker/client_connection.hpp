@@ -27,11 +27,11 @@ class ClientConnection {
     ClientConnection& operator=(const ClientConnection&) = delete;
 
     // Parent -> worker messages for this connection's current stream.
-    void on_resp_head(const ipc::ResponseStart& start);
+    void on_resp_head(const ipc::RespHead& start);
     void on_resp_body(std::string_view data);
     void on_resp_end();
     void on_resp_abort();
-    void on_resp_error(const ipc::ErrorReply& error);
+    void on_resp_error(const ipc::RespError& error);
     void on_req_credit(std::uint32_t bytes);
     // The parent's answer to our ShutdownAsk for GET /shutdown on this connection.
     void on_shutdown_answer(ipc::ShutdownVerdict verdict);

@@ -48,13 +48,13 @@ void ClientConnection::send_error(int status, const char* type, const char* code
                                   std::string_view message, bool note, std::uint32_t retry_after) {
     if (closed_ || closing_) return;
     if (note) {
-        ipc::RefusalNote n;
+        ipc::Refused n;
         n.conn = conn_id_;
         n.status = static_cast<std::uint16_t>(status);
         n.code = code;
-        n.method = head_.method.substr(0, ipc::kMaxNotePath);
-        n.path = head_.target.substr(0, ipc::kMaxNotePath);
-        worker_.channel().send(ipc::Type::Refused, 0, ipc::encode_refusal_note(n));
+        n.method = head_.method.substr(0, ipc::kMaxRefusedField);
+        n.path = head_.target.substr(0, ipc::kMaxRefusedField);
+        worker_.channel().send(ipc::Type::Refused, 0, ipc::encode_refused(n));
     }
     std::string body = json_error_body(message, type, code);
     HeaderList headers{{"Content-Type", "application/json"}};
@@ -70,7 +70,7 @@ void ClientConnection::refuse(const Refusal& r) {
     send_error(r.status, r.type, r.code, r.message);
 }
 
-void ClientConnection::on_resp_head(const ipc::ResponseStart& start) {
+void ClientConnection::on_resp_head(const ipc::RespHead& start) {
     if (resp_ != RespState::Waiting || closed_) return;
     resp_ = RespState::Streaming;
     resp_uncredited_ = 0;
@@ -129,7 +129,7 @@ void ClientConnection::on_resp_abort() {
     close_after_flush();
 }
 
-void ClientConnection::on_resp_error(const ipc::ErrorReply& error) {
+void ClientConnection::on_resp_error(const ipc::RespError& error) {
     if (closed_) return;
     worker_.end_stream(stream_);
     stream_ = 0;

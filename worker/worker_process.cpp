@@ -266,7 +266,7 @@ void WorkerProcess::on_message(const ipc::MessageView& msg) {
     switch (msg.type) {
         case ipc::Type::RespHead: {
             std::string_view body;  // kFlagBody: the first body bytes
-            auto start = ipc::decode_response_start(msg.payload, msg.flags, body);
+            auto start = ipc::decode_resp_head(msg.payload, msg.flags, body);
             if (!start) {
                 conn->on_resp_abort();
                 break;
@@ -287,7 +287,7 @@ void WorkerProcess::on_message(const ipc::MessageView& msg) {
             conn->on_resp_abort();
             break;
         case ipc::Type::RespError:
-            if (auto err = ipc::decode_error(msg.payload))
+            if (auto err = ipc::decode_resp_error(msg.payload))
                 conn->on_resp_error(*err);
             else
                 conn->on_resp_abort();

@@ -9,11 +9,11 @@
 
 #include "common/http_head.hpp"
 #include "common/log.hpp"
-#include "parent/users/access_control.hpp"
 #include "parent/key/credential.hpp"
 #include "parent/upstream/exchange_dump.hpp"
 #include "parent/upstream/response_head_parser.hpp"
 #include "parent/upstream/tls_context.hpp"
+#include "parent/users/access_control.hpp"
 #include "policy/header_policy.hpp"
 
 namespace proxy {
@@ -24,7 +24,7 @@ constexpr std::uint64_t kCreditBatch = 16 * 1024;
 }  // namespace
 
 UpstreamExchange::UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
-                                   ipc::OpenRequest request)
+                                   ipc::ReqOpen request)
     : env_(env),
       sink_(sink),
       stream_(stream),
@@ -167,7 +167,7 @@ void UpstreamExchange::on_client_gone() {
     } else {
         const Refusal& r = refusal::kClientGone;
         sink_.send_to_worker(ipc::Type::RespError, stream_,
-                             ipc::encode_error({r.status, r.code, r.message, {}, 0}));
+                             ipc::encode_resp_error({r.status, r.code, r.message, {}, 0}));
     }
     on_cancel();
 }
@@ -340,8 +340,8 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
         record_.outcome = "upstream_error";
         record_.status = r.status;
         LOG_WARN("upstream error (%s, answering %u): %s", r.code, r.status, detail.c_str());
-        ipc::ErrorReply e{r.status, r.code, r.message, {}, 0};
-        sink_.send_to_worker(ipc::Type::RespError, stream_, ipc::encode_error(e));
+        ipc::RespError e{r.status, r.code, r.message, {}, 0};
+        sink_.send_to_worker(ipc::Type::RespError, stream_, ipc::encode_resp_error(e));
     }
     if (dump_) dump_->response_done();
     finish(ExchangeEnd::UpstreamError);

@@ -16,8 +16,8 @@
 #include "common/http_types.hpp"
 #include "common/ipc.hpp"
 #include "common/options.hpp"
-#include "parent/users/peer_identity.hpp"
 #include "parent/upstream/upstream_pool.hpp"
+#include "parent/users/peer_identity.hpp"
 #include "parent/users/usage_scanner.hpp"
 #include "policy/refusal.hpp"
 
@@ -75,7 +75,7 @@ const char* exchange_end_name(ExchangeEnd end);
 class UpstreamExchange {
   public:
     UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
-                     ipc::OpenRequest request);
+                     ipc::ReqOpen request);
     ~UpstreamExchange();
     UpstreamExchange(const UpstreamExchange&) = delete;
     UpstreamExchange& operator=(const UpstreamExchange&) = delete;
@@ -134,7 +134,7 @@ class UpstreamExchange {
     UpstreamEnv& env_;
     StreamSink& sink_;
     std::uint32_t stream_;
-    ipc::OpenRequest request_;
+    ipc::ReqOpen request_;
     std::unique_ptr<UpstreamConnection> conn_;
     EvBufferPtr pending_;  // request bytes written before the connection is up
     Phase phase_ = Phase::Connecting;

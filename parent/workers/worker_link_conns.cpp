@@ -123,7 +123,7 @@ bool WorkerLink::answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange
 }
 
 bool WorkerLink::answer_refused(const ipc::MessageView& m, UpstreamExchange*) {
-    auto note = ipc::decode_refusal_note(m.payload);
+    auto note = ipc::decode_refused(m.payload);
     if (!note) return false;
     if (env_.access == nullptr) return true;
     // A refusal on a connection already closed is still worth a line; it
