@@ -26,13 +26,15 @@ class ClientConnection {
     ClientConnection(const ClientConnection&) = delete;
     ClientConnection& operator=(const ClientConnection&) = delete;
 
-    // Parent -> worker messages for this connection's current stream.
+    // Parent -> worker messages for this connection's current stream, from
+    // ParentLink's heard_X (worker/parent_link.hpp).
     void on_resp_head(const ipc::RespHead& start);
     void on_resp_body(std::string_view data);
     void on_resp_end();
     void on_resp_abort();
     void on_resp_error(const ipc::RespError& error);
-    void on_req_credit(std::uint32_t bytes);
+    // False when the parent credits more than we sent (fatal).
+    bool on_req_credit(std::uint32_t bytes);
     // The parent's answer to our ShutdownAsk for GET /shutdown on this connection.
     void on_shutdown_answer(ipc::ShutdownVerdict verdict);
     std::uint32_t conn_id() const { return conn_id_; }

@@ -54,7 +54,7 @@ void ClientConnection::send_error(int status, const char* type, const char* code
         n.code = code;
         n.method = head_.method.substr(0, ipc::kMaxRefusedField);
         n.path = head_.target.substr(0, ipc::kMaxRefusedField);
-        worker_.channel().send(ipc::Type::Refused, 0, ipc::encode_refused(n));
+        worker_.parent().ask_refused(n);
     }
     std::string body = json_error_body(message, type, code);
     HeaderList headers{{"Content-Type", "application/json"}};
@@ -170,8 +170,7 @@ void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* 
     std::uint64_t credit = self->resp_uncredited_ - pending;
     if (credit < kCreditBatch && pending != 0) return;
     self->resp_uncredited_ -= credit;
-    self->worker_.channel().send(ipc::Type::RespCredit, self->stream_,
-                                 ipc::encode_u32(static_cast<std::uint32_t>(credit)));
+    self->worker_.parent().ask_resp_credit(self->stream_, static_cast<std::uint32_t>(credit));
 }
 
 // Every byte added to the output, whatever wrote it, schedules one direct
