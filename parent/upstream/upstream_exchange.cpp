@@ -163,11 +163,10 @@ void UpstreamExchange::on_client_gone() {
     // The parent saw the client leave before the worker said so: the
     // worker's stream ends too (it may never say: it may be compromised).
     if (phase_ == Phase::Body) {
-        sink_.send_to_worker(ipc::Type::RespAbort, stream_, {});
+        sink_.tell_resp_abort(stream_);
     } else {
         const Refusal& r = refusal::kClientGone;
-        sink_.send_to_worker(ipc::Type::RespError, stream_,
-                             ipc::encode_resp_error({r.status, r.code, r.message, {}, 0}));
+        sink_.tell_resp_error(stream_, {r.status, r.code, r.message, {}, 0});
     }
     on_cancel();
 }
@@ -235,8 +234,7 @@ void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* 
     std::uint64_t credit = self->req_uncredited_ - pending;
     if (credit < kCreditBatch && pending != 0) return;
     self->req_uncredited_ -= credit;
-    self->sink_.send_to_worker(ipc::Type::ReqCredit, self->stream_,
-                               ipc::encode_u32(static_cast<std::uint32_t>(credit)));
+    self->sink_.tell_req_credit(self->stream_, static_cast<std::uint32_t>(credit));
 }
 
 void UpstreamExchange::on_read(void* arg) {
@@ -299,17 +297,14 @@ void UpstreamExchange::deliver(std::string_view data) {
     record_.response_bytes += data.size();
     if (usage_) usage_->feed(data);
     resp_body_bytes_ += data.size();
-    for (std::size_t off = 0; off < data.size(); off += ipc::kMaxPayload) {
-        auto piece = data.substr(off, ipc::kMaxPayload);
-        sink_.send_to_worker(ipc::Type::RespBody, stream_, piece);
-    }
+    sink_.tell_resp_body(stream_, data);
     resp_inflight_ += data.size();
 }
 
 void UpstreamExchange::response_complete() {
     if (phase_ == Phase::Finished) return;
     phase_ = Phase::Finished;
-    sink_.send_to_worker(ipc::Type::RespEnd, stream_, {});
+    sink_.tell_resp_end(stream_);
     if (dump_) dump_->response_done();
     const bool request_complete = whole_request_queued();
     // Its ACK rides on the next request, as the kernel intends.
@@ -335,13 +330,12 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
     if (head_sent) {
         record_.outcome = "aborted";
         LOG_WARN("stream %u aborted: %s", stream_, detail.c_str());
-        sink_.send_to_worker(ipc::Type::RespAbort, stream_, {});
+        sink_.tell_resp_abort(stream_);
     } else {
         record_.outcome = "upstream_error";
         record_.status = r.status;
         LOG_WARN("upstream error (%s, answering %u): %s", r.code, r.status, detail.c_str());
-        ipc::RespError e{r.status, r.code, r.message, {}, 0};
-        sink_.send_to_worker(ipc::Type::RespError, stream_, ipc::encode_resp_error(e));
+        sink_.tell_resp_error(stream_, {r.status, r.code, r.message, {}, 0});
     }
     if (dump_) dump_->response_done();
     finish(ExchangeEnd::UpstreamError);

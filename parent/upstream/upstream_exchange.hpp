@@ -16,6 +16,7 @@
 #include "common/http_types.hpp"
 #include "common/ipc.hpp"
 #include "common/options.hpp"
+#include "parent/upstream/stream_sink.hpp"
 #include "parent/upstream/upstream_pool.hpp"
 #include "parent/users/peer_identity.hpp"
 #include "parent/users/usage_scanner.hpp"
@@ -27,21 +28,6 @@ class AccessControl;
 class Credential;
 class ExchangeDump;
 class DumpWriter;
-
-// What an exchange needs from the worker link that owns it.
-class StreamSink {
-  public:
-    virtual ~StreamSink() = default;
-    virtual void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) = 0;
-    // The exchange is over; the sink destroys it later (not from inside).
-    virtual void exchange_done(std::uint32_t stream) = 0;
-    // The worker is behind on what it was sent: an exchange stops reading
-    // upstream and asks to be told (UpstreamExchange::on_room) when there is
-    // room again. Per-stream credit bounds what a live stream has in flight;
-    // this bounds what the finished ones left queued, and response heads.
-    virtual bool backlogged() const { return false; }
-    virtual void wait_for_room(std::uint32_t /*stream*/) {}
-};
 
 struct UpstreamEnv {
     UpstreamPool& pool;

@@ -83,7 +83,7 @@ bool UpstreamExchange::parse_head() {
         return false;
     }
     if (dump_) dump_->response_head(resp_head_.status, start.headers);
-    sink_.send_to_worker(ipc::Type::RespHead, stream_, payload);
+    sink_.tell_resp_head(stream_, payload);
     phase_ = Phase::Body;
     resp_remaining_ = resp_head_.content_length;
     if (resp_head_.framing == BodyFraming::Chunked) chunked_.emplace();

@@ -248,7 +248,7 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
                          refusal::kClientGone.message,
                          {},
                          0};
-        send_to_worker(ipc::Type::RespError, m.stream, ipc::encode_resp_error(e));
+        tell_resp_error(m.stream, e);
         return true;
     }
     const PeerIdentity who = conn->second->who;
@@ -321,7 +321,7 @@ void WorkerLink::audit_refusal(const PeerIdentity& who, AuditRecord& a) {
 void WorkerLink::refuse_open(std::uint32_t stream, const PeerIdentity& who, const Refusal& r,
                              std::uint32_t retry_after) {
     ipc::RespError e{r.status, r.code, r.message, r.type, retry_after};
-    send_to_worker(ipc::Type::RespError, stream, ipc::encode_resp_error(e));
+    tell_resp_error(stream, e);
     AuditRecord a;
     a.method = "POST";
     a.path = "/v1/responses";

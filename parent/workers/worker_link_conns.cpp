@@ -118,8 +118,12 @@ bool WorkerLink::answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange
         a.code = refused->code;
         audit_refusal(c.who, a);
     }
-    send_to_worker(ipc::Type::ShutdownAnswer, 0, ipc::encode_shutdown_answer(*id, verdict));
+    tell_shutdown_answer(*id, verdict);
     return true;
+}
+
+void WorkerLink::tell_shutdown_answer(std::uint32_t conn, ipc::ShutdownVerdict verdict) {
+    send_to_worker(ipc::Type::ShutdownAnswer, 0, ipc::encode_shutdown_answer(conn, verdict));
 }
 
 bool WorkerLink::answer_refused(const ipc::MessageView& m, UpstreamExchange*) {
