@@ -132,7 +132,7 @@ void ClientConnection::handle_head(std::string_view block) {
     resp_ = RespState::Waiting;
     body_remaining_ = head_.content_length;
     body_seen_ = 0;
-    req_uncredited_ = 0;
+    req_window_.clear();
     if (head_.framing == BodyFraming::Chunked) chunked_.emplace();
     if (head_.framing == BodyFraming::None ||
         (head_.framing == BodyFraming::Length && head_.content_length == 0)) {
@@ -153,7 +153,7 @@ void ClientConnection::pump_body() {
     while (req_ == ReqState::Body && !closed_ && !closing_) {
         // Flow control: the upstream has not taken what we sent; stop
         // consuming, and update_reading stops reading the socket at read_cap.
-        if (req_uncredited_ >= kStreamWindow) return;
+        if (req_window_.full()) return;
         std::size_t len = evbuffer_get_length(in);
         if (len == 0) return;
         std::size_t want = std::min<std::size_t>(len, ipc::kMaxPayload);
@@ -164,7 +164,7 @@ void ClientConnection::pump_body() {
         std::string_view avail(p, want);
         if (head_.framing == BodyFraming::Length) {
             worker_.parent().ask_req_body(stream_, avail);
-            req_uncredited_ += want;
+            req_window_.sent(want);
             body_remaining_ -= want;
             evbuffer_drain(in, want);
             if (body_remaining_ == 0) request_body_done();
@@ -185,7 +185,7 @@ void ClientConnection::pump_body() {
                 return;
             }
             worker_.parent().ask_req_body(stream_, data);
-            req_uncredited_ += data.size();
+            req_window_.sent(data.size());
         }
         evbuffer_drain(in, consumed);
         if (st == ChunkedDecoder::Status::Done)
@@ -233,8 +233,7 @@ void ClientConnection::on_shutdown_answer(ipc::ShutdownVerdict verdict) {
 
 bool ClientConnection::on_req_credit(std::uint32_t bytes) {
     // The parent credits what the upstream took of what we sent: never more.
-    if (bytes > req_uncredited_) return false;
-    req_uncredited_ -= bytes;
+    if (!req_window_.take_credit(bytes)) return false;
     if (req_ == ReqState::Body) pump_body();
     return true;
 }

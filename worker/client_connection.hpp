@@ -12,6 +12,7 @@
 #include "common/event_ptr.hpp"
 #include "common/http_types.hpp"
 #include "common/ipc.hpp"
+#include "common/stream_window.hpp"
 
 namespace proxy {
 
@@ -125,10 +126,10 @@ class ClientConnection {
     std::uint64_t body_remaining_ = 0;  // Length framing
     std::uint64_t body_seen_ = 0;
     std::optional<ChunkedDecoder> chunked_;
-    std::uint64_t req_uncredited_ = 0;  // body bytes sent to the parent, not yet taken upstream
-    bool resp_chunked_ = false;         // we frame the body with chunked coding
+    StreamWindow req_window_;    // we send: what the upstream has not taken yet
+    bool resp_chunked_ = false;  // we frame the body with chunked coding
     bool resp_close_delimited_ = false;
-    std::uint64_t resp_uncredited_ = 0;  // body bytes handed to us, not yet taken by the client
+    StreamWindow resp_window_;  // we receive: credit the parent what the client took
 };
 
 }  // namespace proxy

@@ -12,12 +12,6 @@
 
 namespace proxy {
 
-namespace {
-// Send response-body credit to the parent once this much has drained, or
-// whenever the client's output buffer runs empty.
-constexpr std::uint64_t kCreditBatch = 16 * 1024;
-}  // namespace
-
 void ClientConnection::write_response_head(int status, const HeaderList& headers,
                                            BodyFraming framing, std::uint64_t length,
                                            bool keep_alive) {
@@ -73,7 +67,7 @@ void ClientConnection::refuse(const Refusal& r) {
 void ClientConnection::on_resp_head(const ipc::RespHead& start) {
     if (resp_ != RespState::Waiting || closed_) return;
     resp_ = RespState::Streaming;
-    resp_uncredited_ = 0;
+    resp_window_.clear();
     resp_chunked_ = false;
     resp_close_delimited_ = false;
     if (start.framing != BodyFraming::Length) {
@@ -101,7 +95,9 @@ void ClientConnection::on_resp_body(std::string_view data) {
     if (resp_chunked_) evbuffer_add_printf(out, "%zx\r\n", data.size());
     evbuffer_add(out, data.data(), data.size());
     if (resp_chunked_) evbuffer_add(out, "\r\n", 2);
-    resp_uncredited_ += data.size();
+    // The parent stops reading the upstream when the window is full; whether
+    // it overran is not checked here: the parent is the trusted side.
+    (void)resp_window_.received(data.size());
 }
 
 void ClientConnection::on_resp_end() {
@@ -164,13 +160,11 @@ void ClientConnection::exchange_finished() {
 
 void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
     auto* self = static_cast<ClientConnection*>(arg);
-    if (info->n_deleted == 0 || self->stream_ == 0 || self->resp_uncredited_ == 0) return;
-    std::uint64_t pending = evbuffer_get_length(buf);
-    if (self->resp_uncredited_ <= pending) return;
-    std::uint64_t credit = self->resp_uncredited_ - pending;
-    if (credit < kCreditBatch && pending != 0) return;
-    self->resp_uncredited_ -= credit;
-    self->worker_.parent().ask_resp_credit(self->stream_, static_cast<std::uint32_t>(credit));
+    if (info->n_deleted == 0 || self->stream_ == 0) return;
+    // Response credit for what the client took: at most the window and a
+    // piece, so it fits the message's u32.
+    if (std::uint64_t credit = self->resp_window_.grant(evbuffer_get_length(buf)))
+        self->worker_.parent().ask_resp_credit(self->stream_, static_cast<std::uint32_t>(credit));
 }
 
 // Every byte added to the output, whatever wrote it, schedules one direct

@@ -22,10 +22,6 @@ namespace proxy {
 
 class ClientConnection;
 
-// Flow-control window per stream and direction: how many body bytes may be in
-// flight between the client socket and the upstream socket.
-inline constexpr std::uint32_t kStreamWindow = 256 * 1024;
-
 class WorkerProcess {
   public:
     explicit WorkerProcess(const Options& options);

@@ -16,6 +16,7 @@
 #include "common/http_types.hpp"
 #include "common/ipc.hpp"
 #include "common/options.hpp"
+#include "common/stream_window.hpp"
 #include "parent/upstream/stream_sink.hpp"
 #include "parent/upstream/upstream_pool.hpp"
 #include "parent/users/peer_identity.hpp"
@@ -92,7 +93,7 @@ class UpstreamExchange {
     // usage the upstream reported, else an estimate from what passed so far.
     TokenCharge charge() const;
     ExchangeEnd end() const { return end_; }
-    std::uint64_t uncredited_request_bytes() const { return req_uncredited_; }
+    std::uint64_t uncredited_request_bytes() const { return req_window_.uncredited(); }
 
   private:
     enum class Phase { Connecting, AwaitHead, Body, Finished };
@@ -129,14 +130,14 @@ class UpstreamExchange {
 
     bool req_done_ = false;
     std::uint64_t req_body_bytes_ = 0;
-    std::uint64_t req_uncredited_ = 0;
+    StreamWindow req_window_;  // we receive: credit the worker what the upstream took
 
     ResponseHead resp_head_;
     std::optional<ChunkedDecoder> chunked_;
     std::uint64_t resp_remaining_ = 0;
-    std::uint64_t resp_inflight_ = 0;  // sent to the worker, not yet credited
-    bool read_paused_ = false;         // the window is full: waiting for credit
-    bool paused_for_room_ = false;     // the worker's channel is backlogged
+    StreamWindow resp_window_;      // we send: what the client has not taken yet
+    bool read_paused_ = false;      // the window is full: waiting for credit
+    bool paused_for_room_ = false;  // the worker's channel is backlogged
     bool got_response_bytes_ = false;
     // The whole request was handed to the upstream's socket, or it answered:
     // from here on the request costs at least its input.
