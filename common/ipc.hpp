@@ -2,8 +2,14 @@
 // carries exactly one message: a fixed 12-byte little-endian header and a
 // payload of at most kMaxPayload bytes.
 //
-// Naming: a worker-side function that asks is `ask_X`, the parent's handler
-// that answers is `answer_X` (as OpenSSH's mm_X / mm_answer_X).
+// Naming, so that grepping one stem finds both halves of an exchange (as
+// OpenSSH's mm_X / mm_answer_X): message Type::ReqOpen carries struct ReqOpen,
+// encoded by encode_req_open and decoded by decode_req_open. The worker sends
+// it from ParentLink::ask_req_open (worker/parent_link.hpp) and the parent
+// takes it in WorkerLink::answer_req_open (parent/workers/worker_link.hpp);
+// the parent sends from tell_X (StreamSink, parent/upstream/stream_sink.hpp)
+// and the worker takes it in ParentLink::heard_X. Each side receives through
+// one table: kAnswers in the parent, kHeard in the worker.
 #pragma once
 
 #include <cstddef>
