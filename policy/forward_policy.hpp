@@ -27,7 +27,7 @@ ForwardRules make_forward_rules(const Options& opts);
 // nullopt: forward it. The worker's own parser never produces UntilClose
 // framing, a Content-Length over --max-body-size or a header list the filter
 // could not have made; a fault on those is the parent's evidence.
-std::optional<HeaderFault> check_forwarded_request(const ipc::OpenRequest& open,
+std::optional<HeaderFault> check_forwarded_request(const ipc::ReqOpen& open,
                                                    const ForwardRules& rules);
 
 }  // namespace proxy

@@ -21,7 +21,7 @@ namespace proxy {
 WorkerProcess::WorkerProcess(const Options& options) : options_(options) {}
 
 WorkerProcess::~WorkerProcess() {
-    // Connections reference the base and channel: free them first.
+    // Connections reference the base and the parent link: free them first.
     dirty_.clear();
     graveyard_.clear();
     connections_.clear();
@@ -53,7 +53,7 @@ int WorkerProcess::run() {
         LOG_ERROR("cannot create event base");
         return exit_code::runtime;
     }
-    channel_ = std::make_unique<Channel>(base_.get(), UniqueFd(kWorkerIpcFd), *this);
+    parent_ = std::make_unique<ParentLink>(base_.get(), UniqueFd(kWorkerIpcFd), *this);
     listener_.reset(evconnlistener_new(base_.get(), &WorkerProcess::on_accept, this,
                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
                                        kWorkerListenFd));
@@ -124,7 +124,7 @@ void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* pee
     // the peer socket, or SO_PEERCRED), not from anything we say.
     const std::uint32_t id = self->next_conn_++;
     if (self->next_conn_ == 0) self->next_conn_ = 1;
-    if (!self->channel_->send_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(id), fd)) {
+    if (!self->parent_->ask_conn_open(id, fd)) {
         LOG_WARN(
             "cannot hand a new connection to the parent (channel down or out of "
             "descriptors); closing it");
@@ -196,7 +196,7 @@ void WorkerProcess::connection_closed(ClientConnection* conn) {
     if (it == connections_.end()) return;
     arrival_order_.remove(conn);
     conn_ids_.erase(conn->conn_id());
-    channel_->send(ipc::Type::ConnClose, 0, ipc::encode_u32(conn->conn_id()));
+    parent_->ask_conn_close(conn->conn_id());
     // The connection is usually deep in its own callback: free it later.
     graveyard_.push_back(std::move(it->second));
     connections_.erase(it);
@@ -237,73 +237,18 @@ void WorkerProcess::on_flush(evutil_socket_t, short, void* arg) {
     batch.clear();
 }
 
-void WorkerProcess::on_message(const ipc::MessageView& msg) {
-    if (!ipc::is_parent_to_worker(msg.type)) {
-        LOG_ERROR("parent sent %s; exiting", ipc::type_name(msg.type));
-        exit_status_ = exit_code::runtime;
-        event_base_loopbreak(base_.get());
-        return;
-    }
-    if (msg.type == ipc::Type::ShutdownAnswer) {
-        auto answer = ipc::decode_shutdown_answer(msg.payload);
-        if (!answer) return;
-        // A connection that left meanwhile gets nothing.
-        if (auto c = conn_ids_.find(answer->first); c != conn_ids_.end())
-            c->second->on_shutdown_answer(answer->second);
-        return;
-    }
-    auto it = streams_.find(msg.stream);
-    // A stream whose client already left: the parent learns from our cancel.
-    if (it == streams_.end()) return;
-    ClientConnection* conn = it->second;
-    // What rode along may find the stream ended by what came before it; only
-    // a stream that is still this connection's gets the rest.
-    auto still_open = [&] {
-        auto again = streams_.find(msg.stream);
-        return again != streams_.end() && again->second == conn;
-    };
-    const bool last = (msg.flags & ipc::kFlagLast) != 0;
-    switch (msg.type) {
-        case ipc::Type::RespHead: {
-            std::string_view body;  // kFlagBody: the first body bytes
-            auto start = ipc::decode_response_start(msg.payload, msg.flags, body);
-            if (!start) {
-                conn->on_resp_abort();
-                break;
-            }
-            conn->on_resp_head(*start);
-            if (!body.empty() && still_open()) conn->on_resp_body(body);
-            if (last && still_open()) conn->on_resp_end();
-            break;
-        }
-        case ipc::Type::RespBody:
-            conn->on_resp_body(msg.payload);
-            if (last && still_open()) conn->on_resp_end();
-            break;
-        case ipc::Type::RespEnd:
-            conn->on_resp_end();
-            break;
-        case ipc::Type::RespAbort:
-            conn->on_resp_abort();
-            break;
-        case ipc::Type::RespError:
-            if (auto err = ipc::decode_error(msg.payload))
-                conn->on_resp_error(*err);
-            else
-                conn->on_resp_abort();
-            break;
-        case ipc::Type::ReqCredit:
-            if (auto n = ipc::decode_u32(msg.payload)) conn->on_req_credit(*n);
-            break;
-        default:
-            break;
-    }
+ClientConnection* WorkerProcess::stream_client(std::uint32_t stream) const {
+    auto it = streams_.find(stream);
+    return it == streams_.end() ? nullptr : it->second;
 }
 
-void WorkerProcess::on_channel_down(const char* why, bool) {
-    // Without the parent nothing can be served: leave at once.
-    LOG_WARN("channel to parent lost (%s); exiting", why);
-    exit_status_ = exit_code::runtime;
+ClientConnection* WorkerProcess::client(std::uint32_t conn_id) const {
+    auto it = conn_ids_.find(conn_id);
+    return it == conn_ids_.end() ? nullptr : it->second;
+}
+
+void WorkerProcess::quit(int status) {
+    exit_status_ = status;
     event_base_loopbreak(base_.get());
 }
 

@@ -9,22 +9,17 @@
 
 #include "common/http_head.hpp"
 #include "common/log.hpp"
-#include "parent/users/access_control.hpp"
 #include "parent/key/credential.hpp"
 #include "parent/upstream/exchange_dump.hpp"
 #include "parent/upstream/response_head_parser.hpp"
 #include "parent/upstream/tls_context.hpp"
+#include "parent/users/access_control.hpp"
 #include "policy/header_policy.hpp"
 
 namespace proxy {
 
-namespace {
-constexpr std::uint32_t kWindow = 256 * 1024;  // matches the worker's window
-constexpr std::uint64_t kCreditBatch = 16 * 1024;
-}  // namespace
-
 UpstreamExchange::UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
-                                   ipc::OpenRequest request)
+                                   ipc::ReqOpen request)
     : env_(env),
       sink_(sink),
       stream_(stream),
@@ -137,8 +132,7 @@ bool UpstreamExchange::on_req_body(std::string_view data) {
     if (request_.framing == BodyFraming::Length && req_body_bytes_ > request_.content_length)
         return false;
     // A worker that ignores the credit window is trying to make us buffer.
-    req_uncredited_ += data.size();
-    if (req_uncredited_ > 2ull * kWindow + ipc::kMaxPayload) return false;
+    if (!req_window_.received(data.size())) return false;
     if (dump_) dump_->request_body(data);
     if (phase_ == Phase::Finished || data.empty()) return true;
     append_body(data);
@@ -163,11 +157,10 @@ void UpstreamExchange::on_client_gone() {
     // The parent saw the client leave before the worker said so: the
     // worker's stream ends too (it may never say: it may be compromised).
     if (phase_ == Phase::Body) {
-        sink_.send_to_worker(ipc::Type::RespAbort, stream_, {});
+        sink_.tell_resp_abort(stream_);
     } else {
         const Refusal& r = refusal::kClientGone;
-        sink_.send_to_worker(ipc::Type::RespError, stream_,
-                             ipc::encode_error({r.status, r.code, r.message, {}, 0}));
+        sink_.tell_resp_error(stream_, {r.status, r.code, r.message, {}, 0});
     }
     on_cancel();
 }
@@ -194,9 +187,8 @@ void UpstreamExchange::on_cancel() {
 bool UpstreamExchange::on_resp_credit(std::uint32_t bytes) {
     // Credit is for bytes the client took of what we sent: never more. A
     // worker that says otherwise would have us queue upstream bytes at will.
-    if (bytes > resp_inflight_) return false;
-    resp_inflight_ -= bytes;
-    if (read_paused_ && resp_inflight_ < kWindow && conn_ && phase_ == Phase::Body) {
+    if (!resp_window_.take_credit(bytes)) return false;
+    if (read_paused_ && !resp_window_.full() && conn_ && phase_ == Phase::Body) {
         read_paused_ = false;
         if (paused_for_room_) return true;
         conn_->transport->set_reading(true);
@@ -223,20 +215,16 @@ void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* 
     auto* self = static_cast<UpstreamExchange*>(arg);
     if (info->n_deleted != 0 && evbuffer_get_length(buf) == 0 && self->whole_request_queued())
         self->request_sent_ = true;
-    if (info->n_deleted == 0 || self->req_uncredited_ == 0) return;
+    if (info->n_deleted == 0 || self->req_window_.uncredited() == 0) return;
     if (self->req_done_) {
         // The whole body is here: no more will come, no credit is needed
         // (most requests; it saves the worker a wakeup per request).
-        self->req_uncredited_ = 0;
+        self->req_window_.clear();
         return;
     }
-    std::uint64_t pending = evbuffer_get_length(buf);
-    if (self->req_uncredited_ <= pending) return;
-    std::uint64_t credit = self->req_uncredited_ - pending;
-    if (credit < kCreditBatch && pending != 0) return;
-    self->req_uncredited_ -= credit;
-    self->sink_.send_to_worker(ipc::Type::ReqCredit, self->stream_,
-                               ipc::encode_u32(static_cast<std::uint32_t>(credit)));
+    // At most the window and a piece: it fits the message's u32.
+    if (std::uint64_t credit = self->req_window_.grant(evbuffer_get_length(buf)))
+        self->sink_.tell_req_credit(self->stream_, static_cast<std::uint32_t>(credit));
 }
 
 void UpstreamExchange::on_read(void* arg) {
@@ -259,7 +247,7 @@ void UpstreamExchange::process_input() {
             continue;
         }
         if (phase_ != Phase::Body) return;
-        if (resp_inflight_ >= kWindow) {
+        if (resp_window_.full()) {
             // Flow control: the client is slower than the upstream.
             read_paused_ = true;
             conn_->transport->set_reading(false);
@@ -299,17 +287,14 @@ void UpstreamExchange::deliver(std::string_view data) {
     record_.response_bytes += data.size();
     if (usage_) usage_->feed(data);
     resp_body_bytes_ += data.size();
-    for (std::size_t off = 0; off < data.size(); off += ipc::kMaxPayload) {
-        auto piece = data.substr(off, ipc::kMaxPayload);
-        sink_.send_to_worker(ipc::Type::RespBody, stream_, piece);
-    }
-    resp_inflight_ += data.size();
+    sink_.tell_resp_body(stream_, data);
+    resp_window_.sent(data.size());
 }
 
 void UpstreamExchange::response_complete() {
     if (phase_ == Phase::Finished) return;
     phase_ = Phase::Finished;
-    sink_.send_to_worker(ipc::Type::RespEnd, stream_, {});
+    sink_.tell_resp_end(stream_);
     if (dump_) dump_->response_done();
     const bool request_complete = whole_request_queued();
     // Its ACK rides on the next request, as the kernel intends.
@@ -335,13 +320,12 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
     if (head_sent) {
         record_.outcome = "aborted";
         LOG_WARN("stream %u aborted: %s", stream_, detail.c_str());
-        sink_.send_to_worker(ipc::Type::RespAbort, stream_, {});
+        sink_.tell_resp_abort(stream_);
     } else {
         record_.outcome = "upstream_error";
         record_.status = r.status;
         LOG_WARN("upstream error (%s, answering %u): %s", r.code, r.status, detail.c_str());
-        ipc::ErrorReply e{r.status, r.code, r.message, {}, 0};
-        sink_.send_to_worker(ipc::Type::RespError, stream_, ipc::encode_error(e));
+        sink_.tell_resp_error(stream_, {r.status, r.code, r.message, {}, 0});
     }
     if (dump_) dump_->response_done();
     finish(ExchangeEnd::UpstreamError);

@@ -16,8 +16,10 @@
 #include "common/http_types.hpp"
 #include "common/ipc.hpp"
 #include "common/options.hpp"
-#include "parent/users/peer_identity.hpp"
+#include "common/stream_window.hpp"
+#include "parent/upstream/stream_sink.hpp"
 #include "parent/upstream/upstream_pool.hpp"
+#include "parent/users/peer_identity.hpp"
 #include "parent/users/usage_scanner.hpp"
 #include "policy/refusal.hpp"
 
@@ -27,21 +29,6 @@ class AccessControl;
 class Credential;
 class ExchangeDump;
 class DumpWriter;
-
-// What an exchange needs from the worker link that owns it.
-class StreamSink {
-  public:
-    virtual ~StreamSink() = default;
-    virtual void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) = 0;
-    // The exchange is over; the sink destroys it later (not from inside).
-    virtual void exchange_done(std::uint32_t stream) = 0;
-    // The worker is behind on what it was sent: an exchange stops reading
-    // upstream and asks to be told (UpstreamExchange::on_room) when there is
-    // room again. Per-stream credit bounds what a live stream has in flight;
-    // this bounds what the finished ones left queued, and response heads.
-    virtual bool backlogged() const { return false; }
-    virtual void wait_for_room(std::uint32_t /*stream*/) {}
-};
 
 struct UpstreamEnv {
     UpstreamPool& pool;
@@ -75,7 +62,7 @@ const char* exchange_end_name(ExchangeEnd end);
 class UpstreamExchange {
   public:
     UpstreamExchange(UpstreamEnv& env, StreamSink& sink, std::uint32_t stream,
-                     ipc::OpenRequest request);
+                     ipc::ReqOpen request);
     ~UpstreamExchange();
     UpstreamExchange(const UpstreamExchange&) = delete;
     UpstreamExchange& operator=(const UpstreamExchange&) = delete;
@@ -106,7 +93,7 @@ class UpstreamExchange {
     // usage the upstream reported, else an estimate from what passed so far.
     TokenCharge charge() const;
     ExchangeEnd end() const { return end_; }
-    std::uint64_t uncredited_request_bytes() const { return req_uncredited_; }
+    std::uint64_t uncredited_request_bytes() const { return req_window_.uncredited(); }
 
   private:
     enum class Phase { Connecting, AwaitHead, Body, Finished };
@@ -134,7 +121,7 @@ class UpstreamExchange {
     UpstreamEnv& env_;
     StreamSink& sink_;
     std::uint32_t stream_;
-    ipc::OpenRequest request_;
+    ipc::ReqOpen request_;
     std::unique_ptr<UpstreamConnection> conn_;
     EvBufferPtr pending_;  // request bytes written before the connection is up
     Phase phase_ = Phase::Connecting;
@@ -143,14 +130,14 @@ class UpstreamExchange {
 
     bool req_done_ = false;
     std::uint64_t req_body_bytes_ = 0;
-    std::uint64_t req_uncredited_ = 0;
+    StreamWindow req_window_;  // we receive: credit the worker what the upstream took
 
     ResponseHead resp_head_;
     std::optional<ChunkedDecoder> chunked_;
     std::uint64_t resp_remaining_ = 0;
-    std::uint64_t resp_inflight_ = 0;  // sent to the worker, not yet credited
-    bool read_paused_ = false;         // the window is full: waiting for credit
-    bool paused_for_room_ = false;     // the worker's channel is backlogged
+    StreamWindow resp_window_;      // we send: what the client has not taken yet
+    bool read_paused_ = false;      // the window is full: waiting for credit
+    bool paused_for_room_ = false;  // the worker's channel is backlogged
     bool got_response_bytes_ = false;
     // The whole request was handed to the upstream's socket, or it answered:
     // from here on the request costs at least its input.

@@ -49,7 +49,7 @@ bool UpstreamExchange::parse_head() {
         }
         return true;  // 100 Continue, 103 Early Hints: wait for the final head
     }
-    ipc::ResponseStart start;
+    ipc::RespHead start;
     start.status = static_cast<std::uint16_t>(resp_head_.status);
     start.framing = resp_head_.framing == BodyFraming::Length ? BodyFraming::Length
                     : resp_head_.framing == BodyFraming::None ? BodyFraming::Length
@@ -77,13 +77,13 @@ bool UpstreamExchange::parse_head() {
     }
     if (!compressed) usage_.emplace();
     HeaderList().swap(resp_head_.headers);  // sent on; only the framing is needed from here
-    std::string payload = ipc::encode_response_start(start);
+    std::string payload = ipc::encode_resp_head(start);
     if (payload.empty() || payload.size() > ipc::kMaxPayload) {
         fail(refusal::kUpstreamProtocol, "upstream response head too large");
         return false;
     }
     if (dump_) dump_->response_head(resp_head_.status, start.headers);
-    sink_.send_to_worker(ipc::Type::RespHead, stream_, payload);
+    sink_.tell_resp_head(stream_, payload);
     phase_ = Phase::Body;
     resp_remaining_ = resp_head_.content_length;
     if (resp_head_.framing == BodyFraming::Chunked) chunked_.emplace();

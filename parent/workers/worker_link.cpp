@@ -47,7 +47,7 @@ constexpr Answer kAnswers[] = {
 
 // A body riding on a ReqOpen must fit the framing it declares, checked before
 // anything is written upstream (UpstreamExchange checks again as it goes).
-bool opening_body_fits(const ipc::OpenRequest& open, std::string_view body, std::uint16_t flags) {
+bool opening_body_fits(const ipc::ReqOpen& open, std::string_view body, std::uint16_t flags) {
     if (open.framing == BodyFraming::None) return body.empty();
     if (open.framing != BodyFraming::Length) return true;
     if (body.size() > open.content_length) return false;
@@ -225,7 +225,7 @@ void WorkerLink::hostile(const char* what, const char* why) {
 
 bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     std::string_view body;  // kFlagBody: the first body bytes ride along
-    auto open = ipc::decode_open(m.payload, m.flags, body);
+    auto open = ipc::decode_req_open(m.payload, m.flags, body);
     if (!open || !opening_body_fits(*open, body, m.flags)) return false;
     // A request on a connection the worker never handed over has nobody
     // behind it that the kernel vouched for.
@@ -243,12 +243,12 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     if (conn->second->gone) {
         // The client left before we got here (or a worker speaks for one
         // that has): nobody's request, nothing upstream, nobody to charge.
-        ipc::ErrorReply e{refusal::kClientGone.status,
-                          refusal::kClientGone.code,
-                          refusal::kClientGone.message,
-                          {},
-                          0};
-        send_to_worker(ipc::Type::RespError, m.stream, ipc::encode_error(e));
+        ipc::RespError e{refusal::kClientGone.status,
+                         refusal::kClientGone.code,
+                         refusal::kClientGone.message,
+                         {},
+                         0};
+        tell_resp_error(m.stream, e);
         return true;
     }
     const PeerIdentity who = conn->second->who;
@@ -320,8 +320,8 @@ void WorkerLink::audit_refusal(const PeerIdentity& who, AuditRecord& a) {
 
 void WorkerLink::refuse_open(std::uint32_t stream, const PeerIdentity& who, const Refusal& r,
                              std::uint32_t retry_after) {
-    ipc::ErrorReply e{r.status, r.code, r.message, r.type, retry_after};
-    send_to_worker(ipc::Type::RespError, stream, ipc::encode_error(e));
+    ipc::RespError e{r.status, r.code, r.message, r.type, retry_after};
+    tell_resp_error(stream, e);
     AuditRecord a;
     a.method = "POST";
     a.path = "/v1/responses";

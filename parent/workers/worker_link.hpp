@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "common/channel.hpp"
-#include "parent/users/audit_log.hpp"
 #include "parent/upstream/upstream_exchange.hpp"
+#include "parent/users/audit_log.hpp"
 #include "policy/forward_policy.hpp"
 #include "policy/rate_limit.hpp"
 
@@ -43,7 +43,6 @@ class WorkerLink : public ChannelOwner, public StreamSink {
     // Open streams of all worker links, on every upstream thread.
     static long open_streams_in_process();
 
-    void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) override;
     void exchange_done(std::uint32_t stream) override;
     bool backlogged() const override;
     void wait_for_room(std::uint32_t stream) override;
@@ -73,6 +72,11 @@ class WorkerLink : public ChannelOwner, public StreamSink {
     bool answer_refused(const ipc::MessageView& m, UpstreamExchange* ex);
 
   private:
+    void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) override;
+    // The answer to answer_shutdown_ask, heard by the worker's
+    // ParentLink::heard_shutdown_answer (the rest of what the parent says is
+    // StreamSink's tell_X).
+    void tell_shutdown_answer(std::uint32_t conn, ipc::ShutdownVerdict verdict);
     void on_message(const ipc::MessageView& msg) override;
     void on_channel_down(const char* why, bool malformed) override;
     void on_channel_drained() override;

@@ -118,12 +118,16 @@ bool WorkerLink::answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange
         a.code = refused->code;
         audit_refusal(c.who, a);
     }
-    send_to_worker(ipc::Type::ShutdownAnswer, 0, ipc::encode_shutdown_answer(*id, verdict));
+    tell_shutdown_answer(*id, verdict);
     return true;
 }
 
+void WorkerLink::tell_shutdown_answer(std::uint32_t conn, ipc::ShutdownVerdict verdict) {
+    send_to_worker(ipc::Type::ShutdownAnswer, 0, ipc::encode_shutdown_answer(conn, verdict));
+}
+
 bool WorkerLink::answer_refused(const ipc::MessageView& m, UpstreamExchange*) {
-    auto note = ipc::decode_refusal_note(m.payload);
+    auto note = ipc::decode_refused(m.payload);
     if (!note) return false;
     if (env_.access == nullptr) return true;
     // A refusal on a connection already closed is still worth a line; it

@@ -47,11 +47,11 @@
 #include "common/secret_page.hpp"
 #include "common/unique_fd.hpp"
 #include "common/upstream_url.hpp"
-#include "parent/users/access_control.hpp"
 #include "parent/key/credential.hpp"
-#include "parent/workers/supervisor.hpp"
 #include "parent/upstream/upstream_exchange.hpp"
 #include "parent/upstream/upstream_pool.hpp"
+#include "parent/users/access_control.hpp"
+#include "parent/workers/supervisor.hpp"
 #include "parent/workers/worker_link.hpp"
 
 using namespace proxy;
@@ -363,12 +363,12 @@ struct Rig {
     void send_open(std::uint32_t stream, const HeaderList& headers,
                    BodyFraming framing = BodyFraming::Length, std::uint64_t length = 0,
                    std::uint32_t conn = 1) {
-        ipc::OpenRequest o;
+        ipc::ReqOpen o;
         o.conn = conn;
         o.framing = framing;
         o.content_length = length;
         o.headers = headers;
-        std::string payload = ipc::encode_open(o);
+        std::string payload = ipc::encode_req_open(o);
         REQUIRE(!payload.empty());
         send(ipc::Type::ReqOpen, stream, payload);
     }
@@ -376,12 +376,12 @@ struct Rig {
     // folds them (common/channel.cpp), or as a hostile worker may.
     void send_open_with(std::uint32_t stream, BodyFraming framing, std::uint64_t length,
                         std::string_view body, std::uint16_t flags) {
-        ipc::OpenRequest o;
+        ipc::ReqOpen o;
         o.conn = 1;
         o.framing = framing;
         o.content_length = length;
         o.headers = codex_like_headers();
-        send(ipc::Type::ReqOpen, stream, ipc::encode_open(o).append(body), flags);
+        send(ipc::Type::ReqOpen, stream, ipc::encode_req_open(o).append(body), flags);
     }
 
     // Run the parent's loop for about `ms`, collecting what it sends us.
@@ -420,10 +420,10 @@ struct Rig {
                 std::string body;
                 if (m.type == ipc::Type::RespHead && m.flags != 0) {
                     std::string_view rest;
-                    auto start = ipc::decode_response_start(m.payload, m.flags, rest);
+                    auto start = ipc::decode_resp_head(m.payload, m.flags, rest);
                     REQUIRE(start);
                     body.assign(rest);
-                    m.payload = ipc::encode_response_start(*start);
+                    m.payload = ipc::encode_resp_head(*start);
                     m.flags = 0;
                 }
                 from_parent.push_back(std::move(m));

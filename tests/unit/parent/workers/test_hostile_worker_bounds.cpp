@@ -18,7 +18,7 @@ using namespace hostile_worker;
 namespace {
 
 std::string ipc_code_of_error(const ipc::Message& m) {
-    auto e = ipc::decode_error(m.payload);
+    auto e = ipc::decode_resp_error(m.payload);
     return e ? e->code : std::string("?");
 }
 
@@ -133,10 +133,10 @@ TEST_CASE("a worker that reads nothing and loops on refused requests is killed, 
     std::size_t most = 0;
     std::uint32_t stream = 1;
     const auto start = std::chrono::steady_clock::now();
-    ipc::OpenRequest open;
+    ipc::ReqOpen open;
     open.conn = 1;
     open.headers = codex_like_headers();
-    const std::string payload = ipc::encode_open(open);
+    const std::string payload = ipc::encode_req_open(open);
     for (; stream < 200000 && !rig.reaped; ++stream) {
         std::string wire;
         REQUIRE(ipc::encode(ipc::Type::ReqOpen, stream, payload, wire, ipc::kFlagLast));

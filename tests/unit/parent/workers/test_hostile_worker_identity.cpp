@@ -92,7 +92,7 @@ TEST_CASE("the per-user policy refuses before anything reaches the upstream") {
     CHECK(rig.upstream.total_bytes() == 0);
     for (auto& m : rig.from_parent) {
         if (m.type != ipc::Type::RespError) continue;
-        auto e = ipc::decode_error(m.payload);
+        auto e = ipc::decode_resp_error(m.payload);
         REQUIRE(e);
         CHECK(e->status == 403);
         CHECK(e->code == "user_not_allowed");

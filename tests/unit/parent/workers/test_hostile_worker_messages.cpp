@@ -73,9 +73,9 @@ TEST_CASE("hostile worker: parent->worker types sent by the worker") {
         Rig rig;
         std::string payload;
         if (t == ipc::Type::RespHead) {
-            ipc::ResponseStart s;
+            ipc::RespHead s;
             s.status = 200;
-            payload = ipc::encode_response_start(s);
+            payload = ipc::encode_resp_head(s);
         } else if (t == ipc::Type::ReqCredit) {
             payload = ipc::encode_u32(1);
         }

@@ -28,7 +28,7 @@ TEST_CASE(
     bool head = false;
     for (auto& m : rig.from_parent) {
         if (m.type == ipc::Type::RespHead && m.stream == 1) {
-            auto s = ipc::decode_response_start(m.payload);
+            auto s = ipc::decode_resp_head(m.payload);
             REQUIRE(s.has_value());
             CHECK(s->status == 200);
             head = true;
@@ -224,10 +224,10 @@ TEST_CASE("hostile worker: bad framing in ReqOpen") {
     }
     SUBCASE("framing value out of range") {
         Rig rig;
-        ipc::OpenRequest o;
+        ipc::ReqOpen o;
         o.conn = 1;
         o.headers = codex_like_headers();
-        std::string p = ipc::encode_open(o);
+        std::string p = ipc::encode_req_open(o);
         p[4] = 9;  // after the u32 connection id
         rig.send(ipc::Type::ReqOpen, 1, p);
         CHECK(rig.wait_killed());
@@ -238,20 +238,20 @@ TEST_CASE("hostile worker: bad framing in ReqOpen") {
     }
     SUBCASE("trailing garbage after the header list") {
         Rig rig;
-        ipc::OpenRequest o;
+        ipc::ReqOpen o;
         o.conn = 1;
         o.framing = BodyFraming::None;
         o.headers = codex_like_headers();
-        rig.send(ipc::Type::ReqOpen, 1, ipc::encode_open(o) + "zz");
+        rig.send(ipc::Type::ReqOpen, 1, ipc::encode_req_open(o) + "zz");
         CHECK(rig.wait_killed());
         CHECK(rig.upstream.total_bytes() == 0);
     }
     SUBCASE("a header count the payload cannot hold") {
         Rig rig;
-        ipc::OpenRequest o;
+        ipc::ReqOpen o;
         o.conn = 1;
         o.framing = BodyFraming::None;
-        std::string p = ipc::encode_open(o);  // u32 conn, framing, u64 length, u16 count 0
+        std::string p = ipc::encode_req_open(o);  // u32 conn, framing, u64 length, u16 count 0
         p[13] = '\xff';
         p[14] = '\xff';
         rig.send(ipc::Type::ReqOpen, 1, p);
