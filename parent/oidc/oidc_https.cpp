@@ -45,15 +45,15 @@ void OidcHttpsRequest::start(const HttpsTarget& target, evbuffer* request, unsig
         finish(Outcome::Transport, "cannot set up a locked page: " + error);
         return;
     }
-    SSL* ssl = new_upstream_ssl(tls_, target.host);
-    if (ssl == nullptr) {
+    SslPtr ssl = new_upstream_ssl(tls_, target.host);
+    if (!ssl) {
         finish(Outcome::Transport, "cannot create TLS session: " + last_tls_error());
         return;
     }
     // Received plaintext (tokens) is wiped from OpenSSL's record buffer as
     // soon as it has been copied out.
-    SSL_set_options(ssl, SSL_OP_CLEANSE_PLAINTEXT);
-    transport_ = std::make_unique<UpstreamTransport>(base_, ssl);
+    SSL_set_options(ssl.get(), SSL_OP_CLEANSE_PLAINTEXT);
+    transport_ = std::make_unique<UpstreamTransport>(base_, std::move(ssl));
     transport_->set_callbacks(&OidcHttpsRequest::on_read, &OidcHttpsRequest::on_event, this);
     transport_->set_timeout(timeout_s);
     // Queued now, sent once the handshake is done (the transport holds

@@ -5,6 +5,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "common/c_ptr.hpp"
+
 namespace proxy {
 
 namespace {
@@ -24,17 +26,12 @@ bool is_hash_name(const char* name) {
 }
 
 bool holds_hashed_certificates(const char* dir) {
-    DIR* d = opendir(dir);
-    if (d == nullptr) return false;
-    bool found = false;
-    while (const dirent* entry = readdir(d)) {
-        if (is_hash_name(entry->d_name)) {
-            found = true;
-            break;
-        }
+    const DirPtr d(opendir(dir));
+    if (!d) return false;
+    while (const dirent* entry = readdir(d.get())) {
+        if (is_hash_name(entry->d_name)) return true;
     }
-    closedir(d);
-    return found;
+    return false;
 }
 }  // namespace
 
@@ -78,14 +75,14 @@ SslCtxPtr make_upstream_tls_context(const std::string& ca_file, std::string& err
     return ctx;
 }
 
-SSL* new_upstream_ssl(SSL_CTX* ctx, const std::string& host) {
-    SSL* ssl = SSL_new(ctx);
+SslPtr new_upstream_ssl(SSL_CTX* ctx, const std::string& host) {
+    SslPtr ssl(SSL_new(ctx));
     if (!ssl) return nullptr;
     if (is_ip_literal(host)) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), host.c_str());
     } else {
-        SSL_set_tlsext_host_name(ssl, host.c_str());
-        SSL_set1_host(ssl, host.c_str());
+        SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+        SSL_set1_host(ssl.get(), host.c_str());
     }
     return ssl;
 }

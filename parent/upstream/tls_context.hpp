@@ -22,7 +22,7 @@ bool use_trust_directory(SSL_CTX* ctx, const char* dir);
 
 // Prepare one SSL object for a connection to `host`: SNI for names (not for
 // IP literals) and host name or IP address verification.
-SSL* new_upstream_ssl(SSL_CTX* ctx, const std::string& host);
+SslPtr new_upstream_ssl(SSL_CTX* ctx, const std::string& host);
 
 // Text of the most recent OpenSSL error on this thread, or empty.
 std::string last_tls_error();

@@ -30,8 +30,8 @@ class UpstreamTransport {
     using ReadCb = void (*)(void* arg);
     using EventCb = void (*)(short what, void* arg);
 
-    // Takes ownership of ssl (null: plain TCP, for tests).
-    UpstreamTransport(event_base* base, SSL* ssl);
+    // ssl null: plain TCP, for tests.
+    UpstreamTransport(event_base* base, SslPtr ssl);
     ~UpstreamTransport();
     UpstreamTransport(const UpstreamTransport&) = delete;
     UpstreamTransport& operator=(const UpstreamTransport&) = delete;
@@ -69,7 +69,7 @@ class UpstreamTransport {
     void set_quick_ack(bool on) { quick_ack_ = on; }
 
     bool tls() const { return ssl_ != nullptr; }
-    SSL* ssl() const { return ssl_; }
+    SSL* ssl() const { return ssl_.get(); }
     // Why the connection failed, for the log and the error class.
     int dns_error() const { return dns_error_; }                 // EVUTIL_EAI_*, 0 if none
     int socket_error() const { return socket_error_; }           // errno, 0 if none
@@ -118,7 +118,6 @@ class UpstreamTransport {
     bool report_read();
 
     event_base* base_;
-    SSL* ssl_;
     State state_ = State::Resolving;
     struct Address {
         sockaddr_storage storage;
@@ -148,6 +147,9 @@ class UpstreamTransport {
     const std::string* tunnel_request_ = nullptr;  // CONNECT head; null: direct
     bool tunnel_open_ = false;
     std::string proxy_error_;
+    // Last, so it is freed first: before the buffers and events its BIO
+    // and callbacks point at.
+    SslPtr ssl_;
 };
 
 }  // namespace proxy

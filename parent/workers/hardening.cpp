@@ -12,6 +12,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/process_start.hpp"
+#include "common/unique_fd.hpp"
 #include "parent/workers/chroot_dir.hpp"
 #include "policy/capabilities.hpp"
 #include "policy/seccomp_policy.hpp"
@@ -52,25 +53,24 @@ int open_worker_exe(std::string& error) {
         return -1;
     }
     std::string path;
-    int fd = -1;
+    UniqueFd fd;
     if (const std::string dir = own_directory(); !dir.empty()) {
         path = dir + "/" PROXY_WORKER_NAME;
-        fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+        fd.reset(::open(path.c_str(), O_PATH | O_CLOEXEC));
     }
-    if (fd < 0) {
+    if (!fd) {
         path = PROXY_WORKER_PATH;
-        fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+        fd.reset(::open(path.c_str(), O_PATH | O_CLOEXEC));
     }
-    if (fd < 0) {
+    if (!fd) {
         error = "worker executable " + path + ": " + std::strerror(errno);
         return -1;
     }
     struct stat st {};
-    std::string why = ::fstat(fd, &st) != 0 ? std::strerror(errno) : unsafe_because(st, self);
+    std::string why = ::fstat(fd.get(), &st) != 0 ? std::strerror(errno) : unsafe_because(st, self);
     if (why.empty() && (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) why = "not executable";
-    const int high = why.empty() ? ::fcntl(fd, F_DUPFD_CLOEXEC, 100) : -1;
+    const int high = why.empty() ? ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 100) : -1;
     if (why.empty() && high < 0) why = std::string("move its descriptor: ") + std::strerror(errno);
-    ::close(fd);
     if (!why.empty()) error = "worker executable " + path + ": " + why;
     return high;
 }
