@@ -60,7 +60,7 @@ int take_fd(msghdr& h, bool& extra) {
             if (fd < 0) {
                 fd = got;
             } else {
-                ::close(got);
+                UniqueFd unwanted(got);
                 extra = true;
             }
         }
