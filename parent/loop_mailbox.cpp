@@ -32,7 +32,7 @@ void LoopMailbox::post(unsigned bits) {
     }
 }
 
-void LoopMailbox::on_ready(evutil_socket_t fd, short, void* arg) {
+void LoopMailbox::on_ready(evutil_socket_t fd, short, void* arg) noexcept {
     auto* self = static_cast<LoopMailbox*>(arg);
     std::uint64_t count = 0;
     while (::read(fd, &count, sizeof count) < 0 && errno == EINTR) {

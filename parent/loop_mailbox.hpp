@@ -26,7 +26,7 @@ class LoopMailbox {
     void post(unsigned bits);
 
   private:
-    static void on_ready(evutil_socket_t fd, short, void* arg);
+    static void on_ready(evutil_socket_t fd, short, void* arg) noexcept;
 
     UniqueFd fd_;
     EventPtr event_;

@@ -161,7 +161,7 @@ struct Parent {
         systemd_notify("READY=1");
     }
 
-    static void on_signal(evutil_socket_t sig, short, void* arg) {
+    static void on_signal(evutil_socket_t sig, short, void* arg) noexcept {
         auto* self = static_cast<Parent*>(arg);
         switch (sig) {
             case SIGTERM:
@@ -190,7 +190,7 @@ struct Parent {
 
     // WATCHDOG=1 only while every loop turns: the main loop (this callback)
     // and each upstream thread, which must have answered the previous ping.
-    static void on_watchdog(evutil_socket_t, short, void* arg) {
+    static void on_watchdog(evutil_socket_t, short, void* arg) noexcept {
         auto* self = static_cast<Parent*>(arg);
         bool all = true;
         for (auto& shard : self->shards) {

@@ -162,7 +162,8 @@ void ClientConnection::exchange_finished() {
     process_input();
 }
 
-void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
+void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info,
+                                         void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (info->n_deleted == 0 || self->stream_ == 0 || self->resp_uncredited_ == 0) return;
     std::uint64_t pending = evbuffer_get_length(buf);
@@ -177,7 +178,8 @@ void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* 
 // Every byte added to the output, whatever wrote it, schedules one direct
 // write for this loop turn; while libevent's write event finishes a partial
 // write, it takes the new bytes too.
-void ClientConnection::on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+void ClientConnection::on_output_added(evbuffer*, const evbuffer_cb_info* info,
+                                       void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (info->n_added == 0 || self->closed_ || self->flush_scheduled_ || self->write_waiting_)
         return;
@@ -213,7 +215,7 @@ void ClientConnection::flush_output() {
 }
 
 // libevent drained what flush_output left: back to write-through.
-void ClientConnection::on_write(bufferevent* bev, void* arg) {
+void ClientConnection::on_write(bufferevent* bev, void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     self->write_waiting_ = false;
     bufferevent_disable(bev, EV_WRITE);

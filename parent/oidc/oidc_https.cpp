@@ -62,13 +62,13 @@ void OidcHttpsRequest::start(const HttpsTarget& target, evbuffer* request, unsig
     transport_->connect(dns_, target.host, target.port);
 }
 
-void OidcHttpsRequest::on_read(void* arg) {
+void OidcHttpsRequest::on_read(void* arg) noexcept {
     auto* self = static_cast<OidcHttpsRequest*>(arg);
     self->absorb();
     if (!self->finished_) self->check_complete(false);
 }
 
-void OidcHttpsRequest::on_event(short what, void* arg) {
+void OidcHttpsRequest::on_event(short what, void* arg) noexcept {
     auto* self = static_cast<OidcHttpsRequest*>(arg);
     if (self->finished_ || (what & BEV_EVENT_CONNECTED)) return;
     self->absorb();
@@ -184,7 +184,7 @@ void OidcHttpsRequest::finish(Outcome outcome, std::string error) {
     }
 }
 
-void OidcHttpsRequest::on_deferred(evutil_socket_t, short, void* arg) {
+void OidcHttpsRequest::on_deferred(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<OidcHttpsRequest*>(arg);
     // The connection is not reused: close it now, before the owner looks.
     self->transport_.reset();

@@ -25,7 +25,7 @@ UpstreamPool::UpstreamPool(event_base* base, evdns_base* dns, Config config)
 
 UpstreamPool::~UpstreamPool() = default;
 
-int UpstreamPool::on_new_session(SSL* ssl, SSL_SESSION* session) {
+int UpstreamPool::on_new_session(SSL* ssl, SSL_SESSION* session) noexcept {
     auto* pool = static_cast<UpstreamPool*>(SSL_get_ex_data(ssl, g_pool_index));
     if (!pool) return 0;
     pool->session_.reset(session);
@@ -86,12 +86,12 @@ void UpstreamPool::drop_idle(UpstreamConnection* conn) {
     if (idle_.empty() && on_emptied_) on_emptied_(on_emptied_arg_);
 }
 
-void UpstreamPool::on_idle_read(void* arg) {
+void UpstreamPool::on_idle_read(void* arg) noexcept {
     auto* conn = static_cast<UpstreamConnection*>(arg);
     conn->pool->drop_idle(conn);
 }
 
-void UpstreamPool::on_idle_event(short, void* arg) {
+void UpstreamPool::on_idle_event(short, void* arg) noexcept {
     auto* conn = static_cast<UpstreamConnection*>(arg);
     conn->pool->drop_idle(conn);
 }

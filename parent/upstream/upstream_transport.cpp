@@ -183,7 +183,8 @@ bool UpstreamTransport::finish_eof() {
 
 // ---- writing ----
 
-void UpstreamTransport::on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+void UpstreamTransport::on_output_added(evbuffer*, const evbuffer_cb_info* info,
+                                        void* arg) noexcept {
     auto* self = static_cast<UpstreamTransport*>(arg);
     // Everything added in one loop turn leaves in one writev.
     if (info->n_added > 0 && self->state_ == State::Open) self->defer();
@@ -261,7 +262,7 @@ std::size_t UpstreamTransport::unsent() const {
 
 // ---- events, timer, callbacks ----
 
-void UpstreamTransport::on_socket(evutil_socket_t, short what, void* arg) {
+void UpstreamTransport::on_socket(evutil_socket_t, short what, void* arg) noexcept {
     auto* self = static_cast<UpstreamTransport*>(arg);
     switch (self->state_) {
         case State::Connecting:
@@ -282,7 +283,7 @@ void UpstreamTransport::on_socket(evutil_socket_t, short what, void* arg) {
     }
 }
 
-void UpstreamTransport::on_deferred(evutil_socket_t, short, void* arg) {
+void UpstreamTransport::on_deferred(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<UpstreamTransport*>(arg);
     if (self->state_ == State::Failed) {
         if (short what = std::exchange(self->deferred_event_, 0)) self->report(what);
@@ -298,7 +299,7 @@ void UpstreamTransport::on_deferred(evutil_socket_t, short, void* arg) {
     self->finish_eof();
 }
 
-void UpstreamTransport::on_timer(evutil_socket_t, short, void* arg) {
+void UpstreamTransport::on_timer(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<UpstreamTransport*>(arg);
     short what = BEV_EVENT_TIMEOUT | (self->reading_ ? BEV_EVENT_READING : BEV_EVENT_WRITING);
     self->state_ = State::Failed;

@@ -27,8 +27,10 @@ namespace proxy {
 
 class UpstreamTransport {
   public:
-    using ReadCb = void (*)(void* arg);
-    using EventCb = void (*)(short what, void* arg);
+    // noexcept: they run inside libevent's callbacks, which no exception
+    // may unwind through.
+    using ReadCb = void (*)(void* arg) noexcept;
+    using EventCb = void (*)(short what, void* arg) noexcept;
 
     // ssl null: plain TCP, for tests.
     UpstreamTransport(event_base* base, SslPtr ssl);
@@ -84,15 +86,15 @@ class UpstreamTransport {
     enum class State { Resolving, Connecting, Tunneling, Handshaking, Open, Failed };
     struct Resolve;
 
-    static void on_resolved(int result, evutil_addrinfo* ai, void* arg);
-    static void on_socket(evutil_socket_t, short what, void* arg);
-    static void on_deferred(evutil_socket_t, short, void* arg);
-    static void on_timer(evutil_socket_t, short, void* arg);
-    static void on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg);
+    static void on_resolved(int result, evutil_addrinfo* ai, void* arg) noexcept;
+    static void on_socket(evutil_socket_t, short what, void* arg) noexcept;
+    static void on_deferred(evutil_socket_t, short, void* arg) noexcept;
+    static void on_timer(evutil_socket_t, short, void* arg) noexcept;
+    static void on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
     static BIO_METHOD* bio_method();
-    static int bio_write(BIO* bio, const char* data, int len);
-    static int bio_read(BIO* bio, char* data, int len);
-    static long bio_ctrl(BIO* bio, int cmd, long num, void* ptr);
+    static int bio_write(BIO* bio, const char* data, int len) noexcept;
+    static int bio_read(BIO* bio, char* data, int len) noexcept;
+    static long bio_ctrl(BIO* bio, int cmd, long num, void* ptr) noexcept;
 
     void try_next_address();
     void tcp_connected();

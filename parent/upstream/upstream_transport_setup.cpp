@@ -74,7 +74,7 @@ void UpstreamTransport::connect(evdns_base* dns, const std::string& host, int po
     }
 }
 
-void UpstreamTransport::on_resolved(int result, evutil_addrinfo* ai, void* arg) {
+void UpstreamTransport::on_resolved(int result, evutil_addrinfo* ai, void* arg) noexcept {
     const AddrInfoPtr owned(ai);
     auto* resolve = static_cast<Resolve*>(arg);
     UpstreamTransport* self = resolve->owner;
@@ -201,7 +201,7 @@ BIO_METHOD* UpstreamTransport::bio_method() {
     return method;
 }
 
-int UpstreamTransport::bio_write(BIO* bio, const char* data, int len) {
+int UpstreamTransport::bio_write(BIO* bio, const char* data, int len) noexcept {
     auto* self = static_cast<UpstreamTransport*>(BIO_get_data(bio));
     BIO_clear_retry_flags(bio);
     if (len <= 0) return 0;
@@ -209,7 +209,7 @@ int UpstreamTransport::bio_write(BIO* bio, const char* data, int len) {
     return len;
 }
 
-int UpstreamTransport::bio_read(BIO* bio, char* data, int len) {
+int UpstreamTransport::bio_read(BIO* bio, char* data, int len) noexcept {
     auto* self = static_cast<UpstreamTransport*>(BIO_get_data(bio));
     BIO_clear_retry_flags(bio);
     if (len <= 0) return 0;
@@ -221,7 +221,7 @@ int UpstreamTransport::bio_read(BIO* bio, char* data, int len) {
     return -1;
 }
 
-long UpstreamTransport::bio_ctrl(BIO*, int cmd, long, void*) {
+long UpstreamTransport::bio_ctrl(BIO*, int cmd, long, void*) noexcept {
     switch (cmd) {
         case BIO_CTRL_FLUSH:
             return 1;  // writes are flushed once per loop turn by the transport

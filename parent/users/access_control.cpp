@@ -226,7 +226,7 @@ void AccessControl::save_locked() {
     accounts_.mark_saved();
 }
 
-void AccessControl::on_save_timer(evutil_socket_t, short, void* arg) {
+void AccessControl::on_save_timer(evutil_socket_t, short, void* arg) noexcept {
     static_cast<AccessControl*>(arg)->save();
 }
 

@@ -78,7 +78,7 @@ class AccessControl {
     AccessControl(const Options& o) : options_(o) {}
     Caller caller_of(const PeerIdentity& who);
     static uid_t account_of(const PeerIdentity& who);
-    static void on_save_timer(evutil_socket_t, short, void* arg);
+    static void on_save_timer(evutil_socket_t, short, void* arg) noexcept;
     void set_policy(UserPolicy p);
 
     void save_locked();

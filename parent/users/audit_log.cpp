@@ -184,7 +184,7 @@ void AuditLog::write(const AuditRecord& r) {
     }
 }
 
-void AuditLog::on_flush(evutil_socket_t, short, void* arg) {
+void AuditLog::on_flush(evutil_socket_t, short, void* arg) noexcept {
     static_cast<AuditLog*>(arg)->flush();
 }
 

@@ -75,7 +75,7 @@ class AuditLog {
     void flush();
 
   private:
-    static void on_flush(evutil_socket_t, short, void* arg);
+    static void on_flush(evutil_socket_t, short, void* arg) noexcept;
 
     void flush_locked();
 

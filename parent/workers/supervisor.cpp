@@ -171,7 +171,7 @@ std::vector<pid_t> Supervisor::worker_pids() const {
 
 // The whole process: trimming the heap and unmapping library pages while
 // another upstream thread serves would only slow that thread down.
-bool Supervisor::no_open_streams(void*) {
+bool Supervisor::no_open_streams(void*) noexcept {
     return WorkerLink::open_streams_in_process() == 0;
 }
 
@@ -248,7 +248,7 @@ void Supervisor::schedule_respawn(Slot& slot) {
     evtimer_add(slot.respawn_timer.get(), &as_timeval(delay));
 }
 
-void Supervisor::on_respawn_timer(evutil_socket_t, short, void* arg) {
+void Supervisor::on_respawn_timer(evutil_socket_t, short, void* arg) noexcept {
     auto* slot = static_cast<Slot*>(arg);
     Supervisor* self = slot->owner;
     if (self->stopping_) return;
@@ -299,7 +299,7 @@ void Supervisor::begin_shutdown(std::function<void()> done) {
     check_all_exited();
 }
 
-void Supervisor::on_deadline(evutil_socket_t, short, void* arg) {
+void Supervisor::on_deadline(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<Supervisor*>(arg);
     LOG_WARN("shutdown timeout: stopping remaining streams");
     for (pid_t pid : self->worker_pids()) ::kill(pid, SIGKILL);

@@ -39,7 +39,7 @@ class Supervisor {
     // A worker link's last open stream ended, or the upstream pool's last
     // idle connection went: perhaps nothing is left in flight.
     void maybe_idle() { idle_trim_.went_idle(); }
-    static void pool_emptied(void* arg) { static_cast<Supervisor*>(arg)->maybe_idle(); }
+    static void pool_emptied(void* arg) noexcept { static_cast<Supervisor*>(arg)->maybe_idle(); }
 
   private:
     struct Slot {
@@ -53,10 +53,10 @@ class Supervisor {
     bool spawn(Slot& slot, std::string& error);
     // After the crash-loop backoff of a failed start (parent/workers/respawn_plan.hpp).
     void schedule_respawn(Slot& slot);
-    static void on_respawn_timer(evutil_socket_t, short, void* arg);
-    static void on_deadline(evutil_socket_t, short, void* arg);
+    static void on_respawn_timer(evutil_socket_t, short, void* arg) noexcept;
+    static void on_deadline(evutil_socket_t, short, void* arg) noexcept;
     void check_all_exited();
-    static bool no_open_streams(void* arg);
+    static bool no_open_streams(void* arg) noexcept;
 
     event_base* base_;
     UpstreamEnv& env_;
