@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "common/exit_codes.hpp"
+#include "common/startup_failure.hpp"
 #include "parent/users/access_control.hpp"
 #include "parent/users/usage_state.hpp"
 #include "parent/users/user_directory.hpp"
@@ -16,11 +17,6 @@ namespace proxy {
 
 namespace {
 
-int fail(const std::string& message) {
-    std::fprintf(stderr, "codex-responses-api-proxy: %s\n", message.c_str());
-    return exit_code::config_failed;
-}
-
 std::string limit_text(std::uint64_t v) {
     return v == 0 ? "-" : std::to_string(v);
 }
@@ -30,9 +26,10 @@ std::string limit_text(std::uint64_t v) {
 int check_policy_command(const Options& o) {
     std::string error;
     auto flags = policy_from_flags(o, error);
-    if (!flags) return fail(error);
+    if (!flags) return startup_failure(exit_code::config_failed, error);
     auto loaded = load_policy_file(o.check_policy, *flags, system_name_resolver());
-    if (auto* err = std::get_if<std::string>(&loaded)) return fail(*err);
+    if (auto* err = std::get_if<std::string>(&loaded))
+        return startup_failure(exit_code::config_failed, *err);
     const UserPolicy& p = std::get<UserPolicy>(loaded);
     std::printf(
         "%s: ok (%zu allowed users, %zu allowed groups, %zu denied users, %zu denied "
@@ -45,15 +42,17 @@ int check_policy_command(const Options& o) {
 int usage_command(const Options& o) {
     const std::string path = o.state_file.empty() ? kDefaultStateFile : o.state_file;
     auto state = load_usage_state(path);
-    if (auto* err = std::get_if<std::string>(&state)) return fail(*err);
+    if (auto* err = std::get_if<std::string>(&state))
+        return startup_failure(exit_code::config_failed, *err);
     const UsageDay& day = std::get<UsageDay>(state);
     // The limits shown are what the same flags and --policy would apply.
     std::string error;
     auto policy = policy_from_flags(o, error);
-    if (!policy) return fail(error);
+    if (!policy) return startup_failure(exit_code::config_failed, error);
     if (!o.policy_file.empty()) {
         auto loaded = load_policy_file(o.policy_file, *policy, system_name_resolver());
-        if (auto* err = std::get_if<std::string>(&loaded)) return fail("--policy: " + *err);
+        if (auto* err = std::get_if<std::string>(&loaded))
+            return startup_failure(exit_code::config_failed, "--policy: " + *err);
         policy = std::get<UserPolicy>(std::move(loaded));
     }
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
