@@ -42,9 +42,8 @@ int check_policy_command(const Options& o) {
 int usage_command(const Options& o) {
     const std::string path = o.state_file.empty() ? kDefaultStateFile : o.state_file;
     auto state = load_usage_state(path);
-    if (auto* err = std::get_if<std::string>(&state))
-        return startup_failure(exit_code::config_failed, *err);
-    const UsageDay& day = std::get<UsageDay>(state);
+    if (!state) return startup_failure(exit_code::config_failed, state.error());
+    const UsageDay& day = *state;
     // The limits shown are what the same flags and --policy would apply.
     std::string error;
     auto policy = policy_from_flags(o, error);

@@ -246,14 +246,15 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
     UpstreamUrl url;
     if (!parse_upstream_url(o.upstream_url, url, error))
         return startup_failure(exit_code::usage, "--upstream-url: " + error);
-    RouteChoice route;
-    if (!choose_upstream_route(o, proxy_env, url, route, error))
-        return startup_failure(exit_code::config_failed, error);
+    auto chosen = choose_upstream_route(o, proxy_env, url);
+    if (!chosen) return startup_failure(exit_code::config_failed, chosen.error());
+    const RouteChoice route = std::move(*chosen);
     Parent p(o);
     if (page) p.credential.replace(std::move(*page));
     if (url.tls) {
-        p.tls = make_upstream_tls_context(o.upstream_ca_file, error);
-        if (!p.tls) return startup_failure(exit_code::config_failed, error);
+        auto tls = make_upstream_tls_context(o.upstream_ca_file);
+        if (!tls) return startup_failure(exit_code::config_failed, tls.error());
+        p.tls = std::move(*tls);
     }
     if (!o.dump_dir.empty()) {
         if (!make_directories(o.dump_dir, 0700)) {
@@ -280,13 +281,14 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
             return st;
     }
     fit_connections_to_descriptors(o);
-    auto listener = open_listener(o.port, error);
-    if (!listener) return startup_failure(exit_code::listen_failed, error);
+    auto listener = open_listener(o.port);
+    if (!listener) return startup_failure(exit_code::listen_failed, listener.error());
     const unsigned port = listener->port;
     p.listen_fd = std::move(listener->fd);
     if (!o.listen_unix.empty()) {
-        p.unix_fd = open_unix_listener(o, error);
-        if (!p.unix_fd) return startup_failure(exit_code::listen_failed, error);
+        auto unix_listener = open_unix_listener(o);
+        if (!unix_listener) return startup_failure(exit_code::listen_failed, unix_listener.error());
+        p.unix_fd = std::move(*unix_listener);
     }
     // Per-user policy, usage state, audit log, and the sock_diag socket that
     // names callers: all opened before the sandbox.
@@ -312,36 +314,41 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
     // 4. Upstream loops and their workers (forked while we are still one
     // thread), then our own sandbox (workers are executed through exe_fd,
     // which the parent's filter allows and nothing else).
-    int exe_fd = open_worker_exe(error);
-    if (exe_fd < 0) return startup_failure(exit_code::config_failed, error);
+    auto worker_exe = open_worker_exe();
+    if (!worker_exe) return startup_failure(exit_code::config_failed, worker_exe.error());
+    const int exe_fd = worker_exe->release();
     p.shared =
         std::make_unique<ShardShared>(ShardShared{o, p.credential, p.dump.get(), p.access.get(), pc,
                                                   p.listen_fd.get(), p.unix_fd.get(), exe_fd});
-    if (!p.mailbox.open(
-            p.base.get(), [&p](unsigned bits) { p.on_note(bits); }, error))
-        return startup_failure(exit_code::runtime, error);
+    if (auto opened = p.mailbox.open(p.base.get(), [&p](unsigned bits) { p.on_note(bits); });
+        !opened)
+        return startup_failure(exit_code::runtime, opened.error());
     const unsigned loops = upstream_thread_count(o, usable_cores());
     for (unsigned i = 0; i < loops; ++i) {
         auto shard = std::make_unique<UpstreamShard>(
             *p.shared, i, shard_worker_ids(i, loops, o.workers), p.mailbox);
         const bool main_loop = i == 0;
-        if (!shard->init(main_loop ? p.base.get() : nullptr, main_loop ? p.dns.get() : nullptr,
-                         error))
-            return startup_failure(exit_code::runtime, "cannot set up upstream loop: " + error);
+        if (auto ready =
+                shard->init(main_loop ? p.base.get() : nullptr, main_loop ? p.dns.get() : nullptr);
+            !ready)
+            return startup_failure(exit_code::runtime,
+                                   "cannot set up upstream loop: " + ready.error());
         p.shards.push_back(std::move(shard));
     }
     for (auto& shard : p.shards) {
-        if (!shard->start_workers(error)) {
+        if (auto started = shard->start_workers(); !started) {
             p.command_all(UpstreamShard::kStop);
-            return startup_failure(exit_code::runtime, "cannot start workers: " + error);
+            return startup_failure(exit_code::runtime, "cannot start workers: " + started.error());
         }
     }
     // 5. Tell the world: the listener is up and queues connections for the
     // workers, so clients may connect from now on. Written before the
     // parent's sandbox, which forbids creating directories.
-    if (!o.server_info.empty() && !write_server_info(o.server_info, port, getpid(), error)) {
-        p.command_all(UpstreamShard::kStop);
-        return startup_failure(exit_code::config_failed, error);
+    if (!o.server_info.empty()) {
+        if (auto written = write_server_info(o.server_info, port, getpid()); !written) {
+            p.command_all(UpstreamShard::kStop);
+            return startup_failure(exit_code::config_failed, written.error());
+        }
     }
     // The notify socket is opened now: the parent's filter allows sending on
     // it later but not creating sockets of that kind.
@@ -357,7 +364,8 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
         for (auto& shard : p.shards) {
-            if (!shard->start_thread(opened, error)) hardening_fatal("upstream threads", error);
+            if (auto started = shard->start_thread(opened); !started)
+                hardening_fatal("upstream threads", started.error());
         }
         if (p.dump && !p.dump->start_thread(error))
             LOG_WARN("--dump-dir: no writer thread (%s): dumps are written by the event loop",

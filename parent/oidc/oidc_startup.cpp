@@ -60,11 +60,11 @@ int prepare_github_oidc(const Options& o, OidcStart& out) {
 int start_github_oidc(const Options& o, OidcStart& start, event_base* base, evdns_base* dns,
                       Credential& credential, SslCtxPtr& tls,
                       std::unique_ptr<OidcTokenSource>& source) {
-    std::string error;
     // Its own context: the upstream pool keeps sessions of its context for
     // resumption with the upstream, and these are other hosts.
-    tls = make_upstream_tls_context(o.upstream_ca_file, error);
-    if (!tls) return startup_failure(exit_code::runtime, error);
+    auto context = make_upstream_tls_context(o.upstream_ca_file);
+    if (!context) return startup_failure(exit_code::runtime, context.error());
+    tls = std::move(*context);
     source = std::make_unique<OidcTokenSource>(base, dns, tls.get(), credential,
                                                std::move(*start.request_token),
                                                std::move(start.settings));

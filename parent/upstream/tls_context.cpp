@@ -49,12 +49,9 @@ std::string last_tls_error() {
     return buf;
 }
 
-SslCtxPtr make_upstream_tls_context(const std::string& ca_file, std::string& error) {
+Result<SslCtxPtr> make_upstream_tls_context(const std::string& ca_file) {
     SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-    if (!ctx) {
-        error = "cannot create TLS context: " + last_tls_error();
-        return nullptr;
-    }
+    if (!ctx) return Error{"cannot create TLS context: " + last_tls_error()};
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
     // Resumption: the pool keeps the newest session and offers it again.
@@ -63,14 +60,11 @@ SslCtxPtr make_upstream_tls_context(const std::string& ca_file, std::string& err
     // Smaller per-connection memory when idle in the pool.
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
     if (!ca_file.empty()) {
-        if (SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr) != 1) {
-            error = "cannot load --upstream-ca-file " + ca_file + ": " + last_tls_error();
-            return nullptr;
-        }
+        if (SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr) != 1)
+            return Error{"cannot load --upstream-ca-file " + ca_file + ": " + last_tls_error()};
     } else if (!use_trust_directory(ctx.get(), X509_get_default_cert_dir()) &&
                SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
-        error = "cannot load the system trust store: " + last_tls_error();
-        return nullptr;
+        return Error{"cannot load the system trust store: " + last_tls_error()};
     }
     return ctx;
 }

@@ -5,11 +5,12 @@
 
 #include <string>
 
+#include "common/result.hpp"
 #include "parent/parent_ptr.hpp"
 
 namespace proxy {
 
-SslCtxPtr make_upstream_tls_context(const std::string& ca_file, std::string& error);
+Result<SslCtxPtr> make_upstream_tls_context(const std::string& ca_file);
 
 // The system store as a hashed directory (OpenSSL's default certificate
 // directory; Debian: /etc/ssl/certs, kept by update-ca-certificates), looked

@@ -81,24 +81,24 @@ std::unique_ptr<AccessControl> AccessControl::create(event_base* base, const Opt
     UserPolicy policy = *flags;
     if (!o.policy_file.empty()) {
         auto loaded = load_trusted_policy(o.policy_file, *flags);
-        if (auto* err = std::get_if<std::string>(&loaded)) {
-            error = "--policy: " + *err;
+        if (!loaded) {
+            error = "--policy: " + loaded.error();
             return nullptr;
         }
-        policy = std::get<UserPolicy>(std::move(loaded));
+        policy = std::move(*loaded);
     }
     ac->set_policy(std::move(policy));
     if (!o.state_file.empty()) {
         auto state = load_trusted_usage_state(o.state_file);
-        if (auto* err = std::get_if<std::string>(&state)) {
-            error = "--state-file: " + *err;
+        if (!state) {
+            error = "--state-file: " + state.error();
             return nullptr;
         }
-        ac->accounts_ = UserAccounts(std::get<UsageDay>(std::move(state)));
+        ac->accounts_ = UserAccounts(std::move(*state));
         ac->state_loaded_ = true;
         // Can we write it? Better to know now than at the first save.
-        if (!save_usage_state(o.state_file, ac->accounts_.today(unix_now()), error)) {
-            error = "--state-file: " + error;
+        if (auto saved = save_usage_state(o.state_file, ac->accounts_.today(unix_now())); !saved) {
+            error = "--state-file: " + saved.error();
             return nullptr;
         }
         ac->accounts_.mark_saved();
@@ -109,8 +109,14 @@ std::unique_ptr<AccessControl> AccessControl::create(event_base* base, const Opt
     } else if (ac->counts_tokens()) {
         LOG_WARN("a token budget without --state-file: today's counts are lost on restart");
     }
-    if (!ac->audit_.open(base, o.audit_log, error)) return nullptr;
-    if (!ac->identifier_.init(listen_fds, error)) return nullptr;
+    if (auto opened = ac->audit_.open(base, o.audit_log); !opened) {
+        error = opened.error();
+        return nullptr;
+    }
+    if (auto ready = ac->identifier_.init(listen_fds); !ready) {
+        error = ready.error();
+        return nullptr;
+    }
     return ac;
 }
 
@@ -193,11 +199,11 @@ void AccessControl::reload() {
     UserPolicy policy = *flags;
     if (!options_.policy_file.empty()) {
         auto loaded = load_trusted_policy(options_.policy_file, *flags);
-        if (auto* err = std::get_if<std::string>(&loaded)) {
-            LOG_ERROR("reload refused, old policy kept: --policy: %s", err->c_str());
+        if (!loaded) {
+            LOG_ERROR("reload refused, old policy kept: --policy: %s", loaded.error().c_str());
             return;
         }
-        policy = std::get<UserPolicy>(std::move(loaded));
+        policy = std::move(*loaded);
     }
     {
         std::lock_guard lock(mu_);
@@ -218,9 +224,8 @@ void AccessControl::save_locked() {
     if (!state_loaded_) return;
     const UsageDay& day = accounts_.today(unix_now());
     if (!accounts_.dirty()) return;
-    std::string error;
-    if (!save_usage_state(options_.state_file, day, error)) {
-        LOG_WARN("%s", error.c_str());
+    if (auto saved = save_usage_state(options_.state_file, day); !saved) {
+        LOG_WARN("%s", saved.error().c_str());
         return;
     }
     accounts_.mark_saved();

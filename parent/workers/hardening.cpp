@@ -12,7 +12,6 @@
 
 #include "common/exit_codes.hpp"
 #include "common/process_start.hpp"
-#include "common/unique_fd.hpp"
 #include "parent/workers/chroot_dir.hpp"
 #include "policy/capabilities.hpp"
 #include "policy/seccomp_policy.hpp"
@@ -46,12 +45,10 @@ std::string own_directory() {
 
 }  // namespace
 
-int open_worker_exe(std::string& error) {
+Result<UniqueFd> open_worker_exe() {
     struct stat self {};
-    if (::stat("/proc/self/exe", &self) != 0) {
-        error = std::string("cannot stat our own executable: ") + std::strerror(errno);
-        return -1;
-    }
+    if (::stat("/proc/self/exe", &self) != 0)
+        return Error{std::string("cannot stat our own executable: ") + std::strerror(errno)};
     std::string path;
     UniqueFd fd;
     if (const std::string dir = own_directory(); !dir.empty()) {
@@ -62,16 +59,13 @@ int open_worker_exe(std::string& error) {
         path = PROXY_WORKER_PATH;
         fd.reset(::open(path.c_str(), O_PATH | O_CLOEXEC));
     }
-    if (!fd) {
-        error = "worker executable " + path + ": " + std::strerror(errno);
-        return -1;
-    }
+    if (!fd) return Error{"worker executable " + path + ": " + std::strerror(errno)};
     struct stat st {};
     std::string why = ::fstat(fd.get(), &st) != 0 ? std::strerror(errno) : unsafe_because(st, self);
     if (why.empty() && (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) why = "not executable";
-    const int high = why.empty() ? ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 100) : -1;
-    if (why.empty() && high < 0) why = std::string("move its descriptor: ") + std::strerror(errno);
-    if (!why.empty()) error = "worker executable " + path + ": " + why;
+    UniqueFd high(why.empty() ? ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 100) : -1);
+    if (why.empty() && !high) why = std::string("move its descriptor: ") + std::strerror(errno);
+    if (!why.empty()) return Error{"worker executable " + path + ": " + why};
     return high;
 }
 

@@ -15,6 +15,9 @@
 
 #include <string>
 
+#include "common/result.hpp"
+#include "common/unique_fd.hpp"
+
 namespace proxy {
 
 // Opens the worker executable (O_PATH | O_CLOEXEC) and moves the descriptor
@@ -28,8 +31,8 @@ namespace proxy {
 // our credentials, so the file must be no easier to replace than our own
 // executable: a regular file, owned by root or by our executable's owner, not
 // writable by others, and group-writable only if our executable is too, for
-// the same group. Returns -1 and sets `error` (one line) otherwise.
-int open_worker_exe(std::string& error);
+// the same group. The error is one line.
+Result<UniqueFd> open_worker_exe();
 
 // Whether the workers will be chrooted and switched to `worker_user`: yes as
 // root, and as a non-root parent holding every capability of

@@ -12,6 +12,7 @@
 #include "common/event_ptr.hpp"
 #include "common/idle_trim.hpp"
 #include "common/options.hpp"
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 #include "parent/upstream/upstream_exchange.hpp"
 #include "parent/workers/worker_link.hpp"
@@ -26,7 +27,7 @@ class Supervisor {
                std::vector<unsigned> worker_ids);
     ~Supervisor();
 
-    bool start_all(std::string& error);
+    Result<void> start_all();
     void on_child_exit();  // SIGCHLD: reap our own workers (by pid) and respawn
     void reload();         // SIGHUP: new workers, old ones drain
     // Stop: workers drain up to --shutdown-timeout, then `done` runs.
@@ -50,7 +51,7 @@ class Supervisor {
         Supervisor* owner = nullptr;
     };
 
-    bool spawn(Slot& slot, std::string& error);
+    Result<void> spawn(Slot& slot);
     // After the crash-loop backoff of a failed start (parent/workers/respawn_plan.hpp).
     void schedule_respawn(Slot& slot);
     static void on_respawn_timer(evutil_socket_t, short, void* arg) noexcept;
