@@ -293,9 +293,10 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
     // Per-user policy, usage state, audit log, and the sock_diag socket that
     // names callers: all opened before the sandbox.
     const int listeners[] = {p.listen_fd.get(), p.unix_fd.get()};
-    p.access = AccessControl::create(p.base.get(), o,
-                                     std::span<const int>(listeners, p.unix_fd ? 2 : 1), error);
-    if (!p.access) return startup_failure(exit_code::config_failed, error);
+    auto access =
+        AccessControl::create(p.base.get(), o, std::span<const int>(listeners, p.unix_fd ? 2 : 1));
+    if (!access) return startup_failure(exit_code::config_failed, access.error());
+    p.access = std::move(*access);
 
     UpstreamPool::Config pc;
     pc.url = url;

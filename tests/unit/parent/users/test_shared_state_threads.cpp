@@ -62,9 +62,9 @@ TEST_CASE("threads: per-user counts from several upstream threads add up exactly
     REQUIRE(::listen(listener.get(), 4) == 0);
     const int lfd = listener.get();
     EventBasePtr base(event_base_new());
-    std::string error;
-    auto ac = AccessControl::create(base.get(), o, std::span<const int>(&lfd, 1), error);
-    REQUIRE_MESSAGE(ac, error);
+    auto created = AccessControl::create(base.get(), o, std::span<const int>(&lfd, 1));
+    REQUIRE_MESSAGE(created, created.error());
+    auto ac = std::move(*created);
 
     constexpr int kPerThread = 200000;
     std::atomic<int> refused{0};
