@@ -29,6 +29,7 @@
 #include "parent/listener.hpp"
 #include "parent/loop_mailbox.hpp"
 #include "parent/oidc/oidc_startup.hpp"
+#include "parent/parent_sandbox.hpp"
 #include "parent/systemd.hpp"
 #include "parent/unix_listener.hpp"
 #include "parent/upstream/exchange_dump.hpp"
@@ -37,8 +38,8 @@
 #include "parent/upstream/upstream_proxy_route.hpp"
 #include "parent/upstream_shard.hpp"
 #include "parent/users/access_control.hpp"
-#include "parent/workers/hardening.hpp"
 #include "parent/workers/supervisor.hpp"
+#include "parent/workers/worker_setup.hpp"
 
 namespace proxy {
 
@@ -264,9 +265,11 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
         }
         p.dump = std::make_unique<DumpWriter>(o.dump_dir, url.host_header);
     }
-    // Root, or User= with AmbientCapabilities= (parent/workers/hardening.hpp).
-    if (int st = prepare_worker_setup(o.worker_user, o.chroot_dir, error); st != exit_code::ok)
-        return startup_failure(st, error);
+    // Root, or User= with AmbientCapabilities= (parent/workers/worker_setup.hpp).
+    auto privilege = prepare_worker_setup(o.worker_user, o.chroot_dir);
+    if (!privilege) return startup_failure(exit_code::config_failed, privilege.error());
+    if (auto handed = hand_setup_capabilities_to_workers(*privilege); !handed)
+        return startup_failure(exit_code::sandbox_failed, handed.error());
 
     // 3. Event loop, resolver (reads resolv.conf and hosts now, before the
     // sandbox), listener.

@@ -1,20 +1,15 @@
-#include "parent/workers/hardening.hpp"
+#include "parent/workers/worker_setup.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <string>
 
-#include "common/exit_codes.hpp"
-#include "common/process_start.hpp"
 #include "parent/workers/chroot_dir.hpp"
-#include "policy/capabilities.hpp"
-#include "policy/seccomp_policy.hpp"
 
 namespace proxy {
 
@@ -69,64 +64,34 @@ Result<UniqueFd> open_worker_exe() {
     return high;
 }
 
-int prepare_worker_setup(const std::string& worker_user, const std::string& chroot_dir,
-                         std::string& error) {
+Result<WorkerSetupPrivilege> prepare_worker_setup(const std::string& worker_user,
+                                                  const std::string& chroot_dir) {
     const WorkerSetupPrivilege privilege = worker_setup_privilege(false);
-    if (privilege == WorkerSetupPrivilege::none) return exit_code::ok;
+    if (privilege == WorkerSetupPrivilege::none) return privilege;
     if (privilege == WorkerSetupPrivilege::some) {
         std::string names;
         for (const CapabilityGrant& g : parent_capabilities()) names += " " + std::string(g.name);
-        error = "not root and holding only some of" + names +
-                ": workers cannot be sandboxed (grant all of them, or none)";
-        return exit_code::config_failed;
+        return Error{"not root and holding only some of" + names +
+                     ": workers cannot be sandboxed (grant all of them, or none)"};
     }
     errno = 0;
     const passwd* pw = ::getpwnam(worker_user.c_str());
-    if (pw == nullptr) {
-        error = "--worker-user " + worker_user + ": no such user";
-        return exit_code::config_failed;
-    }
+    if (pw == nullptr) return Error{"--worker-user " + worker_user + ": no such user"};
     if (pw->pw_uid == ::geteuid()) {
-        error = "--worker-user " + worker_user +
-                " is the user the proxy runs as; workers need a user of their own";
-        return exit_code::config_failed;
+        return Error{"--worker-user " + worker_user +
+                     " is the user the proxy runs as; workers need a user of their own"};
     }
-    if (!prepare_chroot_dir(chroot_dir, error, ::geteuid())) {
-        error = "--chroot-dir: " + error;
-        return exit_code::config_failed;
-    }
-    if (privilege == WorkerSetupPrivilege::capabilities &&
-        !pass_setup_capabilities_to_workers(error)) {
-        error = "capabilities for the workers: " + error;
-        return exit_code::sandbox_failed;
-    }
-    return exit_code::ok;
-}
-
-std::string drop_parent_privileges() {
     std::string error;
-    const WorkerSetupPrivilege privilege = worker_setup_privilege(false);
-    if (privilege == WorkerSetupPrivilege::root ||
-        privilege == WorkerSetupPrivilege::capabilities) {
-        if (!apply_parent_capabilities(privilege == WorkerSetupPrivilege::capabilities, error))
-            hardening_fatal("capabilities", error);
-        return {};
-    }
-    std::string note;
-    if (!drop_all_capabilities(error, note)) hardening_fatal("capabilities", error);
-    std::string result =
-        "not started as root or with the capabilities to sandbox workers: workers run as this "
-        "user, without chroot or user switch";
-    if (!note.empty()) result += "; " + note;
-    return result;
+    if (!prepare_chroot_dir(chroot_dir, error, ::geteuid())) return Error{"--chroot-dir: " + error};
+    return privilege;
 }
 
-void apply_parent_sandbox(int exe_fd) {
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        hardening_fatal("PR_SET_NO_NEW_PRIVS", std::strerror(errno));
-    }
-    if (int rc = apply_parent_seccomp(exe_fd); rc != 0)
-        hardening_fatal("seccomp", std::strerror(-rc));
+Result<void> hand_setup_capabilities_to_workers(WorkerSetupPrivilege privilege) {
+    if (privilege != WorkerSetupPrivilege::capabilities) return {};
+    std::string error;
+    if (!pass_setup_capabilities_to_workers(error))
+        return Error{"capabilities for the workers: " + error};
+    return {};
 }
 
 }  // namespace proxy
