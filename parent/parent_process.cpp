@@ -19,35 +19,31 @@
 #include "common/log.hpp"
 #include "common/process_start.hpp"
 #include "common/secret_page.hpp"
+#include "common/startup_failure.hpp"
 #include "common/upstream_url.hpp"
-#include "parent/users/access_control.hpp"
-#include "parent/key/credential.hpp"
 #include "parent/descriptor_budget.hpp"
-#include "parent/upstream/exchange_dump.hpp"
 #include "parent/files/filesystem.hpp"
-#include "parent/workers/hardening.hpp"
+#include "parent/files/server_info.hpp"
+#include "parent/key/credential.hpp"
 #include "parent/key/key_intake.hpp"
 #include "parent/listener.hpp"
 #include "parent/loop_mailbox.hpp"
 #include "parent/oidc/oidc_startup.hpp"
-#include "parent/files/server_info.hpp"
-#include "parent/workers/supervisor.hpp"
+#include "parent/parent_sandbox.hpp"
 #include "parent/systemd.hpp"
-#include "parent/upstream/tls_context.hpp"
 #include "parent/unix_listener.hpp"
+#include "parent/upstream/exchange_dump.hpp"
+#include "parent/upstream/tls_context.hpp"
 #include "parent/upstream/upstream_pool.hpp"
 #include "parent/upstream/upstream_proxy_route.hpp"
 #include "parent/upstream_shard.hpp"
+#include "parent/users/access_control.hpp"
+#include "parent/workers/supervisor.hpp"
+#include "parent/workers/worker_setup.hpp"
 
 namespace proxy {
 
 namespace {
-
-// Startup failures: one line on stderr, a documented exit status.
-int fail(int status, const std::string& message) {
-    std::fprintf(stderr, "codex-responses-api-proxy: %s\n", message.c_str());
-    return status;
-}
 
 int read_key(const Options& o, KeyPage& page) {
     UniqueFd file;
@@ -55,8 +51,9 @@ int read_key(const Options& o, KeyPage& page) {
     if (!o.key_file.empty()) {
         file.reset(::open(o.key_file.c_str(), O_RDONLY | O_CLOEXEC));
         if (!file)
-            return fail(exit_code::key_read_error,
-                        "cannot open --key-file " + o.key_file + ": " + std::strerror(errno));
+            return startup_failure(
+                exit_code::key_read_error,
+                "cannot open --key-file " + o.key_file + ": " + std::strerror(errno));
         fd = file.get();
     }
     int read_errno = 0;
@@ -64,7 +61,7 @@ int read_key(const Options& o, KeyPage& page) {
     if (e != KeyIntakeError::None) {
         std::string msg = key_intake_message(e);
         if (e == KeyIntakeError::ReadError) msg += std::strerror(read_errno);
-        return fail(key_intake_exit_code(e), msg);
+        return startup_failure(key_intake_exit_code(e), msg);
     }
     return exit_code::ok;
 }
@@ -161,7 +158,7 @@ struct Parent {
         systemd_notify("READY=1");
     }
 
-    static void on_signal(evutil_socket_t sig, short, void* arg) {
+    static void on_signal(evutil_socket_t sig, short, void* arg) noexcept {
         auto* self = static_cast<Parent*>(arg);
         switch (sig) {
             case SIGTERM:
@@ -190,7 +187,7 @@ struct Parent {
 
     // WATCHDOG=1 only while every loop turns: the main loop (this callback)
     // and each upstream thread, which must have answered the previous ping.
-    static void on_watchdog(evutil_socket_t, short, void* arg) {
+    static void on_watchdog(evutil_socket_t, short, void* arg) noexcept {
         auto* self = static_cast<Parent*>(arg);
         bool all = true;
         for (auto& shard : self->shards) {
@@ -239,39 +236,45 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
         if (int st = prepare_github_oidc(o, oidc_start); st != exit_code::ok) return st;
     } else {
         page = KeyPage::create(error);
-        if (!page) return fail(exit_code::runtime, "cannot set up the key page: " + error);
+        if (!page)
+            return startup_failure(exit_code::runtime, "cannot set up the key page: " + error);
         if (int st = read_key(o, *page); st != exit_code::ok) return st;
-        if (!page->seal()) return fail(exit_code::runtime, "cannot make the key page read-only");
+        if (!page->seal())
+            return startup_failure(exit_code::runtime, "cannot make the key page read-only");
     }
 
     // 2. Configuration that needs files: upstream trust, dump directory.
     UpstreamUrl url;
     if (!parse_upstream_url(o.upstream_url, url, error))
-        return fail(exit_code::usage, "--upstream-url: " + error);
-    RouteChoice route;
-    if (!choose_upstream_route(o, proxy_env, url, route, error))
-        return fail(exit_code::config_failed, error);
+        return startup_failure(exit_code::usage, "--upstream-url: " + error);
+    auto chosen = choose_upstream_route(o, proxy_env, url);
+    if (!chosen) return startup_failure(exit_code::config_failed, chosen.error());
+    const RouteChoice route = std::move(*chosen);
     Parent p(o);
     if (page) p.credential.replace(std::move(*page));
     if (url.tls) {
-        p.tls = make_upstream_tls_context(o.upstream_ca_file, error);
-        if (!p.tls) return fail(exit_code::config_failed, error);
+        auto tls = make_upstream_tls_context(o.upstream_ca_file);
+        if (!tls) return startup_failure(exit_code::config_failed, tls.error());
+        p.tls = std::move(*tls);
     }
     if (!o.dump_dir.empty()) {
         if (!make_directories(o.dump_dir, 0700)) {
-            return fail(exit_code::config_failed,
-                        "cannot create --dump-dir " + o.dump_dir + ": " + std::strerror(errno));
+            return startup_failure(
+                exit_code::config_failed,
+                "cannot create --dump-dir " + o.dump_dir + ": " + std::strerror(errno));
         }
         p.dump = std::make_unique<DumpWriter>(o.dump_dir, url.host_header);
     }
-    // Root, or User= with AmbientCapabilities= (parent/workers/hardening.hpp).
-    if (int st = prepare_worker_setup(o.worker_user, o.chroot_dir, error); st != exit_code::ok)
-        return fail(st, error);
+    // Root, or User= with AmbientCapabilities= (parent/workers/worker_setup.hpp).
+    auto privilege = prepare_worker_setup(o.worker_user, o.chroot_dir);
+    if (!privilege) return startup_failure(exit_code::config_failed, privilege.error());
+    if (auto handed = hand_setup_capabilities_to_workers(*privilege); !handed)
+        return startup_failure(exit_code::sandbox_failed, handed.error());
 
     // 3. Event loop, resolver (reads resolv.conf and hosts now, before the
     // sandbox), listener.
     p.base.reset(new_event_base());
-    if (!p.base) return fail(exit_code::runtime, "cannot create event base");
+    if (!p.base) return startup_failure(exit_code::runtime, "cannot create event base");
     p.dns = make_resolver(p.base.get());
     // The first access token before listening, as the original does.
     if (o.github_oidc) {
@@ -281,20 +284,22 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
             return st;
     }
     fit_connections_to_descriptors(o);
-    auto listener = open_listener(o.port, error);
-    if (!listener) return fail(exit_code::listen_failed, error);
+    auto listener = open_listener(o.port);
+    if (!listener) return startup_failure(exit_code::listen_failed, listener.error());
     const unsigned port = listener->port;
     p.listen_fd = std::move(listener->fd);
     if (!o.listen_unix.empty()) {
-        p.unix_fd = open_unix_listener(o, error);
-        if (!p.unix_fd) return fail(exit_code::listen_failed, error);
+        auto unix_listener = open_unix_listener(o);
+        if (!unix_listener) return startup_failure(exit_code::listen_failed, unix_listener.error());
+        p.unix_fd = std::move(*unix_listener);
     }
     // Per-user policy, usage state, audit log, and the sock_diag socket that
     // names callers: all opened before the sandbox.
     const int listeners[] = {p.listen_fd.get(), p.unix_fd.get()};
-    p.access = AccessControl::create(p.base.get(), o,
-                                     std::span<const int>(listeners, p.unix_fd ? 2 : 1), error);
-    if (!p.access) return fail(exit_code::config_failed, error);
+    auto access =
+        AccessControl::create(p.base.get(), o, std::span<const int>(listeners, p.unix_fd ? 2 : 1));
+    if (!access) return startup_failure(exit_code::config_failed, access.error());
+    p.access = std::move(*access);
 
     UpstreamPool::Config pc;
     pc.url = url;
@@ -313,36 +318,41 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
     // 4. Upstream loops and their workers (forked while we are still one
     // thread), then our own sandbox (workers are executed through exe_fd,
     // which the parent's filter allows and nothing else).
-    int exe_fd = open_worker_exe(error);
-    if (exe_fd < 0) return fail(exit_code::config_failed, error);
+    auto worker_exe = open_worker_exe();
+    if (!worker_exe) return startup_failure(exit_code::config_failed, worker_exe.error());
+    const int exe_fd = worker_exe->release();
     p.shared =
         std::make_unique<ShardShared>(ShardShared{o, p.credential, p.dump.get(), p.access.get(), pc,
                                                   p.listen_fd.get(), p.unix_fd.get(), exe_fd});
-    if (!p.mailbox.open(
-            p.base.get(), [&p](unsigned bits) { p.on_note(bits); }, error))
-        return fail(exit_code::runtime, error);
+    if (auto opened = p.mailbox.open(p.base.get(), [&p](unsigned bits) { p.on_note(bits); });
+        !opened)
+        return startup_failure(exit_code::runtime, opened.error());
     const unsigned loops = upstream_thread_count(o, usable_cores());
     for (unsigned i = 0; i < loops; ++i) {
         auto shard = std::make_unique<UpstreamShard>(
             *p.shared, i, shard_worker_ids(i, loops, o.workers), p.mailbox);
         const bool main_loop = i == 0;
-        if (!shard->init(main_loop ? p.base.get() : nullptr, main_loop ? p.dns.get() : nullptr,
-                         error))
-            return fail(exit_code::runtime, "cannot set up upstream loop: " + error);
+        if (auto ready =
+                shard->init(main_loop ? p.base.get() : nullptr, main_loop ? p.dns.get() : nullptr);
+            !ready)
+            return startup_failure(exit_code::runtime,
+                                   "cannot set up upstream loop: " + ready.error());
         p.shards.push_back(std::move(shard));
     }
     for (auto& shard : p.shards) {
-        if (!shard->start_workers(error)) {
+        if (auto started = shard->start_workers(); !started) {
             p.command_all(UpstreamShard::kStop);
-            return fail(exit_code::runtime, "cannot start workers: " + error);
+            return startup_failure(exit_code::runtime, "cannot start workers: " + started.error());
         }
     }
     // 5. Tell the world: the listener is up and queues connections for the
     // workers, so clients may connect from now on. Written before the
     // parent's sandbox, which forbids creating directories.
-    if (!o.server_info.empty() && !write_server_info(o.server_info, port, getpid(), error)) {
-        p.command_all(UpstreamShard::kStop);
-        return fail(exit_code::config_failed, error);
+    if (!o.server_info.empty()) {
+        if (auto written = write_server_info(o.server_info, port, getpid()); !written) {
+            p.command_all(UpstreamShard::kStop);
+            return startup_failure(exit_code::config_failed, written.error());
+        }
     }
     // The notify socket is opened now: the parent's filter allows sending on
     // it later but not creating sockets of that kind.
@@ -358,7 +368,8 @@ int run_parent(Options o, const ProxyEnvironment& proxy_env) {
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
         for (auto& shard : p.shards) {
-            if (!shard->start_thread(opened, error)) hardening_fatal("upstream threads", error);
+            if (auto started = shard->start_thread(opened); !started)
+                hardening_fatal("upstream threads", started.error());
         }
         if (p.dump && !p.dump->start_thread(error))
             LOG_WARN("--dump-dir: no writer thread (%s): dumps are written by the event loop",

@@ -10,10 +10,11 @@
 #include <string>
 
 #include "common/options.hpp"
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 namespace proxy {
 
-UniqueFd open_unix_listener(const Options& o, std::string& error);
+Result<UniqueFd> open_unix_listener(const Options& o);
 
 }  // namespace proxy

@@ -307,7 +307,7 @@ void ClientConnection::begin_drain() {
     if (req_ == ReqState::Head && resp_ == RespState::None && !closing_) close_now();
 }
 
-void ClientConnection::on_head_timer(evutil_socket_t, short, void* arg) {
+void ClientConnection::on_head_timer(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (self->lingering_ || self->closing_) {
         self->close_now();
@@ -321,7 +321,7 @@ void ClientConnection::on_head_timer(evutil_socket_t, short, void* arg) {
     }
 }
 
-void ClientConnection::on_event(bufferevent*, short what, void* arg) {
+void ClientConnection::on_event(bufferevent*, short what, void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (self->lingering_) {
         self->close_now();

@@ -61,13 +61,13 @@ class ClientConnection {
     enum class ReqState { Head, Body, Done };
     enum class RespState { None, Waiting, Streaming, Done };
 
-    static void on_readable(evutil_socket_t, short what, void* arg);
-    static void on_input_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
-    static void on_write(bufferevent*, void* arg);
-    static void on_event(bufferevent*, short what, void* arg);
-    static void on_head_timer(evutil_socket_t, short, void* arg);
-    static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
-    static void on_output_added(evbuffer*, const evbuffer_cb_info*, void* arg);
+    static void on_readable(evutil_socket_t, short what, void* arg) noexcept;
+    static void on_input_drained(evbuffer*, const evbuffer_cb_info*, void* arg) noexcept;
+    static void on_write(bufferevent*, void* arg) noexcept;
+    static void on_event(bufferevent*, short what, void* arg) noexcept;
+    static void on_head_timer(evutil_socket_t, short, void* arg) noexcept;
+    static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg) noexcept;
+    static void on_output_added(evbuffer*, const evbuffer_cb_info*, void* arg) noexcept;
 
     enum class ReadResult { Data, Again, Eof, Error };
     ReadResult read_more();

@@ -158,7 +158,8 @@ void ClientConnection::exchange_finished() {
     process_input();
 }
 
-void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
+void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info,
+                                         void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (info->n_deleted == 0 || self->stream_ == 0) return;
     // Response credit for what the client took: at most the window and a
@@ -170,7 +171,8 @@ void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* 
 // Every byte added to the output, whatever wrote it, schedules one direct
 // write for this loop turn; while libevent's write event finishes a partial
 // write, it takes the new bytes too.
-void ClientConnection::on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+void ClientConnection::on_output_added(evbuffer*, const evbuffer_cb_info* info,
+                                       void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (info->n_added == 0 || self->closed_ || self->flush_scheduled_ || self->write_waiting_)
         return;
@@ -206,7 +208,7 @@ void ClientConnection::flush_output() {
 }
 
 // libevent drained what flush_output left: back to write-through.
-void ClientConnection::on_write(bufferevent* bev, void* arg) {
+void ClientConnection::on_write(bufferevent* bev, void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     self->write_waiting_ = false;
     bufferevent_disable(bev, EV_WRITE);

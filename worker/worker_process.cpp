@@ -101,7 +101,8 @@ int WorkerProcess::run() {
     return exit_status_;
 }
 
-void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, void* arg) {
+void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int,
+                              void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     if (self->draining_) {
         evutil_closesocket(fd);
@@ -153,7 +154,7 @@ bool WorkerProcess::shed_one() {
     return false;
 }
 
-void WorkerProcess::on_accept_error(evconnlistener* listener, void* arg) {
+void WorkerProcess::on_accept_error(evconnlistener* listener, void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     int err = EVUTIL_SOCKET_ERROR();
     // Out of descriptors: stop accepting briefly instead of spinning on
@@ -168,7 +169,7 @@ void WorkerProcess::on_accept_error(evconnlistener* listener, void* arg) {
     }
 }
 
-void WorkerProcess::on_accept_resume(evutil_socket_t, short, void* arg) {
+void WorkerProcess::on_accept_resume(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     if (self->draining_) return;
     if (self->listener_) evconnlistener_enable(self->listener_.get());
@@ -187,7 +188,7 @@ void WorkerProcess::end_stream(std::uint32_t stream) {
     if (streams_.empty() && idle_trim_) idle_trim_->went_idle();
 }
 
-bool WorkerProcess::no_open_streams(void* arg) {
+bool WorkerProcess::no_open_streams(void* arg) noexcept {
     return static_cast<WorkerProcess*>(arg)->streams_.empty();
 }
 
@@ -203,7 +204,7 @@ void WorkerProcess::connection_closed(ClientConnection* conn) {
     event_active(reap_event_.get(), 0, 0);
 }
 
-void WorkerProcess::on_reap(evutil_socket_t, short, void* arg) {
+void WorkerProcess::on_reap(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     self->graveyard_.clear();
     self->maybe_exit();
@@ -224,7 +225,7 @@ void WorkerProcess::cancel_flush(ClientConnection* conn) {
     std::erase(dirty_, conn);
 }
 
-void WorkerProcess::on_flush(evutil_socket_t, short, void* arg) {
+void WorkerProcess::on_flush(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     // A flush may close its connection (graveyard, freed by a later on_reap,
     // never during this callback), which edits dirty_: work on a copy. The
@@ -252,7 +253,7 @@ void WorkerProcess::quit(int status) {
     event_base_loopbreak(base_.get());
 }
 
-void WorkerProcess::on_signal(evutil_socket_t, short, void* arg) {
+void WorkerProcess::on_signal(evutil_socket_t, short, void* arg) noexcept {
     static_cast<WorkerProcess*>(arg)->begin_drain();
 }
 

@@ -51,16 +51,16 @@ class WorkerProcess {
     bool draining() const { return draining_; }
 
   private:
-    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg);
-    static void on_signal(evutil_socket_t sig, short, void* arg);
-    static void on_reap(evutil_socket_t, short, void* arg);
-    static void on_flush(evutil_socket_t, short, void* arg);
-    static void on_accept_error(evconnlistener*, void* arg);
-    static void on_accept_resume(evutil_socket_t, short, void* arg);
+    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) noexcept;
+    static void on_signal(evutil_socket_t sig, short, void* arg) noexcept;
+    static void on_reap(evutil_socket_t, short, void* arg) noexcept;
+    static void on_flush(evutil_socket_t, short, void* arg) noexcept;
+    static void on_accept_error(evconnlistener*, void* arg) noexcept;
+    static void on_accept_resume(evutil_socket_t, short, void* arg) noexcept;
     bool shed_one();
     void begin_drain();
     void maybe_exit();
-    static bool no_open_streams(void* arg);
+    static bool no_open_streams(void* arg) noexcept;
 
     Options options_;
     EventBasePtr base_;

@@ -40,21 +40,16 @@ std::string temporary_name(const std::string& name) {
     return name + ".tmp." + hex;
 }
 
-bool replace_file(const std::string& path, std::string_view data, mode_t mode, std::string& error) {
+Result<void> replace_file(const std::string& path, std::string_view data, mode_t mode) {
     const std::size_t slash = path.rfind('/');
     const std::string dir_path = slash == std::string::npos ? "."
                                  : slash == 0               ? "/"
                                                             : path.substr(0, slash);
     const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    if (name.empty() || name == "." || name == "..") {
-        error = "cannot write " + path + ": not a file name";
-        return false;
-    }
+    if (name.empty() || name == "." || name == "..")
+        return Error{"cannot write " + path + ": not a file name"};
     const UniqueFd dir(::open(dir_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) {
-        error = "cannot write " + path + ": " + std::strerror(errno);
-        return false;
-    }
+    if (!dir) return Error{"cannot write " + path + ": " + std::strerror(errno)};
     std::string tmp;
     UniqueFd fd;
     for (int i = 0; i < kTries && !fd; ++i) {
@@ -64,20 +59,17 @@ bool replace_file(const std::string& path, std::string_view data, mode_t mode, s
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!fd && errno != EEXIST) break;
     }
-    if (!fd) {
-        error = "cannot write " + path + ": a temporary file: " + std::strerror(errno);
-        return false;
-    }
+    if (!fd) return Error{"cannot write " + path + ": a temporary file: " + std::strerror(errno)};
     const bool written =
         write_all(fd.get(), data) && ::fchmod(fd.get(), mode) == 0 && ::fsync(fd.get()) == 0;
     const int write_errno = errno;
     fd.reset();
     if (!written || ::renameat(dir.get(), tmp.c_str(), dir.get(), name.c_str()) != 0) {
-        error = "cannot write " + path + ": " + std::strerror(written ? errno : write_errno);
+        Error e{"cannot write " + path + ": " + std::strerror(written ? errno : write_errno)};
         ::unlinkat(dir.get(), tmp.c_str(), 0);
-        return false;
+        return e;
     }
-    return true;
+    return {};
 }
 
 }  // namespace proxy

@@ -13,13 +13,15 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.hpp"
+
 namespace proxy {
 
 // Replaces `path` with `data`, mode `mode` (whatever the umask). The
 // directory is opened once, and the temporary created and renamed relative
 // to it, so both are in the same directory even if a name on the way to it
 // changes in between.
-bool replace_file(const std::string& path, std::string_view data, mode_t mode, std::string& error);
+Result<void> replace_file(const std::string& path, std::string_view data, mode_t mode);
 
 // "<name>.tmp.<16 hex digits>", the digits from getrandom; "" if the kernel
 // gave no random bytes.

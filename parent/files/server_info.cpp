@@ -9,12 +9,10 @@
 
 namespace proxy {
 
-bool write_server_info(const std::string& path, unsigned port, long pid, std::string& error) {
-    if (!make_parent_directories(path)) {
-        error = "cannot create the directory of " + path + ": " + std::strerror(errno);
-        return false;
-    }
-    return replace_file(path, json_server_info(port, pid) + "\n", 0644, error);
+Result<void> write_server_info(const std::string& path, unsigned port, long pid) {
+    if (!make_parent_directories(path))
+        return Error{"cannot create the directory of " + path + ": " + std::strerror(errno)};
+    return replace_file(path, json_server_info(port, pid) + "\n", 0644);
 }
 
 }  // namespace proxy

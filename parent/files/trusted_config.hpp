@@ -5,18 +5,17 @@
 #pragma once
 
 #include <string>
-#include <variant>
 
+#include "common/result.hpp"
 #include "parent/users/usage_state.hpp"
 #include "policy/policy_file.hpp"
 
 namespace proxy {
 
 // A symbolic link to the policy file is followed (checked like the rest).
-std::variant<UserPolicy, std::string> load_trusted_policy(const std::string& path,
-                                                          const UserPolicy& base);
+Result<UserPolicy> load_trusted_policy(const std::string& path, const UserPolicy& base);
 // Missing: an empty day, as load_usage_state. A symbolic link is refused: the
 // proxy replaces the file, it would not write through one.
-std::variant<UsageDay, std::string> load_trusted_usage_state(const std::string& path);
+Result<UsageDay> load_trusted_usage_state(const std::string& path);
 
 }  // namespace proxy

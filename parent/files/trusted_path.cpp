@@ -198,17 +198,16 @@ std::string symlink_trust_problem(const struct stat& st, uid_t self) {
     return "";
 }
 
-std::optional<TrustedParent> open_trusted_parent(const std::string& path, bool follow_last,
-                                                 std::string& error) {
+Result<TrustedParent> open_trusted_parent(const std::string& path, bool follow_last) {
+    std::string error;
     Walk walk(path, error);
-    if (!walk.run(follow_last)) return std::nullopt;
+    if (!walk.run(follow_last)) return Error{std::move(error)};
     return walk.take();
 }
 
-UniqueFd open_trusted_file(const std::string& path, bool follow_last, std::string& error) {
-    error.clear();
-    auto parent = open_trusted_parent(path, follow_last, error);
-    if (!parent) return {};
+Result<UniqueFd> open_trusted_file(const std::string& path, bool follow_last) {
+    auto parent = open_trusted_parent(path, follow_last);
+    if (!parent) return Error{parent.error()};
     const int dir = parent->dir.get();
     const char* name = parent->name.c_str();
     // Looked at before it is opened: opening a FIFO or a device may block
@@ -216,34 +215,25 @@ UniqueFd open_trusted_file(const std::string& path, bool follow_last, std::strin
     UniqueFd peek(::openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {};
     if (!peek) {
-        if (errno != ENOENT) error = "cannot read " + path + ": " + std::strerror(errno);
-        return {};
+        if (errno == ENOENT) return UniqueFd();  // missing: the caller decides what that means
+        return Error{"cannot read " + path + ": " + std::strerror(errno)};
     }
-    if (::fstat(peek.get(), &st) != 0) {
-        error = "cannot read " + path + ": " + std::strerror(errno);
-        return {};
-    }
+    if (::fstat(peek.get(), &st) != 0)
+        return Error{"cannot read " + path + ": " + std::strerror(errno)};
     const uid_t self = ::geteuid();
-    if (S_ISLNK(st.st_mode)) {
-        error = path + ": a symbolic link; name the file itself";
-        return {};
-    }
+    if (S_ISLNK(st.st_mode)) return Error{path + ": a symbolic link; name the file itself"};
     if (auto problem = file_trust_problem(st, self); !problem.empty()) {
-        error = path + ": " + (parent->shown == path ? "" : "it leads to " + parent->shown + ", ") +
-                problem +
-                (S_ISREG(st.st_mode) ? "; only " + whose(self) + " may be able to change it" : "");
-        return {};
+        return Error{
+            path + ": " + (parent->shown == path ? "" : "it leads to " + parent->shown + ", ") +
+            problem +
+            (S_ISREG(st.st_mode) ? "; only " + whose(self) + " may be able to change it" : "")};
     }
     UniqueFd fd(::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
     struct stat again {};
-    if (!fd || ::fstat(fd.get(), &again) != 0) {
-        error = "cannot read " + path + ": " + std::strerror(errno);
-        return {};
-    }
-    if (again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-        error = path + ": replaced while it was being checked";
-        return {};
-    }
+    if (!fd || ::fstat(fd.get(), &again) != 0)
+        return Error{"cannot read " + path + ": " + std::strerror(errno)};
+    if (again.st_dev != st.st_dev || again.st_ino != st.st_ino)
+        return Error{path + ": replaced while it was being checked"};
     return fd;
 }
 

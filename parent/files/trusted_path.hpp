@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <optional>
 #include <string>
 
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 namespace proxy {
@@ -37,14 +37,13 @@ struct TrustedParent {
     std::string shown;
 };
 // `follow_last`: a symbolic link as the last component is followed (checked
-// like the others); otherwise it is returned as is. On refusal: nullopt and
-// one line, "PATH: what is wrong".
-std::optional<TrustedParent> open_trusted_parent(const std::string& path, bool follow_last,
-                                                 std::string& error);
+// like the others); otherwise it is returned as is. On refusal, one line:
+// "PATH: what is wrong".
+Result<TrustedParent> open_trusted_parent(const std::string& path, bool follow_last);
 
 // A regular file to read, checked as above (a symbolic link at the end is
-// followed when `follow_last`, else refused). A missing file: an empty fd and
-// an empty error, so the caller decides what missing means.
-UniqueFd open_trusted_file(const std::string& path, bool follow_last, std::string& error);
+// followed when `follow_last`, else refused). A missing file is no error but
+// an empty fd, so the caller decides what missing means.
+Result<UniqueFd> open_trusted_file(const std::string& path, bool follow_last);
 
 }  // namespace proxy

@@ -14,7 +14,7 @@ struct PageRef {
     std::shared_ptr<const KeyPage> page;
 };
 
-void release_ref(const void*, size_t, void* arg) {
+void release_ref(const void*, size_t, void* arg) noexcept {
     delete static_cast<PageRef*>(arg);
 }
 

@@ -45,15 +45,15 @@ void OidcHttpsRequest::start(const HttpsTarget& target, evbuffer* request, unsig
         finish(Outcome::Transport, "cannot set up a locked page: " + error);
         return;
     }
-    SSL* ssl = new_upstream_ssl(tls_, target.host);
-    if (ssl == nullptr) {
+    SslPtr ssl = new_upstream_ssl(tls_, target.host);
+    if (!ssl) {
         finish(Outcome::Transport, "cannot create TLS session: " + last_tls_error());
         return;
     }
     // Received plaintext (tokens) is wiped from OpenSSL's record buffer as
     // soon as it has been copied out.
-    SSL_set_options(ssl, SSL_OP_CLEANSE_PLAINTEXT);
-    transport_ = std::make_unique<UpstreamTransport>(base_, ssl);
+    SSL_set_options(ssl.get(), SSL_OP_CLEANSE_PLAINTEXT);
+    transport_ = std::make_unique<UpstreamTransport>(base_, std::move(ssl));
     transport_->set_callbacks(&OidcHttpsRequest::on_read, &OidcHttpsRequest::on_event, this);
     transport_->set_timeout(timeout_s);
     // Queued now, sent once the handshake is done (the transport holds
@@ -62,13 +62,13 @@ void OidcHttpsRequest::start(const HttpsTarget& target, evbuffer* request, unsig
     transport_->connect(dns_, target.host, target.port);
 }
 
-void OidcHttpsRequest::on_read(void* arg) {
+void OidcHttpsRequest::on_read(void* arg) noexcept {
     auto* self = static_cast<OidcHttpsRequest*>(arg);
     self->absorb();
     if (!self->finished_) self->check_complete(false);
 }
 
-void OidcHttpsRequest::on_event(short what, void* arg) {
+void OidcHttpsRequest::on_event(short what, void* arg) noexcept {
     auto* self = static_cast<OidcHttpsRequest*>(arg);
     if (self->finished_ || (what & BEV_EVENT_CONNECTED)) return;
     self->absorb();
@@ -184,7 +184,7 @@ void OidcHttpsRequest::finish(Outcome outcome, std::string error) {
     }
 }
 
-void OidcHttpsRequest::on_deferred(evutil_socket_t, short, void* arg) {
+void OidcHttpsRequest::on_deferred(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<OidcHttpsRequest*>(arg);
     // The connection is not reused: close it now, before the owner looks.
     self->transport_.reset();

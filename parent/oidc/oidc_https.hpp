@@ -58,9 +58,9 @@ class OidcHttpsRequest {
     const std::string& error() const { return error_; }
 
   private:
-    static void on_read(void* arg);
-    static void on_event(short what, void* arg);
-    static void on_deferred(evutil_socket_t, short, void* arg);
+    static void on_read(void* arg) noexcept;
+    static void on_event(short what, void* arg) noexcept;
+    static void on_deferred(evutil_socket_t, short, void* arg) noexcept;
 
     void absorb();
     // True when the response is complete (or failed); finishes the request.

@@ -55,13 +55,13 @@ void OidcTokenSource::arm(event* ev, milliseconds delay) {
     evtimer_add(ev, &tv);
 }
 
-void OidcTokenSource::on_timer(evutil_socket_t, short, void* arg) {
+void OidcTokenSource::on_timer(evutil_socket_t, short, void* arg) noexcept {
     static_cast<OidcTokenSource*>(arg)->begin_round();
 }
 
 // The token has run out and no round has replaced it: requests now get a 502
 // until one does (rounds keep being retried meanwhile).
-void OidcTokenSource::on_expiry(evutil_socket_t, short, void* arg) {
+void OidcTokenSource::on_expiry(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<OidcTokenSource*>(arg);
     self->have_token_ = false;
     self->credential_.clear();

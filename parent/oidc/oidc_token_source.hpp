@@ -47,8 +47,8 @@ class OidcTokenSource {
     static constexpr std::chrono::seconds kMaxRetry{30};
 
   private:
-    static void on_timer(evutil_socket_t, short, void* arg);
-    static void on_expiry(evutil_socket_t, short, void* arg);
+    static void on_timer(evutil_socket_t, short, void* arg) noexcept;
+    static void on_expiry(evutil_socket_t, short, void* arg) noexcept;
 
     void begin_round();
     void on_github(OidcHttpsRequest& req);

@@ -5,6 +5,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "common/c_ptr.hpp"
+
 namespace proxy {
 
 namespace {
@@ -24,17 +26,12 @@ bool is_hash_name(const char* name) {
 }
 
 bool holds_hashed_certificates(const char* dir) {
-    DIR* d = opendir(dir);
-    if (d == nullptr) return false;
-    bool found = false;
-    while (const dirent* entry = readdir(d)) {
-        if (is_hash_name(entry->d_name)) {
-            found = true;
-            break;
-        }
+    const DirPtr d(opendir(dir));
+    if (!d) return false;
+    while (const dirent* entry = readdir(d.get())) {
+        if (is_hash_name(entry->d_name)) return true;
     }
-    closedir(d);
-    return found;
+    return false;
 }
 }  // namespace
 
@@ -52,12 +49,9 @@ std::string last_tls_error() {
     return buf;
 }
 
-SslCtxPtr make_upstream_tls_context(const std::string& ca_file, std::string& error) {
+Result<SslCtxPtr> make_upstream_tls_context(const std::string& ca_file) {
     SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-    if (!ctx) {
-        error = "cannot create TLS context: " + last_tls_error();
-        return nullptr;
-    }
+    if (!ctx) return Error{"cannot create TLS context: " + last_tls_error()};
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
     // Resumption: the pool keeps the newest session and offers it again.
@@ -66,26 +60,23 @@ SslCtxPtr make_upstream_tls_context(const std::string& ca_file, std::string& err
     // Smaller per-connection memory when idle in the pool.
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
     if (!ca_file.empty()) {
-        if (SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr) != 1) {
-            error = "cannot load --upstream-ca-file " + ca_file + ": " + last_tls_error();
-            return nullptr;
-        }
+        if (SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr) != 1)
+            return Error{"cannot load --upstream-ca-file " + ca_file + ": " + last_tls_error()};
     } else if (!use_trust_directory(ctx.get(), X509_get_default_cert_dir()) &&
                SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
-        error = "cannot load the system trust store: " + last_tls_error();
-        return nullptr;
+        return Error{"cannot load the system trust store: " + last_tls_error()};
     }
     return ctx;
 }
 
-SSL* new_upstream_ssl(SSL_CTX* ctx, const std::string& host) {
-    SSL* ssl = SSL_new(ctx);
+SslPtr new_upstream_ssl(SSL_CTX* ctx, const std::string& host) {
+    SslPtr ssl(SSL_new(ctx));
     if (!ssl) return nullptr;
     if (is_ip_literal(host)) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), host.c_str());
     } else {
-        SSL_set_tlsext_host_name(ssl, host.c_str());
-        SSL_set1_host(ssl, host.c_str());
+        SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+        SSL_set1_host(ssl.get(), host.c_str());
     }
     return ssl;
 }

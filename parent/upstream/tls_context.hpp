@@ -5,11 +5,12 @@
 
 #include <string>
 
+#include "common/result.hpp"
 #include "parent/parent_ptr.hpp"
 
 namespace proxy {
 
-SslCtxPtr make_upstream_tls_context(const std::string& ca_file, std::string& error);
+Result<SslCtxPtr> make_upstream_tls_context(const std::string& ca_file);
 
 // The system store as a hashed directory (OpenSSL's default certificate
 // directory; Debian: /etc/ssl/certs, kept by update-ca-certificates), looked
@@ -22,7 +23,7 @@ bool use_trust_directory(SSL_CTX* ctx, const char* dir);
 
 // Prepare one SSL object for a connection to `host`: SNI for names (not for
 // IP literals) and host name or IP address verification.
-SSL* new_upstream_ssl(SSL_CTX* ctx, const std::string& host);
+SslPtr new_upstream_ssl(SSL_CTX* ctx, const std::string& host);
 
 // Text of the most recent OpenSSL error on this thread, or empty.
 std::string last_tls_error();

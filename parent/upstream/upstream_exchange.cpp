@@ -211,7 +211,8 @@ void UpstreamExchange::on_room() {
     process_input();  // bytes that arrived before the pause
 }
 
-void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
+void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info,
+                                         void* arg) noexcept {
     auto* self = static_cast<UpstreamExchange*>(arg);
     if (info->n_deleted != 0 && evbuffer_get_length(buf) == 0 && self->whole_request_queued())
         self->request_sent_ = true;
@@ -227,7 +228,7 @@ void UpstreamExchange::on_output_drained(evbuffer* buf, const evbuffer_cb_info* 
         self->sink_.tell_req_credit(self->stream_, static_cast<std::uint32_t>(credit));
 }
 
-void UpstreamExchange::on_read(void* arg) {
+void UpstreamExchange::on_read(void* arg) noexcept {
     static_cast<UpstreamExchange*>(arg)->process_input();
 }
 

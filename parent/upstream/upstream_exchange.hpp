@@ -98,9 +98,9 @@ class UpstreamExchange {
   private:
     enum class Phase { Connecting, AwaitHead, Body, Finished };
 
-    static void on_read(void* arg);
-    static void on_event(short what, void* arg);
-    static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
+    static void on_read(void* arg) noexcept;
+    static void on_event(short what, void* arg) noexcept;
+    static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg) noexcept;
 
     void attach(std::unique_ptr<UpstreamConnection> conn);
     void connected();

@@ -16,7 +16,7 @@
 
 namespace proxy {
 
-void UpstreamExchange::on_event(short what, void* arg) {
+void UpstreamExchange::on_event(short what, void* arg) noexcept {
     auto* self = static_cast<UpstreamExchange*>(arg);
     if (what & BEV_EVENT_CONNECTED) {
         self->connected();

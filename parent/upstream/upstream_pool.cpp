@@ -25,7 +25,7 @@ UpstreamPool::UpstreamPool(event_base* base, evdns_base* dns, Config config)
 
 UpstreamPool::~UpstreamPool() = default;
 
-int UpstreamPool::on_new_session(SSL* ssl, SSL_SESSION* session) {
+int UpstreamPool::on_new_session(SSL* ssl, SSL_SESSION* session) noexcept {
     auto* pool = static_cast<UpstreamPool*>(SSL_get_ex_data(ssl, g_pool_index));
     if (!pool) return 0;
     pool->session_.reset(session);
@@ -49,17 +49,17 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::connect_new(std::string& error
     auto conn = std::make_unique<UpstreamConnection>();
     conn->id = next_id_++;
     conn->pool = this;
-    SSL* ssl = nullptr;
+    SslPtr ssl;
     if (config_.tls) {
         ssl = new_upstream_ssl(config_.tls, config_.url.host);
         if (!ssl) {
             error = "cannot create TLS session: " + last_tls_error();
             return nullptr;
         }
-        SSL_set_ex_data(ssl, g_pool_index, this);
-        if (session_) SSL_set_session(ssl, session_.get());
+        SSL_set_ex_data(ssl.get(), g_pool_index, this);
+        if (session_) SSL_set_session(ssl.get(), session_.get());
     }
-    conn->transport = std::make_unique<UpstreamTransport>(base_, ssl);
+    conn->transport = std::make_unique<UpstreamTransport>(base_, std::move(ssl));
     if (const UpstreamProxyRoute* proxy = config_.proxy) {
         conn->transport->connect_via_proxy(dns_, proxy->host, proxy->port, proxy->connect_request);
     } else {
@@ -86,12 +86,12 @@ void UpstreamPool::drop_idle(UpstreamConnection* conn) {
     if (idle_.empty() && on_emptied_) on_emptied_(on_emptied_arg_);
 }
 
-void UpstreamPool::on_idle_read(void* arg) {
+void UpstreamPool::on_idle_read(void* arg) noexcept {
     auto* conn = static_cast<UpstreamConnection*>(arg);
     conn->pool->drop_idle(conn);
 }
 
-void UpstreamPool::on_idle_event(short, void* arg) {
+void UpstreamPool::on_idle_event(short, void* arg) noexcept {
     auto* conn = static_cast<UpstreamConnection*>(arg);
     conn->pool->drop_idle(conn);
 }

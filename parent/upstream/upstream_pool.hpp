@@ -52,15 +52,15 @@ class UpstreamPool {
     std::size_t idle_count() const { return idle_.size(); }
     // Called when the last idle connection has gone (expired or closed by
     // the server): their TLS state is freed heap the process may give back.
-    void set_on_emptied(void (*fn)(void*), void* arg) {
+    void set_on_emptied(void (*fn)(void*) noexcept, void* arg) {
         on_emptied_ = fn;
         on_emptied_arg_ = arg;
     }
 
   private:
-    static void on_idle_read(void* arg);
-    static void on_idle_event(short, void* arg);
-    static int on_new_session(SSL* ssl, SSL_SESSION* session);
+    static void on_idle_read(void* arg) noexcept;
+    static void on_idle_event(short, void* arg) noexcept;
+    static int on_new_session(SSL* ssl, SSL_SESSION* session) noexcept;
     void drop_idle(UpstreamConnection* conn);
 
     event_base* base_;
@@ -69,7 +69,7 @@ class UpstreamPool {
     std::list<std::unique_ptr<UpstreamConnection>> idle_;
     SslSessionPtr session_;  // newest session, offered for resumption
     std::uint64_t next_id_ = 1;
-    void (*on_emptied_)(void*) = nullptr;
+    void (*on_emptied_)(void*) noexcept = nullptr;
     void* on_emptied_arg_ = nullptr;
 };
 

@@ -86,42 +86,39 @@ std::string connect_request_head(const UpstreamUrl& upstream, const std::string&
     return head + "\r\n";
 }
 
-bool choose_upstream_route(const Options& o, const ProxyEnvironment& env,
-                           const UpstreamUrl& upstream, RouteChoice& out, std::string& error) {
-    out = RouteChoice{};
+Result<RouteChoice> choose_upstream_route(const Options& o, const ProxyEnvironment& env,
+                                          const UpstreamUrl& upstream) {
+    RouteChoice out;
     ProxyUrl url;
     std::string source;
+    std::string error;
     if (o.upstream_proxy == "none") {
         out.note = "--upstream-proxy none: connecting to the upstream directly";
-        return true;
+        return out;
     }
     if (!o.upstream_proxy.empty()) {
         source = "--upstream-proxy";
-        if (!parse_proxy_url(o.upstream_proxy, url, error)) {
-            error = "--upstream-proxy: " + error;
-            return false;
-        }
+        if (!parse_proxy_url(o.upstream_proxy, url, error))
+            return Error{"--upstream-proxy: " + error};
     } else if (!env.proxy.empty() && upstream.tls) {
         // reqwest uses HTTPS_PROXY (else ALL_PROXY) for https:// only; an
         // http:// upstream (tests) would need HTTP_PROXY's forwarding mode.
         source = env.proxy_var;
-        if (!parse_proxy_url(env.proxy, url, error)) {
-            error = env.proxy_var + ": " + error + "; --upstream-proxy none ignores it";
-            return false;
-        }
+        if (!parse_proxy_url(env.proxy, url, error))
+            return Error{env.proxy_var + ": " + error + "; --upstream-proxy none ignores it"};
         if (!env.no_proxy.empty() && no_proxy_matches(env.no_proxy, upstream.host)) {
             out.note = env.no_proxy_var + " matches " + upstream.host + ": not using " +
                        url.display() + " from " + env.proxy_var;
-            return true;
+            return out;
         }
     } else {
-        return true;  // direct, as always
+        return out;  // direct, as always
     }
     std::string user = url.user, password = url.password;
     bool with_credentials = url.has_credentials;
     if (!o.upstream_proxy_credentials_file.empty()) {
         if (!read_credentials(o.upstream_proxy_credentials_file, user, password, error))
-            return false;
+            return Error{std::move(error)};
         with_credentials = true;
     }
     UpstreamProxyRoute route;
@@ -136,7 +133,7 @@ bool choose_upstream_route(const Options& o, const ProxyEnvironment& env,
     out.note = "reaching " + authority(upstream) + " through the HTTP proxy " + route.display +
                " (from " + source + (with_credentials ? ", with credentials)" : ")");
     out.proxy = std::move(route);
-    return true;
+    return out;
 }
 
 }  // namespace proxy

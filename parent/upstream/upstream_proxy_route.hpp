@@ -9,6 +9,7 @@
 
 #include "common/options.hpp"
 #include "common/proxy_config.hpp"
+#include "common/result.hpp"
 
 namespace proxy {
 
@@ -28,10 +29,10 @@ struct RouteChoice {
     std::string note;                         // one line for the start-up log
 };
 
-// False with `error` (one line, no password) when the configuration cannot
-// work: a proxy URL of an unsupported kind, an unreadable credentials file.
-bool choose_upstream_route(const Options& options, const ProxyEnvironment& env,
-                           const UpstreamUrl& upstream, RouteChoice& out, std::string& error);
+// An error (one line, no password) when the configuration cannot work: a
+// proxy URL of an unsupported kind, an unreadable credentials file.
+Result<RouteChoice> choose_upstream_route(const Options& options, const ProxyEnvironment& env,
+                                          const UpstreamUrl& upstream);
 
 // "CONNECT host:port HTTP/1.1" with Host and, given user, Basic
 // Proxy-Authorization (RFC 9110 9.3.6, RFC 7617).

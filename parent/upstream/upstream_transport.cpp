@@ -125,9 +125,9 @@ bool UpstreamTransport::decrypt() {
         while (filled < vec.iov_len) {
             std::size_t n = 0;
             clear_tls_errors();
-            int r = SSL_read_ex(ssl_, p + filled, vec.iov_len - filled, &n);
+            int r = SSL_read_ex(ssl_.get(), p + filled, vec.iov_len - filled, &n);
             if (r != 1) {
-                e = SSL_get_error(ssl_, r);
+                e = SSL_get_error(ssl_.get(), r);
                 break;
             }
             filled += n;
@@ -159,7 +159,7 @@ bool UpstreamTransport::decrypt() {
 // SSL_MODE_RELEASE_BUFFERS; a held stream that sits between events would pay
 // for it all the time. It refuses (a no-op) while a partial record is held.
 void UpstreamTransport::release_tls_buffers() {
-    if (ssl_ && evbuffer_get_length(cipher_in_.get()) == 0) SSL_free_buffers(ssl_);
+    if (ssl_ && evbuffer_get_length(cipher_in_.get()) == 0) SSL_free_buffers(ssl_.get());
 }
 
 // The peer closed: reported once everything before it was handed over. A TLS
@@ -167,7 +167,8 @@ void UpstreamTransport::release_tls_buffers() {
 // someone in between, so that is an error, not an end of body.
 bool UpstreamTransport::finish_eof() {
     if (!eof_ || state_ != State::Open || !reading_) return true;
-    if (ssl_ && (evbuffer_get_length(cipher_in_.get()) > 0 || SSL_pending(ssl_) > 0)) return true;
+    if (ssl_ && (evbuffer_get_length(cipher_in_.get()) > 0 || SSL_pending(ssl_.get()) > 0))
+        return true;
     state_ = State::Failed;
     update_write_interest();
     update_timer();
@@ -182,7 +183,8 @@ bool UpstreamTransport::finish_eof() {
 
 // ---- writing ----
 
-void UpstreamTransport::on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+void UpstreamTransport::on_output_added(evbuffer*, const evbuffer_cb_info* info,
+                                        void* arg) noexcept {
     auto* self = static_cast<UpstreamTransport*>(arg);
     // Everything added in one loop turn leaves in one writev.
     if (info->n_added > 0 && self->state_ == State::Open) self->defer();
@@ -203,8 +205,8 @@ bool UpstreamTransport::encrypt() {
         for (int i = 0; i < std::min(n, 4) && written == 0; ++i) {
             if (vec[i].iov_len == 0) continue;
             clear_tls_errors();
-            if (SSL_write_ex(ssl_, vec[i].iov_base, vec[i].iov_len, &written) != 1) {
-                int e = SSL_get_error(ssl_, 0);
+            if (SSL_write_ex(ssl_.get(), vec[i].iov_base, vec[i].iov_len, &written) != 1) {
+                int e = SSL_get_error(ssl_.get(), 0);
                 if (e == SSL_ERROR_WANT_READ) return true;  // renegotiation: after the next read
                 fail_tls("TLS write", e);
                 return false;
@@ -260,7 +262,7 @@ std::size_t UpstreamTransport::unsent() const {
 
 // ---- events, timer, callbacks ----
 
-void UpstreamTransport::on_socket(evutil_socket_t, short what, void* arg) {
+void UpstreamTransport::on_socket(evutil_socket_t, short what, void* arg) noexcept {
     auto* self = static_cast<UpstreamTransport*>(arg);
     switch (self->state_) {
         case State::Connecting:
@@ -281,7 +283,7 @@ void UpstreamTransport::on_socket(evutil_socket_t, short what, void* arg) {
     }
 }
 
-void UpstreamTransport::on_deferred(evutil_socket_t, short, void* arg) {
+void UpstreamTransport::on_deferred(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<UpstreamTransport*>(arg);
     if (self->state_ == State::Failed) {
         if (short what = std::exchange(self->deferred_event_, 0)) self->report(what);
@@ -291,13 +293,13 @@ void UpstreamTransport::on_deferred(evutil_socket_t, short, void* arg) {
     if (!self->flush()) return;
     // Reading resumed over bytes already received.
     if (self->reading_ && self->ssl_ &&
-        (evbuffer_get_length(self->cipher_in_.get()) > 0 || SSL_pending(self->ssl_) > 0)) {
+        (evbuffer_get_length(self->cipher_in_.get()) > 0 || SSL_pending(self->ssl_.get()) > 0)) {
         if (!self->decrypt()) return;
     }
     self->finish_eof();
 }
 
-void UpstreamTransport::on_timer(evutil_socket_t, short, void* arg) {
+void UpstreamTransport::on_timer(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<UpstreamTransport*>(arg);
     short what = BEV_EVENT_TIMEOUT | (self->reading_ ? BEV_EVENT_READING : BEV_EVENT_WRITING);
     self->state_ = State::Failed;

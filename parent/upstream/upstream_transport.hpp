@@ -27,11 +27,13 @@ namespace proxy {
 
 class UpstreamTransport {
   public:
-    using ReadCb = void (*)(void* arg);
-    using EventCb = void (*)(short what, void* arg);
+    // noexcept: they run inside libevent's callbacks, which no exception
+    // may unwind through.
+    using ReadCb = void (*)(void* arg) noexcept;
+    using EventCb = void (*)(short what, void* arg) noexcept;
 
-    // Takes ownership of ssl (null: plain TCP, for tests).
-    UpstreamTransport(event_base* base, SSL* ssl);
+    // ssl null: plain TCP, for tests.
+    UpstreamTransport(event_base* base, SslPtr ssl);
     ~UpstreamTransport();
     UpstreamTransport(const UpstreamTransport&) = delete;
     UpstreamTransport& operator=(const UpstreamTransport&) = delete;
@@ -69,7 +71,7 @@ class UpstreamTransport {
     void set_quick_ack(bool on) { quick_ack_ = on; }
 
     bool tls() const { return ssl_ != nullptr; }
-    SSL* ssl() const { return ssl_; }
+    SSL* ssl() const { return ssl_.get(); }
     // Why the connection failed, for the log and the error class.
     int dns_error() const { return dns_error_; }                 // EVUTIL_EAI_*, 0 if none
     int socket_error() const { return socket_error_; }           // errno, 0 if none
@@ -84,15 +86,15 @@ class UpstreamTransport {
     enum class State { Resolving, Connecting, Tunneling, Handshaking, Open, Failed };
     struct Resolve;
 
-    static void on_resolved(int result, evutil_addrinfo* ai, void* arg);
-    static void on_socket(evutil_socket_t, short what, void* arg);
-    static void on_deferred(evutil_socket_t, short, void* arg);
-    static void on_timer(evutil_socket_t, short, void* arg);
-    static void on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg);
+    static void on_resolved(int result, evutil_addrinfo* ai, void* arg) noexcept;
+    static void on_socket(evutil_socket_t, short what, void* arg) noexcept;
+    static void on_deferred(evutil_socket_t, short, void* arg) noexcept;
+    static void on_timer(evutil_socket_t, short, void* arg) noexcept;
+    static void on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
     static BIO_METHOD* bio_method();
-    static int bio_write(BIO* bio, const char* data, int len);
-    static int bio_read(BIO* bio, char* data, int len);
-    static long bio_ctrl(BIO* bio, int cmd, long num, void* ptr);
+    static int bio_write(BIO* bio, const char* data, int len) noexcept;
+    static int bio_read(BIO* bio, char* data, int len) noexcept;
+    static long bio_ctrl(BIO* bio, int cmd, long num, void* ptr) noexcept;
 
     void try_next_address();
     void tcp_connected();
@@ -118,7 +120,6 @@ class UpstreamTransport {
     bool report_read();
 
     event_base* base_;
-    SSL* ssl_;
     State state_ = State::Resolving;
     struct Address {
         sockaddr_storage storage;
@@ -148,6 +149,9 @@ class UpstreamTransport {
     const std::string* tunnel_request_ = nullptr;  // CONNECT head; null: direct
     bool tunnel_open_ = false;
     std::string proxy_error_;
+    // Last, so it is freed first: before the buffers and events its BIO
+    // and callbacks point at.
+    SslPtr ssl_;
 };
 
 }  // namespace proxy

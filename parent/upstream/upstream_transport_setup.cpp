@@ -22,8 +22,8 @@ struct UpstreamTransport::Resolve {
     evdns_getaddrinfo_request* request = nullptr;
 };
 
-UpstreamTransport::UpstreamTransport(event_base* base, SSL* ssl)
-    : base_(base), ssl_(ssl), in_(evbuffer_new()), out_(evbuffer_new()) {
+UpstreamTransport::UpstreamTransport(event_base* base, SslPtr ssl)
+    : base_(base), in_(evbuffer_new()), out_(evbuffer_new()), ssl_(std::move(ssl)) {
     deferred_.reset(event_new(base, -1, 0, &UpstreamTransport::on_deferred, this));
     timer_.reset(evtimer_new(base, &UpstreamTransport::on_timer, this));
     evbuffer_add_cb(out_.get(), &UpstreamTransport::on_output_added, this);
@@ -33,7 +33,7 @@ UpstreamTransport::UpstreamTransport(event_base* base, SSL* ssl)
         BIO* bio = BIO_new(bio_method());
         BIO_set_data(bio, this);
         BIO_set_init(bio, 1);
-        SSL_set_bio(ssl_, bio, bio);  // one reference, owned by ssl_ from here
+        SSL_set_bio(ssl_.get(), bio, bio);  // one reference, owned by ssl_ from here
     }
 }
 
@@ -44,7 +44,6 @@ UpstreamTransport::~UpstreamTransport() {
         if (resolve_->request) evdns_getaddrinfo_cancel(resolve_->request);
     }
     evbuffer_remove_cb(out_.get(), &UpstreamTransport::on_output_added, this);
-    if (ssl_) SSL_free(ssl_);
 }
 
 // ---- connecting ----
@@ -75,7 +74,8 @@ void UpstreamTransport::connect(evdns_base* dns, const std::string& host, int po
     }
 }
 
-void UpstreamTransport::on_resolved(int result, evutil_addrinfo* ai, void* arg) {
+void UpstreamTransport::on_resolved(int result, evutil_addrinfo* ai, void* arg) noexcept {
+    const AddrInfoPtr owned(ai);
     auto* resolve = static_cast<Resolve*>(arg);
     UpstreamTransport* self = resolve->owner;
     delete resolve;
@@ -95,7 +95,6 @@ void UpstreamTransport::on_resolved(int result, evutil_addrinfo* ai, void* arg) 
             self->try_next_address();
         }
     }
-    if (ai) evutil_freeaddrinfo(ai);
 }
 
 // The next resolved address, after the previous one failed (or first).
@@ -165,14 +164,14 @@ void UpstreamTransport::start_session() {
         return;
     }
     state_ = State::Handshaking;
-    SSL_set_connect_state(ssl_);
+    SSL_set_connect_state(ssl_.get());
     handshake();
 }
 
 void UpstreamTransport::handshake() {
     ERR_clear_error();
-    int r = SSL_do_handshake(ssl_);
-    int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
+    int r = SSL_do_handshake(ssl_.get());
+    int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), r);
     if (!write_socket()) return;  // the ClientHello, or our Finished
     if (e == SSL_ERROR_WANT_READ) return;
     if (e != SSL_ERROR_NONE) {
@@ -202,7 +201,7 @@ BIO_METHOD* UpstreamTransport::bio_method() {
     return method;
 }
 
-int UpstreamTransport::bio_write(BIO* bio, const char* data, int len) {
+int UpstreamTransport::bio_write(BIO* bio, const char* data, int len) noexcept {
     auto* self = static_cast<UpstreamTransport*>(BIO_get_data(bio));
     BIO_clear_retry_flags(bio);
     if (len <= 0) return 0;
@@ -210,7 +209,7 @@ int UpstreamTransport::bio_write(BIO* bio, const char* data, int len) {
     return len;
 }
 
-int UpstreamTransport::bio_read(BIO* bio, char* data, int len) {
+int UpstreamTransport::bio_read(BIO* bio, char* data, int len) noexcept {
     auto* self = static_cast<UpstreamTransport*>(BIO_get_data(bio));
     BIO_clear_retry_flags(bio);
     if (len <= 0) return 0;
@@ -222,7 +221,7 @@ int UpstreamTransport::bio_read(BIO* bio, char* data, int len) {
     return -1;
 }
 
-long UpstreamTransport::bio_ctrl(BIO*, int cmd, long, void*) {
+long UpstreamTransport::bio_ctrl(BIO*, int cmd, long, void*) noexcept {
     switch (cmd) {
         case BIO_CTRL_FLUSH:
             return 1;  // writes are flushed once per loop turn by the transport

@@ -1,12 +1,10 @@
 #include "parent/users/access_control.hpp"
 
-#include <charconv>
 #include <chrono>
-#include <variant>
 
 #include "common/log.hpp"
 #include "parent/files/trusted_config.hpp"
-#include "policy/policy_file.hpp"
+#include "parent/users/user_policy_load.hpp"
 
 namespace proxy {
 
@@ -25,28 +23,6 @@ double mono_now() {
         .count();
 }
 
-template <typename Id>
-bool resolve_ids(const std::vector<std::string>& names,
-                 const std::function<std::optional<Id>(std::string_view)>& lookup, const char* flag,
-                 std::vector<Id>& out, std::string& error) {
-    for (const std::string& n : names) {
-        std::uint64_t v = 0;
-        auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
-        if (!n.empty() && ec == std::errc() && p == n.data() + n.size() && v < 0xffffffffull) {
-            out.push_back(static_cast<Id>(v));
-            continue;
-        }
-        auto id = lookup(n);
-        if (!id) {
-            error = std::string(flag) + " " + n + ": no such " +
-                    (std::string_view(flag) == "--allow-user" ? "user" : "group");
-            return false;
-        }
-        out.push_back(*id);
-    }
-    return true;
-}
-
 bool any_token_budget(const UserPolicy& p) {
     if (p.defaults.tokens_per_day.value_or(0) != 0) return true;
     for (const auto& [_, l] : p.users)
@@ -58,49 +34,20 @@ bool any_token_budget(const UserPolicy& p) {
 
 }  // namespace
 
-std::optional<UserPolicy> policy_from_flags(const Options& o, std::string& error) {
-    UserPolicy p;
-    const NameResolver names = system_name_resolver();
-    if (!resolve_ids<uid_t>(o.allow_users, names.user, "--allow-user", p.allow_users, error) ||
-        !resolve_ids<gid_t>(o.allow_groups, names.group, "--allow-group", p.allow_groups, error))
-        return std::nullopt;
-    if (o.max_streams_per_user) p.defaults.max_streams = o.max_streams_per_user;
-    if (o.requests_per_minute_per_user)
-        p.defaults.requests_per_minute = o.requests_per_minute_per_user;
-    if (o.tokens_per_day_per_user) p.defaults.tokens_per_day = o.tokens_per_day_per_user;
-    return p;
-}
-
-std::unique_ptr<AccessControl> AccessControl::create(event_base* base, const Options& o,
-                                                     std::span<const int> listen_fds,
-                                                     std::string& error) {
+Result<std::unique_ptr<AccessControl>> AccessControl::create(event_base* base, const Options& o,
+                                                             std::span<const int> listen_fds) {
     std::unique_ptr<AccessControl> ac(new AccessControl(o));
-    auto flags = policy_from_flags(o, error);
-    if (!flags) return nullptr;
-    ac->flags_policy_ = *flags;
-    UserPolicy policy = *flags;
-    if (!o.policy_file.empty()) {
-        auto loaded = load_trusted_policy(o.policy_file, *flags);
-        if (auto* err = std::get_if<std::string>(&loaded)) {
-            error = "--policy: " + *err;
-            return nullptr;
-        }
-        policy = std::get<UserPolicy>(std::move(loaded));
-    }
-    ac->set_policy(std::move(policy));
+    auto policy = load_user_policy(o, o.policy_file, PolicyFileRead::Trusted);
+    if (!policy) return Error{policy.error()};
+    ac->set_policy(std::move(*policy));
     if (!o.state_file.empty()) {
         auto state = load_trusted_usage_state(o.state_file);
-        if (auto* err = std::get_if<std::string>(&state)) {
-            error = "--state-file: " + *err;
-            return nullptr;
-        }
-        ac->accounts_ = UserAccounts(std::get<UsageDay>(std::move(state)));
+        if (!state) return Error{"--state-file: " + state.error()};
+        ac->accounts_ = UserAccounts(std::move(*state));
         ac->state_loaded_ = true;
         // Can we write it? Better to know now than at the first save.
-        if (!save_usage_state(o.state_file, ac->accounts_.today(unix_now()), error)) {
-            error = "--state-file: " + error;
-            return nullptr;
-        }
+        if (auto saved = save_usage_state(o.state_file, ac->accounts_.today(unix_now())); !saved)
+            return Error{"--state-file: " + saved.error()};
         ac->accounts_.mark_saved();
         ac->save_timer_.reset(
             event_new(base, -1, EV_PERSIST, &AccessControl::on_save_timer, ac.get()));
@@ -109,8 +56,8 @@ std::unique_ptr<AccessControl> AccessControl::create(event_base* base, const Opt
     } else if (ac->counts_tokens()) {
         LOG_WARN("a token budget without --state-file: today's counts are lost on restart");
     }
-    if (!ac->audit_.open(base, o.audit_log, error)) return nullptr;
-    if (!ac->identifier_.init(listen_fds, error)) return nullptr;
+    if (auto opened = ac->audit_.open(base, o.audit_log); !opened) return Error{opened.error()};
+    if (auto ready = ac->identifier_.init(listen_fds); !ready) return Error{ready.error()};
     return ac;
 }
 
@@ -184,25 +131,14 @@ void AccessControl::reload() {
     }
     audit_.reopen();
     // The files and names are read without the lock; only the swap takes it.
-    std::string error;
-    auto flags = policy_from_flags(options_, error);
-    if (!flags) {
-        LOG_ERROR("reload refused, old policy kept: %s", error.c_str());
+    auto policy = load_user_policy(options_, options_.policy_file, PolicyFileRead::Trusted);
+    if (!policy) {
+        LOG_ERROR("reload refused, old policy kept: %s", policy.error().c_str());
         return;
-    }
-    UserPolicy policy = *flags;
-    if (!options_.policy_file.empty()) {
-        auto loaded = load_trusted_policy(options_.policy_file, *flags);
-        if (auto* err = std::get_if<std::string>(&loaded)) {
-            LOG_ERROR("reload refused, old policy kept: --policy: %s", err->c_str());
-            return;
-        }
-        policy = std::get<UserPolicy>(std::move(loaded));
     }
     {
         std::lock_guard lock(mu_);
-        flags_policy_ = *flags;
-        set_policy(std::move(policy));
+        set_policy(std::move(*policy));
     }
     LOG_INFO("policy reloaded%s%s", options_.policy_file.empty() ? "" : " from ",
              options_.policy_file.c_str());
@@ -218,15 +154,14 @@ void AccessControl::save_locked() {
     if (!state_loaded_) return;
     const UsageDay& day = accounts_.today(unix_now());
     if (!accounts_.dirty()) return;
-    std::string error;
-    if (!save_usage_state(options_.state_file, day, error)) {
-        LOG_WARN("%s", error.c_str());
+    if (auto saved = save_usage_state(options_.state_file, day); !saved) {
+        LOG_WARN("%s", saved.error().c_str());
         return;
     }
     accounts_.mark_saved();
 }
 
-void AccessControl::on_save_timer(evutil_socket_t, short, void* arg) {
+void AccessControl::on_save_timer(evutil_socket_t, short, void* arg) noexcept {
     static_cast<AccessControl*>(arg)->save();
 }
 

@@ -16,6 +16,7 @@
 
 #include "common/event_ptr.hpp"
 #include "common/options.hpp"
+#include "common/result.hpp"
 #include "parent/users/audit_log.hpp"
 #include "parent/users/peer_identity.hpp"
 #include "parent/users/user_accounts.hpp"
@@ -24,17 +25,12 @@
 
 namespace proxy {
 
-// The flags' part of the policy (--allow-user, --allow-group, the limits).
-// Names resolve through the system; an unknown one is an error.
-std::optional<UserPolicy> policy_from_flags(const Options& o, std::string& error);
-
 class AccessControl {
   public:
-    // Reads the policy file and the state file, opens the audit log and the
-    // sock_diag socket: before the sandbox. nullptr + error on failure.
-    static std::unique_ptr<AccessControl> create(event_base* base, const Options& o,
-                                                 std::span<const int> listen_fds,
-                                                 std::string& error);
+    // Builds the policy (parent/users/user_policy_load.hpp), reads the state
+    // file, opens the audit log and the sock_diag socket: before the sandbox.
+    static Result<std::unique_ptr<AccessControl>> create(event_base* base, const Options& o,
+                                                         std::span<const int> listen_fds);
     ~AccessControl();
 
     // Every member is safe to call from any of the parent's upstream threads
@@ -78,14 +74,13 @@ class AccessControl {
     AccessControl(const Options& o) : options_(o) {}
     Caller caller_of(const PeerIdentity& who);
     static uid_t account_of(const PeerIdentity& who);
-    static void on_save_timer(evutil_socket_t, short, void* arg);
+    static void on_save_timer(evutil_socket_t, short, void* arg) noexcept;
     void set_policy(UserPolicy p);
 
     void save_locked();
 
     mutable std::mutex mu_;  // guards everything below but audit_ (its own)
     const Options& options_;
-    UserPolicy flags_policy_;
     UserPolicy policy_;
     PeerIdentifier identifier_;
     UserDirectory directory_;

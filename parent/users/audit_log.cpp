@@ -107,17 +107,14 @@ AuditLog::~AuditLog() {
     flush();
 }
 
-bool AuditLog::open(event_base* base, const std::string& path, std::string& error) {
+Result<void> AuditLog::open(event_base* base, const std::string& path) {
     if (base != nullptr) bind_loop(base);
     std::lock_guard lock(mu_);
     path_ = path;
-    if (path.empty()) return true;
+    if (path.empty()) return {};
     file_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!file_) {
-        error = "cannot open --audit-log " + path + ": " + std::strerror(errno);
-        return false;
-    }
-    return true;
+    if (!file_) return Error{"cannot open --audit-log " + path + ": " + std::strerror(errno)};
+    return {};
 }
 
 void AuditLog::bind_loop(event_base* base) {
@@ -184,7 +181,7 @@ void AuditLog::write(const AuditRecord& r) {
     }
 }
 
-void AuditLog::on_flush(evutil_socket_t, short, void* arg) {
+void AuditLog::on_flush(evutil_socket_t, short, void* arg) noexcept {
     static_cast<AuditLog*>(arg)->flush();
 }
 

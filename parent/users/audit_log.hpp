@@ -19,6 +19,7 @@
 #include <string>
 
 #include "common/event_ptr.hpp"
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 namespace proxy {
@@ -63,7 +64,7 @@ class AuditLog {
 
     // Opens --audit-log (append, 0600); empty path: stderr only. Without a
     // base, every line is written at once.
-    bool open(event_base* base, const std::string& path, std::string& error);
+    Result<void> open(event_base* base, const std::string& path);
     // The calling thread's loop (another upstream thread's): its lines are
     // flushed at the end of its loop turns.
     void bind_loop(event_base* base);
@@ -75,7 +76,7 @@ class AuditLog {
     void flush();
 
   private:
-    static void on_flush(evutil_socket_t, short, void* arg);
+    static void on_flush(evutil_socket_t, short, void* arg) noexcept;
 
     void flush_locked();
 

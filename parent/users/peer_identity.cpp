@@ -59,26 +59,23 @@ void copy_addr(const sockaddr_storage& a, __be32 (&out)[4]) {
 
 }  // namespace
 
-bool PeerIdentifier::init(std::span<const int> listen_fds, std::string& error) {
+Result<void> PeerIdentifier::init(std::span<const int> listen_fds) {
     for (int fd : listen_fds) {
         Bound b;
         b.len = sizeof b.addr;
-        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&b.addr), &b.len) != 0) {
-            error = std::string("getsockname on a listener: ") + std::strerror(errno);
-            return false;
-        }
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&b.addr), &b.len) != 0)
+            return Error{std::string("getsockname on a listener: ") + std::strerror(errno)};
         listeners_.push_back(b);
     }
     diag_.reset(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-    if (!diag_) {
-        error = std::string("cannot open a NETLINK_SOCK_DIAG socket: ") + std::strerror(errno);
-        return false;
-    }
+    if (!diag_)
+        return Error{std::string("cannot open a NETLINK_SOCK_DIAG socket: ") +
+                     std::strerror(errno)};
     // The kernel answers inside sendto(), so the reply is queued before recv
     // looks; the timeout only guards against a kernel that does otherwise.
     timeval tv{0, 200 * 1000};
     setsockopt(diag_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return true;
+    return {};
 }
 
 bool PeerIdentifier::is_our_listener_address(const sockaddr_storage& local, socklen_t len) const {

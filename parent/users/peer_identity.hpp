@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 namespace proxy {
@@ -34,7 +35,7 @@ class PeerIdentifier {
   public:
     // Opens the sock_diag socket (before the sandbox) and records the local
     // addresses of our listeners.
-    bool init(std::span<const int> listen_fds, std::string& error);
+    Result<void> init(std::span<const int> listen_fds);
     // nullopt when `fd` is not a connected stream socket accepted on one of
     // our listeners: a worker handing over anything else is hostile. `why`
     // says what it was.

@@ -106,33 +106,33 @@ std::variant<UsageDay, std::string> parse_usage_state(std::string_view text) {
     return d;
 }
 
-std::variant<UsageDay, std::string> load_usage_state(const std::string& path) {
+Result<UsageDay> load_usage_state(const std::string& path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
         if (errno == ENOENT) return UsageDay{};
-        return "cannot read " + path + ": " + std::strerror(errno);
+        return Error{"cannot read " + path + ": " + std::strerror(errno)};
     }
     return read_usage_state(fd.get(), path);
 }
 
-std::variant<UsageDay, std::string> read_usage_state(int fd, const std::string& path) {
+Result<UsageDay> read_usage_state(int fd, const std::string& path) {
     std::string text;
     char buf[65536];
     for (;;) {
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return "cannot read " + path + ": " + std::strerror(errno);
+        if (n < 0) return Error{"cannot read " + path + ": " + std::strerror(errno)};
         if (n == 0) break;
         text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > kMaxFile) return path + ": too large for a usage state file";
+        if (text.size() > kMaxFile) return Error{path + ": too large for a usage state file"};
     }
     auto parsed = parse_usage_state(text);
-    if (auto* err = std::get_if<std::string>(&parsed)) return path + ": " + *err;
-    return parsed;
+    if (auto* err = std::get_if<std::string>(&parsed)) return Error{path + ": " + *err};
+    return std::get<UsageDay>(std::move(parsed));
 }
 
-bool save_usage_state(const std::string& path, const UsageDay& d, std::string& error) {
-    return replace_file(path, format_usage_state(d), 0600, error);
+Result<void> save_usage_state(const std::string& path, const UsageDay& d) {
+    return replace_file(path, format_usage_state(d), 0600);
 }
 
 }  // namespace proxy

@@ -20,6 +20,8 @@
 #include <string_view>
 #include <variant>
 
+#include "common/result.hpp"
+
 namespace proxy {
 
 struct UsageCounters {
@@ -38,16 +40,17 @@ struct UsageDay {
 };
 
 std::string format_usage_state(const UsageDay& d);
+// Pure: the day, or what is wrong with the text.
 std::variant<UsageDay, std::string> parse_usage_state(std::string_view text);
 
 // A missing file is an empty day; anything unreadable or malformed is an
 // error naming the file.
-std::variant<UsageDay, std::string> load_usage_state(const std::string& path);
+Result<UsageDay> load_usage_state(const std::string& path);
 // The same from a file the caller opened (the proxy checks who may change it
 // first: parent/files/trusted_path.hpp); `path` names it in errors.
-std::variant<UsageDay, std::string> read_usage_state(int fd, const std::string& path);
+Result<UsageDay> read_usage_state(int fd, const std::string& path);
 // Replaced whole, mode 0600, through an unpredictable temporary
 // (parent/files/atomic_file.hpp).
-bool save_usage_state(const std::string& path, const UsageDay& d, std::string& error);
+Result<void> save_usage_state(const std::string& path, const UsageDay& d);
 
 }  // namespace proxy

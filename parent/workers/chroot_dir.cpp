@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/c_ptr.hpp"
+
 namespace proxy {
 
 bool prepare_chroot_dir(const std::string& dir, std::string& error, uid_t owner) {
@@ -64,18 +66,17 @@ bool prepare_chroot_dir(const std::string& dir, std::string& error, uid_t owner)
         error = dir + " must be owned by " + owners + " and not writable by group or others";
         return false;
     }
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) {
+    const DirPtr d(::opendir(dir.c_str()));
+    if (!d) {
         error = "opendir " + dir + ": " + std::strerror(errno);
         return false;
     }
     bool empty = true;
-    while (const dirent* entry = ::readdir(d)) {
+    while (const dirent* entry = ::readdir(d.get())) {
         if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) {
             empty = false;
         }
     }
-    ::closedir(d);
     if (!empty) {
         error = dir + " must be empty: a worker chrooted there must find nothing";
         return false;

@@ -15,7 +15,7 @@ namespace proxy {
 // for one of their own. `owner` is the parent's own uid: a non-root parent
 // under systemd gets its RuntimeDirectory= owned by itself, and is the only
 // process of that uid (the workers are another user, see
-// parent/workers/hardening.hpp).
+// parent/workers/worker_setup.hpp).
 bool prepare_chroot_dir(const std::string& dir, std::string& error, uid_t owner = 0);
 
 }  // namespace proxy

@@ -66,24 +66,22 @@ Supervisor::Supervisor(event_base* base, UpstreamEnv& env, int listen_fd, int un
 
 Supervisor::~Supervisor() = default;
 
-bool Supervisor::start_all(std::string& error) {
+Result<void> Supervisor::start_all() {
     for (unsigned id : worker_ids_) {
         auto slot = std::make_unique<Slot>();
         slot->id = id;
         slot->owner = this;
         slot->respawn_timer.reset(evtimer_new(base_, &Supervisor::on_respawn_timer, slot.get()));
-        if (!spawn(*slot, error)) return false;
+        if (auto spawned = spawn(*slot); !spawned) return spawned;
         slots_.push_back(std::move(slot));
     }
-    return true;
+    return {};
 }
 
-bool Supervisor::spawn(Slot& slot, std::string& error) {
+Result<void> Supervisor::spawn(Slot& slot) {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        error = std::string("socketpair: ") + std::strerror(errno);
-        return false;
-    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return Error{std::string("socketpair: ") + std::strerror(errno)};
     UniqueFd ours(sv[0]), theirs(sv[1]);
     // One socketpair carries every stream of the worker. With the default
     // send buffer (208 KiB) a few 40 KiB request bodies fill it, and each
@@ -119,10 +117,7 @@ bool Supervisor::spawn(Slot& slot, std::string& error) {
         pthread_sigmask(SIG_SETMASK, &saved, nullptr);
         errno = fork_errno;
     }
-    if (pid < 0) {
-        error = std::string("fork: ") + std::strerror(errno);
-        return false;
-    }
+    if (pid < 0) return Error{std::string("fork: ") + std::strerror(errno)};
     if (pid == 0) {
         for (int sig = 1; sig < NSIG; ++sig) {
             struct sigaction was {};
@@ -157,7 +152,7 @@ bool Supervisor::spawn(Slot& slot, std::string& error) {
     }
     slot.link = std::make_unique<WorkerLink>(*this, env_, base_, slot.id, pid, std::move(ours));
     LOG_DEBUG("started worker %u (pid %d)", slot.id, static_cast<int>(pid));
-    return true;
+    return {};
 }
 
 std::vector<pid_t> Supervisor::worker_pids() const {
@@ -171,7 +166,7 @@ std::vector<pid_t> Supervisor::worker_pids() const {
 
 // The whole process: trimming the heap and unmapping library pages while
 // another upstream thread serves would only slow that thread down.
-bool Supervisor::no_open_streams(void*) {
+bool Supervisor::no_open_streams(void*) noexcept {
     return WorkerLink::open_streams_in_process() == 0;
 }
 
@@ -248,13 +243,12 @@ void Supervisor::schedule_respawn(Slot& slot) {
     evtimer_add(slot.respawn_timer.get(), &as_timeval(delay));
 }
 
-void Supervisor::on_respawn_timer(evutil_socket_t, short, void* arg) {
+void Supervisor::on_respawn_timer(evutil_socket_t, short, void* arg) noexcept {
     auto* slot = static_cast<Slot*>(arg);
     Supervisor* self = slot->owner;
     if (self->stopping_) return;
-    std::string error;
-    if (!self->spawn(*slot, error)) {
-        LOG_ERROR("cannot respawn worker %u: %s", slot->id, error.c_str());
+    if (auto spawned = self->spawn(*slot); !spawned) {
+        LOG_ERROR("cannot respawn worker %u: %s", slot->id, spawned.error().c_str());
         slot->failures++;
         self->schedule_respawn(*slot);
     }
@@ -264,11 +258,10 @@ void Supervisor::reload() {
     if (stopping_) return;
     LOG_INFO("reload: replacing workers");
     for (auto& s : slots_) {
-        std::string error;
         std::unique_ptr<WorkerLink> old = std::move(s->link);
-        if (!spawn(*s, error)) {
+        if (auto spawned = spawn(*s); !spawned) {
             LOG_ERROR("reload: cannot start worker %u: %s; keeping the old one", s->id,
-                      error.c_str());
+                      spawned.error().c_str());
             s->link = std::move(old);
             continue;
         }
@@ -299,7 +292,7 @@ void Supervisor::begin_shutdown(std::function<void()> done) {
     check_all_exited();
 }
 
-void Supervisor::on_deadline(evutil_socket_t, short, void* arg) {
+void Supervisor::on_deadline(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<Supervisor*>(arg);
     LOG_WARN("shutdown timeout: stopping remaining streams");
     for (pid_t pid : self->worker_pids()) ::kill(pid, SIGKILL);

@@ -12,6 +12,7 @@
 #include "common/event_ptr.hpp"
 #include "common/idle_trim.hpp"
 #include "common/options.hpp"
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 #include "parent/upstream/upstream_exchange.hpp"
 #include "parent/workers/worker_link.hpp"
@@ -26,7 +27,7 @@ class Supervisor {
                std::vector<unsigned> worker_ids);
     ~Supervisor();
 
-    bool start_all(std::string& error);
+    Result<void> start_all();
     void on_child_exit();  // SIGCHLD: reap our own workers (by pid) and respawn
     void reload();         // SIGHUP: new workers, old ones drain
     // Stop: workers drain up to --shutdown-timeout, then `done` runs.
@@ -39,7 +40,7 @@ class Supervisor {
     // A worker link's last open stream ended, or the upstream pool's last
     // idle connection went: perhaps nothing is left in flight.
     void maybe_idle() { idle_trim_.went_idle(); }
-    static void pool_emptied(void* arg) { static_cast<Supervisor*>(arg)->maybe_idle(); }
+    static void pool_emptied(void* arg) noexcept { static_cast<Supervisor*>(arg)->maybe_idle(); }
 
   private:
     struct Slot {
@@ -50,13 +51,13 @@ class Supervisor {
         Supervisor* owner = nullptr;
     };
 
-    bool spawn(Slot& slot, std::string& error);
+    Result<void> spawn(Slot& slot);
     // After the crash-loop backoff of a failed start (parent/workers/respawn_plan.hpp).
     void schedule_respawn(Slot& slot);
-    static void on_respawn_timer(evutil_socket_t, short, void* arg);
-    static void on_deadline(evutil_socket_t, short, void* arg);
+    static void on_respawn_timer(evutil_socket_t, short, void* arg) noexcept;
+    static void on_deadline(evutil_socket_t, short, void* arg) noexcept;
     void check_all_exited();
-    static bool no_open_streams(void* arg);
+    static bool no_open_streams(void* arg) noexcept;
 
     event_base* base_;
     UpstreamEnv& env_;

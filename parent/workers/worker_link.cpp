@@ -135,7 +135,7 @@ void WorkerLink::exchange_done(std::uint32_t stream) {
     if (streams_.empty()) supervisor_.maybe_idle();
 }
 
-void WorkerLink::on_reap(evutil_socket_t, short, void* arg) {
+void WorkerLink::on_reap(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<WorkerLink*>(arg);
     if (self->overflowed_) {
         self->overflowed_ = false;

@@ -85,7 +85,7 @@ class WorkerLink : public ChannelOwner, public StreamSink {
     void account_for(UpstreamExchange& ex);
     void refuse_open(std::uint32_t stream, const PeerIdentity& who, const Refusal& r,
                      std::uint32_t retry_after);
-    static void on_reap(evutil_socket_t, short, void* arg);
+    static void on_reap(evutil_socket_t, short, void* arg) noexcept;
     // The audit line of a refusal this worker brought about (its own, or the
     // parent's answer to its ReqOpen or ShutdownAsk): at most kAuditPerMinute
     // lines, the rest counted and the count written with the next line that
@@ -121,7 +121,7 @@ class WorkerLink : public ChannelOwner, public StreamSink {
         UniqueFd fd;  // -1 once gone
         bool gone = false;
     };
-    static void on_clients_closed(evutil_socket_t, short, void* arg);
+    static void on_clients_closed(evutil_socket_t, short, void* arg) noexcept;
     void client_gone(ClientConn& c);
     void unwatch(ClientConn& c);
 

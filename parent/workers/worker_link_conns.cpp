@@ -55,7 +55,7 @@ void WorkerLink::unwatch(ClientConn& c) {
     c.fd.reset();
 }
 
-void WorkerLink::on_clients_closed(evutil_socket_t, short, void* arg) {
+void WorkerLink::on_clients_closed(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<WorkerLink*>(arg);
     epoll_event evs[64];
     int n = ::epoll_wait(self->clients_watch_.get(), evs, 64, 0);

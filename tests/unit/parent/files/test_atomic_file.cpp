@@ -62,9 +62,8 @@ TEST_CASE("atomic file: replaced whole, with its mode, nothing left behind") {
     TempDir d;
     const std::string path = d.path + "/info.json";
     const mode_t old = ::umask(077);
-    std::string error;
-    REQUIRE(replace_file(path, "one\n", 0644, error));
-    REQUIRE(replace_file(path, "two\n", 0644, error));
+    REQUIRE(replace_file(path, "one\n", 0644));
+    REQUIRE(replace_file(path, "two\n", 0644));
     ::umask(old);
     CHECK(read_all(path) == "two\n");
     struct stat st {};
@@ -83,8 +82,7 @@ TEST_CASE("atomic file: a link planted at the old fixed temporary names is never
          {path + ".tmp", path + ".tmp." + std::to_string(::getpid())}) {
         REQUIRE(::symlink(victim.c_str(), planted.c_str()) == 0);
     }
-    std::string error;
-    REQUIRE(replace_file(path, "data\n", 0600, error));
+    REQUIRE(replace_file(path, "data\n", 0600));
     CHECK(read_all(victim) == "precious\n");
     CHECK(read_all(path) == "data\n");
     struct stat st {};
@@ -98,10 +96,12 @@ TEST_CASE("atomic file: a failed replacement removes its temporary") {
     TempDir d;
     const std::string path = d.path + "/target";
     REQUIRE(::mkdir(path.c_str(), 0700) == 0);  // rename(2) over a directory fails
-    std::string error;
-    CHECK_FALSE(replace_file(path, "x\n", 0600, error));
-    CHECK(error.rfind("cannot write " + path + ": ", 0) == 0);
+    auto failed = replace_file(path, "x\n", 0600);
+    CHECK_FALSE(failed);
+    CHECK(failed.error().rfind("cannot write " + path + ": ", 0) == 0);
     CHECK(d.names() == std::set<std::string>{"target"});
-    CHECK_FALSE(replace_file(d.path + "/missing-dir/file", "x\n", 0600, error));
-    CHECK(error == "cannot write " + d.path + "/missing-dir/file: No such file or directory");
+    failed = replace_file(d.path + "/missing-dir/file", "x\n", 0600);
+    CHECK_FALSE(failed);
+    CHECK(failed.error() ==
+          "cannot write " + d.path + "/missing-dir/file: No such file or directory");
 }

@@ -47,11 +47,10 @@ struct TempDir {
     }
 };
 
+// Why the file was refused; "" when it was opened or is missing.
 std::string open_error(const std::string& path, bool follow = true) {
-    std::string error;
-    const UniqueFd fd = open_trusted_file(path, follow, error);
-    if (fd) CHECK(error.empty());
-    return error;
+    const auto fd = open_trusted_file(path, follow);
+    return fd ? "" : fd.error();
 }
 
 }  // namespace
@@ -89,11 +88,10 @@ TEST_CASE("trusted path: a directory may be written by others only when sticky")
 TEST_CASE("trusted path: the walk over a real path") {
     TempDir d;
     const std::string f = d.file("policy.toml");
-    std::string error;
     {
-        const UniqueFd fd = open_trusted_file(f, true, error);
-        CHECK(fd.get() >= 0);
-        CHECK(error == "");
+        const auto fd = open_trusted_file(f, true);
+        REQUIRE(fd);
+        CHECK(fd->get() >= 0);
     }
     SUBCASE("group or world writable file") {
         REQUIRE(::chmod(f.c_str(), 0664) == 0);
@@ -114,10 +112,12 @@ TEST_CASE("trusted path: the walk over a real path") {
         CHECK(contains(open_error(f), "writable by its group, not sticky"));
     }
     SUBCASE("missing: no fd, no error; a missing directory: an error") {
-        CHECK(open_error(d.path + "/nope.toml") == "");
+        const auto missing = open_trusted_file(d.path + "/nope.toml", true);
+        REQUIRE(missing);
+        CHECK_FALSE(*missing);
         CHECK(open_error(d.path + "/nodir/nope.toml") ==
               d.path + "/nodir/nope.toml: No such file or directory");
-        auto parent = open_trusted_parent(d.path + "/sock", false, error);
+        auto parent = open_trusted_parent(d.path + "/sock", false);
         REQUIRE(parent);
         CHECK(parent->name == "sock");
     }
@@ -193,12 +193,14 @@ TEST_CASE("trusted path: the packaged layout, read by the service's own user") {
         if (::setgroups(0, nullptr) != 0 || ::setresgid(kService, kService, kService) != 0 ||
             ::setresuid(kService, kService, kService) != 0)
             ::_exit(10);
-        std::string error;
-        if (!open_trusted_file(policy, true, error)) ::_exit(1);
-        if (!open_trusted_file(state, false, error)) ::_exit(2);
-        if (open_trusted_file(other, false, error) ||
-            error.find("owned by uid 12346; only root or the proxy's own user (uid 12345)") ==
-                std::string::npos)
+        const auto policy_fd = open_trusted_file(policy, true);
+        if (!policy_fd || !*policy_fd) ::_exit(1);
+        const auto state_fd = open_trusted_file(state, false);
+        if (!state_fd || !*state_fd) ::_exit(2);
+        const auto other_fd = open_trusted_file(other, false);
+        if (other_fd || other_fd.error().find(
+                            "owned by uid 12346; only root or the proxy's own user (uid 12345)") ==
+                            std::string::npos)
             ::_exit(3);
         ::_exit(0);
     }

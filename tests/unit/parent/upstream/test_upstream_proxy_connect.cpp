@@ -53,34 +53,41 @@ TEST_CASE("choose_upstream_route: flag over environment, NO_PROXY, https only") 
     env.proxy_var = "HTTPS_PROXY";
     proxy::RouteChoice r;
     std::string error;
-    REQUIRE(proxy::choose_upstream_route(o, env, u, r, error));
+    // The route into `r`, or why not into `error`.
+    const auto choose = [&] {
+        auto chosen = proxy::choose_upstream_route(o, env, u);
+        if (chosen) r = *chosen;
+        error = chosen ? "" : chosen.error();
+        return chosen.ok();
+    };
+    REQUIRE(choose());
     REQUIRE(r.proxy);
     CHECK(r.proxy->host == "env-proxy");
     CHECK(r.proxy->source == "HTTPS_PROXY");
 
     env.no_proxy = ".openai.com";
     env.no_proxy_var = "NO_PROXY";
-    REQUIRE(proxy::choose_upstream_route(o, env, u, r, error));
+    REQUIRE(choose());
     CHECK(!r.proxy);
     CHECK(r.note.find("NO_PROXY matches") != std::string::npos);
 
     o.upstream_proxy = "http://flag-proxy:8080";  // ignores NO_PROXY
-    REQUIRE(proxy::choose_upstream_route(o, env, u, r, error));
+    REQUIRE(choose());
     REQUIRE(r.proxy);
     CHECK(r.proxy->host == "flag-proxy");
 
     o.upstream_proxy = "none";
-    REQUIRE(proxy::choose_upstream_route(o, env, u, r, error));
+    REQUIRE(choose());
     CHECK(!r.proxy);
 
     o.upstream_proxy.clear();
     env.no_proxy.clear();
     u.tls = false;  // an http:// upstream (tests) is not sent to HTTPS_PROXY
-    REQUIRE(proxy::choose_upstream_route(o, env, u, r, error));
+    REQUIRE(choose());
     CHECK(!r.proxy);
 
     u.tls = true;
     env.proxy = "socks5://x:1";
-    CHECK(!proxy::choose_upstream_route(o, env, u, r, error));
+    CHECK(!choose());
     CHECK(error.find("HTTPS_PROXY") != std::string::npos);
 }

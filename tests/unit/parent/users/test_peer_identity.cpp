@@ -66,9 +66,9 @@ TEST_CASE("peer identity: the uid behind a loopback TCP connection, from the ker
     sockaddr_in a{};
     UniqueFd l = tcp_listener(a);
     PeerIdentifier ids;
-    std::string error;
     const int lfd = l.get();
-    REQUIRE_MESSAGE(ids.init(std::span<const int>(&lfd, 1), error), error);
+    const auto ready = ids.init(std::span<const int>(&lfd, 1));
+    REQUIRE_MESSAGE(ready, ready.error());
     // Ourselves, and (as root) an unprivileged user: the answer follows the
     // socket's owner, not who accepted it.
     std::vector<uid_t> uids{::getuid()};
@@ -99,9 +99,9 @@ TEST_CASE("peer identity: a unix socket peer by SO_PEERCRED") {
     ::chmod(path.c_str(), 0666);
     REQUIRE(::listen(l.get(), 8) == 0);
     PeerIdentifier ids;
-    std::string error;
     const int lfd = l.get();
-    REQUIRE_MESSAGE(ids.init(std::span<const int>(&lfd, 1), error), error);
+    const auto ready = ids.init(std::span<const int>(&lfd, 1));
+    REQUIRE_MESSAGE(ready, ready.error());
     const uid_t uid = ::geteuid() == 0 ? 65534 : ::getuid();
     pid_t child = connect_as(uid, reinterpret_cast<sockaddr*>(&a), sizeof a, AF_UNIX);
     UniqueFd s(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -122,9 +122,8 @@ TEST_CASE("peer identity: refuses what is not an accepted connection on our list
     UniqueFd l = tcp_listener(a);
     UniqueFd l2 = tcp_listener(other);
     PeerIdentifier ids;
-    std::string error;
     const int lfd = l.get();
-    REQUIRE(ids.init(std::span<const int>(&lfd, 1), error));
+    REQUIRE(ids.init(std::span<const int>(&lfd, 1)));
     std::string why;
     CHECK_FALSE(ids.identify(l.get(), why));  // the listener
     CHECK(why == "a listening socket");
@@ -147,9 +146,9 @@ TEST_CASE("peer identity: a client that has closed is unidentified, never root")
     sockaddr_in a{};
     UniqueFd l = tcp_listener(a);
     PeerIdentifier ids;
-    std::string error;
     const int lfd = l.get();
-    REQUIRE_MESSAGE(ids.init(std::span<const int>(&lfd, 1), error), error);
+    const auto ready = ids.init(std::span<const int>(&lfd, 1));
+    REQUIRE_MESSAGE(ready, ready.error());
     const uid_t uid = ::geteuid() == 0 ? 65534 : ::getuid();
     for (int round = 0; round < 2; ++round) {
         CAPTURE(round);

@@ -77,24 +77,23 @@ TEST_CASE("usage state: files") {
     const std::string path = std::string(dir) + "/usage.state";
     // Missing: an empty day.
     auto missing = load_usage_state(path);
-    REQUIRE(std::holds_alternative<UsageDay>(missing));
-    CHECK(std::get<UsageDay>(missing).users.empty());
+    REQUIRE(missing);
+    CHECK(missing->users.empty());
     UsageDay d;
     d.day = "2026-12-02";
     d.users[7] = {1, 2, 3, 4, 5};
-    std::string error;
-    REQUIRE(save_usage_state(path, d, error));
+    REQUIRE(save_usage_state(path, d));
     struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
     CHECK(::access((path + ".tmp").c_str(), F_OK) != 0);
     auto loaded = load_usage_state(path);
-    REQUIRE(std::holds_alternative<UsageDay>(loaded));
-    CHECK(std::get<UsageDay>(loaded) == d);
+    REQUIRE(loaded);
+    CHECK(*loaded == d);
     std::ofstream(path) << "garbage\n";
     auto bad = load_usage_state(path);
-    REQUIRE(std::holds_alternative<std::string>(bad));
-    CHECK(std::get<std::string>(bad).find(path) == 0);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().find(path) == 0);
     ::unlink(path.c_str());
     ::rmdir(dir);
 }

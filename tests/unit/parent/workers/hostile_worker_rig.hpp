@@ -288,8 +288,9 @@ struct Rig {
         REQUIRE(::bind(client_listener.get(), reinterpret_cast<sockaddr*>(&la), sizeof la) == 0);
         REQUIRE(::listen(client_listener.get(), 16) == 0);
         const int lfd = client_listener.get();
-        access = AccessControl::create(base.get(), opts, std::span<const int>(&lfd, 1), error);
-        REQUIRE_MESSAGE(access, error);
+        auto created = AccessControl::create(base.get(), opts, std::span<const int>(&lfd, 1));
+        REQUIRE_MESSAGE(created, created.error());
+        access = std::move(*created);
         env = std::make_unique<UpstreamEnv>(
             UpstreamEnv{*pool, credential, opts, nullptr, access.get()});
         supervisor =
