@@ -46,7 +46,7 @@ UpstreamShard::~UpstreamShard() {
     supervisor_.reset();
     env_.reset();
     pool_.reset();
-    if (shared_.access != nullptr && own_base_) shared_.access->unbind_loop(own_base_.get());
+    if (own_base_) shared_.access.unbind_loop(own_base_.get());
 }
 
 Result<void> UpstreamShard::init(event_base* main_base, evdns_base* main_dns) {
@@ -88,7 +88,7 @@ Result<void> UpstreamShard::start_thread(std::shared_future<void> gate) {
 }
 
 void UpstreamShard::run(std::shared_future<void> gate) {
-    if (shared_.access != nullptr) shared_.access->bind_loop(base_);
+    shared_.access.bind_loop(base_);
     gate.wait();  // the parent's seccomp filter is in place
     // Idle from the start, as the main loop: see common/idle_trim.hpp.
     supervisor_->maybe_idle();

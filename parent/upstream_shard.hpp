@@ -35,8 +35,8 @@ namespace proxy {
 struct ShardShared {
     const Options& options;
     Credential& credential;
-    DumpWriter* dump = nullptr;
-    AccessControl* access = nullptr;
+    DumpWriter* dump;
+    AccessControl& access;
     UpstreamPool::Config pool;
     int listen_fd = -1;
     int unix_fd = -1;

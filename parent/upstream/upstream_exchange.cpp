@@ -74,7 +74,7 @@ void UpstreamExchange::write_head() {
                         url.host_header.c_str());
     // With a token budget in force the body must be countable: ask for it
     // uncompressed, whatever the client asked.
-    const bool identity = env_.access != nullptr && env_.access->counts_tokens();
+    const bool identity = env_.access.counts_tokens();
     for (const auto& h : request_.headers) {
         if (identity && iequals(h.name, "accept-encoding")) continue;
         evbuffer_add(out, h.name.data(), h.name.size());

@@ -34,8 +34,8 @@ struct UpstreamEnv {
     UpstreamPool& pool;
     const Credential& credential;  // the Authorization value: key or access token
     const Options& options;
-    DumpWriter* dump = nullptr;       // --dump-dir, else null
-    AccessControl* access = nullptr;  // per-user policy and audit; null in some unit tests
+    DumpWriter* dump;        // --dump-dir, else null
+    AccessControl& access;   // per-user policy and audit (allows everyone without a policy)
 };
 
 // What the audit line needs to know of an exchange (tokens: charge()).

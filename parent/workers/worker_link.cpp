@@ -145,10 +145,9 @@ void WorkerLink::on_reap(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void WorkerLink::account_for(UpstreamExchange& ex) {
-    if (env_.access == nullptr) return;
     const ExchangeRecord& rec = ex.record();
     const TokenCharge charge = ex.charge();
-    env_.access->stream_ended(ex.caller, ex.reserved_tokens, charge);
+    env_.access.stream_ended(ex.caller, ex.reserved_tokens, charge);
     AuditRecord a;
     a.method = "POST";
     a.path = "/v1/responses";
@@ -164,7 +163,7 @@ void WorkerLink::account_for(UpstreamExchange& ex) {
     a.tokens_in = charge.input;
     a.tokens_out = charge.output;
     a.tokens_estimated = charge.estimated;
-    env_.access->audit(ex.caller, a);
+    env_.access.audit(ex.caller, a);
 }
 
 void WorkerLink::drop_all_streams() {
@@ -256,13 +255,11 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
         open->framing == BodyFraming::Chunked ? std::nullopt
                                               : std::optional<std::uint64_t>(open->content_length),
         o.max_body_bytes);
-    if (env_.access != nullptr) {
-        // Nothing reaches the upstream for a caller the policy refuses.
-        auto verdict = env_.access->admit_request(who, reserve);
-        if (verdict.refusal) {
-            refuse_open(m.stream, who, *verdict.refusal, verdict.retry_after);
-            return true;
-        }
+    // Nothing reaches the upstream for a caller the policy refuses.
+    auto verdict = env_.access.admit_request(who, reserve);
+    if (verdict.refusal) {
+        refuse_open(m.stream, who, *verdict.refusal, verdict.retry_after);
+        return true;
     }
     auto ex = std::make_unique<UpstreamExchange>(env_, *this, m.stream, std::move(*open));
     ex->caller = who;
@@ -315,7 +312,7 @@ void WorkerLink::audit_refusal(const PeerIdentity& who, AuditRecord& a) {
                  static_cast<unsigned long long>(audit_dropped_), kAuditPerMinute);
         audit_dropped_ = 0;
     }
-    env_.access->audit(who, a);
+    env_.access.audit(who, a);
 }
 
 void WorkerLink::refuse_open(std::uint32_t stream, const PeerIdentity& who, const Refusal& r,

@@ -24,15 +24,13 @@ bool WorkerLink::answer_conn_open(const ipc::MessageView& m, UpstreamExchange*) 
     max_conn_seen_ = *id;
     auto c = std::make_unique<ClientConn>();
     c->id = *id;
-    if (env_.access != nullptr) {
-        std::string why;
-        auto found = env_.access->identify(m.fd, why);
-        if (!found) {
-            LOG_SECURITY("worker %u handed over %s", id_, why.c_str());
-            return false;
-        }
-        c->who = *found;
+    std::string why;
+    auto found = env_.access.identify(m.fd, why);
+    if (!found) {
+        LOG_SECURITY("worker %u handed over %s", id_, why.c_str());
+        return false;
     }
+    c->who = *found;
     // Kept, never read or written: EPOLLRDHUP says when the client has gone.
     if (clients_watch_) {
         epoll_event ev{};
@@ -99,8 +97,8 @@ bool WorkerLink::answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange
     const Refusal* refused = nullptr;
     if (c.gone)
         refused = &refusal::kClientGone;  // nobody is asking any more
-    else if (env_.access != nullptr)
-        refused = env_.access->may_shutdown(c.who);
+    else
+        refused = env_.access.may_shutdown(c.who);
     auto verdict = ipc::ShutdownVerdict::Granted;
     if (refused == nullptr) {
         shutdown_granted_ = true;
@@ -109,7 +107,7 @@ bool WorkerLink::answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange
     } else {
         verdict = refused == &refusal::kUserUnidentified ? ipc::ShutdownVerdict::Unidentified
                                                          : ipc::ShutdownVerdict::Refused;
-        env_.access->count_refusal(c.who);
+        env_.access.count_refusal(c.who);
         AuditRecord a;
         a.method = "GET";
         a.path = "/shutdown";
@@ -129,12 +127,11 @@ void WorkerLink::tell_shutdown_answer(std::uint32_t conn, ipc::ShutdownVerdict v
 bool WorkerLink::answer_refused(const ipc::MessageView& m, UpstreamExchange*) {
     auto note = ipc::decode_refused(m.payload);
     if (!note) return false;
-    if (env_.access == nullptr) return true;
     // A refusal on a connection already closed is still worth a line; it
     // just has nobody to name.
     PeerIdentity who;
     if (auto conn = conns_.find(note->conn); conn != conns_.end()) who = conn->second->who;
-    env_.access->count_refusal(who);
+    env_.access.count_refusal(who);
     AuditRecord a;
     a.method = note->method;
     a.path = note->path;

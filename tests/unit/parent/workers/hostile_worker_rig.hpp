@@ -292,7 +292,7 @@ struct Rig {
         REQUIRE_MESSAGE(created, created.error());
         access = std::move(*created);
         env = std::make_unique<UpstreamEnv>(
-            UpstreamEnv{*pool, credential, opts, nullptr, access.get()});
+            UpstreamEnv{*pool, credential, opts, nullptr, *access});
         supervisor =
             std::make_unique<Supervisor>(base.get(), *env, -1, -1, -1, std::vector<unsigned>{1});
         supervisor->set_stop_handler([this](int st) { stop_status = st; });
