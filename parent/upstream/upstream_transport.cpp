@@ -7,10 +7,12 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
+#include <string.h>  // explicit_bzero
 #include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace proxy {
 
@@ -22,6 +24,8 @@ constexpr std::size_t kReadMin = 16 * 1024;
 constexpr std::size_t kReadMax = 128 * 1024;
 constexpr std::size_t kDecryptChunk = 64 * 1024;  // plaintext reserved per SSL_read round, at most
 constexpr std::size_t kCipherHigh = 256 * 1024;   // stop encrypting while this much is unsent
+constexpr std::size_t kTlsRecordMax = 16 * 1024;  // the most plaintext one TLS record carries
+constexpr int kGatherPieces = 8;
 
 bool would_block(int err) {
     return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
@@ -196,13 +200,42 @@ bool UpstreamTransport::flush() {
     return write_socket();
 }
 
+// Copies the leading whole pieces that fit in one record into the staging
+// buffer, when there are at least two of them: the number of bytes staged,
+// else 0 (each piece is written as it is).
+std::size_t UpstreamTransport::join_pieces(const evbuffer_iovec* vec, int n) {
+    const std::size_t cap = std::min(staging_.size(), kTlsRecordMax);
+    std::size_t used = 0;
+    int joined = 0;
+    for (int i = 0; i < n && used + vec[i].iov_len <= cap; ++i, ++joined) {
+        if (vec[i].iov_len > 0) std::memcpy(staging_.data() + used, vec[i].iov_base, vec[i].iov_len);
+        used += vec[i].iov_len;
+    }
+    if (joined >= 2) return used;
+    explicit_bzero(staging_.data(), used);
+    return 0;
+}
+
 bool UpstreamTransport::encrypt() {
     evbuffer* out = out_.get();
     while (evbuffer_get_length(out) > 0 && evbuffer_get_length(cipher_out_.get()) < kCipherHigh) {
-        evbuffer_iovec vec[4];
-        int n = evbuffer_peek(out, -1, nullptr, vec, 4);
+        evbuffer_iovec vec[kGatherPieces];
+        const int n = std::min(evbuffer_peek(out, -1, nullptr, vec, kGatherPieces), kGatherPieces);
         std::size_t written = 0;
-        for (int i = 0; i < std::min(n, 4) && written == 0; ++i) {
+        if (const std::size_t joined = staging_.empty() ? 0 : join_pieces(vec, n); joined > 0) {
+            // A retry after WANT_READ joins the same bytes at the same
+            // address again, as SSL_write asks of a retried write.
+            clear_tls_errors();
+            const int ok = SSL_write_ex(ssl_.get(), staging_.data(), joined, &written);
+            explicit_bzero(staging_.data(), joined);
+            if (ok != 1) {
+                int e = SSL_get_error(ssl_.get(), 0);
+                if (e == SSL_ERROR_WANT_READ) return true;  // renegotiation: after the next read
+                fail_tls("TLS write", e);
+                return false;
+            }
+        }
+        for (int i = 0; i < n && written == 0; ++i) {
             if (vec[i].iov_len == 0) continue;
             clear_tls_errors();
             if (SSL_write_ex(ssl_.get(), vec[i].iov_base, vec[i].iov_len, &written) != 1) {
