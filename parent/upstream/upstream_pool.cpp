@@ -25,7 +25,8 @@ UpstreamPool::UpstreamPool(event_base* base, evdns_base* dns, Config config)
         SSL_CTX_sess_set_new_cb(config_.tls, &UpstreamPool::on_new_session);
         std::string error;
         staging_ = KeyPage::create(error, kStagingSize);
-        if (!staging_) LOG_WARN("upstream: no staging page (%s): a TLS record per piece", error.c_str());
+        if (!staging_)
+            LOG_WARN("upstream: no staging page (%s): a TLS record per piece", error.c_str());
     }
 }
 

@@ -156,7 +156,7 @@ class UpstreamTransport {
     int socket_error_ = 0;
     std::string tls_error_;
     const std::string* tunnel_request_ = nullptr;  // CONNECT head; null: direct
-    std::span<char> staging_;  // set_staging
+    std::span<char> staging_;                      // set_staging
     bool tunnel_open_ = false;
     std::string proxy_error_;
     // Last, so it is freed first: before the buffers and events its BIO
