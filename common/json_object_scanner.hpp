@@ -80,6 +80,10 @@ class JsonObjectScanner {
     // kMaxKeys of them; member(i) answers about keys[i]. The views must
     // outlive the scanner (string literals, in practice).
     explicit JsonObjectScanner(std::span<const std::string_view> keys);
+    // Mid-string it points into itself: move it only before the first feed().
+    JsonObjectScanner(JsonObjectScanner&&) = default;
+    JsonObjectScanner(const JsonObjectScanner&) = delete;
+    JsonObjectScanner& operator=(const JsonObjectScanner&) = delete;
 
     // The next piece of the body, any size (empty is fine). False once the
     // body is known to be invalid; later pieces are then ignored.
