@@ -264,6 +264,10 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     auto ex = std::make_unique<UpstreamExchange>(env_, *this, m.stream, std::move(*open));
     ex->caller = who;
     ex->reserved_tokens = reserve;
+    // What the body may ask for is the parent's to decide, on the bytes it
+    // sends upstream (docs/design.md, "Request bodies").
+    if (const BodyRules rules = env_.access.body_rules(who); rules.reads_body())
+        ex->gate_body(rules);
     UpstreamExchange* raw = ex.get();
     streams_.emplace(m.stream, std::move(ex));
     g_open_streams.fetch_add(1, std::memory_order_relaxed);
