@@ -82,6 +82,8 @@ class Models(BodyPolicyCase):
         data = json.dumps({"input": "x" * 100000, "model": "gpt-5"}).encode()
         self.refused(self.post("cpxtest1", data), 403, "model_not_allowed")
         self.assertEqual(self.settled(), [], "the upstream got the whole refused request")
+        # It was on its way: the parent had connected and was streaming it.
+        self.assertEqual(self.upstream.connections, 1)
         self.assertEqual(self.post("cpxtest1", body(model="gpt-5-mini"))["status"], 200)
 
     def test_duplicate_field_and_not_json(self):
@@ -89,7 +91,11 @@ class Models(BodyPolicyCase):
         dup = b'{"model":"gpt-5","input":"hi","model":"gpt-5"}'
         self.refused(self.post("cpxtest1", dup), 400, "duplicate_field")
         self.refused(self.post("cpxtest1", b'{"model":"gpt-5",}'), 400, "invalid_json")
+        # Refused at the byte that breaks it, while the client is still sending.
+        big = b'{"model":"gpt-5",,"input":"' + b"x" * 300000 + b'"}'
+        self.refused(self.post("cpxtest1", big), 400, "invalid_json")
         self.assertEqual(self.settled(), [])
+        self.assertEqual(self.post("cpxtest1", body())["status"], 200)
 
 
 class OutputCap(BodyPolicyCase):
