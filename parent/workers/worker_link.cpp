@@ -160,9 +160,13 @@ void WorkerLink::account_for(UpstreamExchange& ex) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - rec.started)
             .count();
     a.request_id = rec.request_id;
-    a.tokens_in = charge.input;
-    a.tokens_out = charge.output;
-    a.tokens_estimated = charge.estimated;
+    // A body the parent refused never reached the upstream whole: "-", as
+    // for every other refusal (it is charged nothing).
+    if (std::string_view(rec.outcome) != "refused") {
+        a.tokens_in = charge.input;
+        a.tokens_out = charge.output;
+        a.tokens_estimated = charge.estimated;
+    }
     env_.access.audit(ex.caller, a);
 }
 
