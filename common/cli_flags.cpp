@@ -175,6 +175,30 @@ bool apply_upstream_proxy(Options& o, std::string_view v, std::string& expected)
     return true;
 }
 
+// Checked again, with the policy file's patterns, by policy/request_body_policy.hpp.
+bool apply_allow_model(Options& o, std::string_view v, std::string& expected) {
+    bool ok = !v.empty() && v.size() <= 256;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto c = static_cast<unsigned char>(v[i]);
+        ok = ok && c > 0x20 && c < 0x7f && (c != '*' || i + 1 == v.size());
+    }
+    if (!ok) {
+        expected = "a model name, or a prefix ending in '*' (printable ASCII, no spaces)";
+        return false;
+    }
+    o.allow_models.emplace_back(v);
+    return true;
+}
+
+bool apply_response_ownership(Options& o, std::string_view v, std::string& expected) {
+    if (v != "auto" && v != "on" && v != "off") {
+        expected = "auto, on or off";
+        return false;
+    }
+    o.response_ownership = std::string(v);
+    return true;
+}
+
 std::string show_unused(const Options&) {
     return "";
 }
@@ -284,6 +308,15 @@ const FlagSpec kFlags[] = {
     {"--tokens-per-day-per-user", "N", "tokens (in + out) per UTC day per user (0: unlimited)", nullptr,
      apply_number<&Options::tokens_per_day_per_user, 0, UINT64_MAX>,
      show_number<&Options::tokens_per_day_per_user>, nullptr, false, false},
+    {"--allow-model", "PATTERN", "only these models: a name, or a prefix ending in '*' "
+     "(repeatable)", nullptr, apply_allow_model, show_unused, "any model", true, false},
+    {"--max-output-tokens", "N", "cap max_output_tokens per request; added where a request sets "
+     "none (0: no cap)", nullptr,
+     apply_number<&Options::max_output_tokens, 0, UINT64_MAX>,
+     show_number<&Options::max_output_tokens>, nullptr, false, false},
+    {"--response-ownership", "WHEN", "refuse previous_response_id of responses another user "
+     "created: auto (with a per-user policy admitting more than one user), on, off", nullptr,
+     apply_response_ownership, show_text<&Options::response_ownership>, nullptr, false, false},
     {"--policy", "FILE", "per-user and per-group rules (TOML, root's or ours, writable by no one "
      "else); SIGHUP re-reads it", nullptr,
      apply_text<&Options::policy_file>, show_text<&Options::policy_file>, "none", false, false},

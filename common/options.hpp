@@ -54,6 +54,10 @@ struct Options {
     std::string listen_unix;                         // --listen-unix PATH
     unsigned listen_unix_mode = 0666;                // --listen-unix-mode OCTAL
     std::string listen_unix_group;                   // --listen-unix-group NAME|GID
+    // Request bodies (policy/body_rules.hpp): the base the policy file overrides.
+    std::vector<std::string> allow_models;    // --allow-model PATTERN (repeatable)
+    std::uint64_t max_output_tokens = 0;      // --max-output-tokens N (0: no cap)
+    std::string response_ownership = "auto";  // --response-ownership auto|on|off
     // --upstream-proxy URL|none: overrides HTTPS_PROXY / ALL_PROXY / NO_PROXY
     // (common/proxy_config.hpp). Never passed to workers: it may hold a password.
     std::string upstream_proxy;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/unique_fd.hpp"
+#include "policy/request_body_policy.hpp"
 
 namespace proxy {
 namespace {
@@ -129,13 +130,49 @@ class PolicyReader {
                 out.requests_per_minute = u32(node, name);
             } else if (name == "tokens_per_day") {
                 out.tokens_per_day = non_negative(node, name);
+            } else if (merge_body_key(key, node, where, out.body)) {
             } else {
                 fail(key.source(), "unknown key '" + printable(name) + "' in " +
                                        std::string(where) +
                                        " (expected max_streams, requests_per_minute, "
-                                       "tokens_per_day)");
+                                       "tokens_per_day, models, max_output_tokens, service_tiers"
+                                       "; response_ownership in [defaults])");
             }
         }
+    }
+
+    // The request-body keys (policy/body_limits.hpp); false for another key.
+    bool merge_body_key(const toml::key& key, const toml::node& node, std::string_view where,
+                        BodyLimits& out) const {
+        const std::string_view name = key.str();
+        if (name == "models" || name == "service_tiers") {
+            const toml::array* list = node.as_array();
+            if (list == nullptr)
+                fail(node.source(), std::string(name) + " must be an array of strings");
+            std::vector<std::string> values;
+            for (const toml::node& element : *list) {
+                const auto* s = element.as_string();
+                if (s == nullptr) fail(element.source(), std::string(name) + " must hold strings");
+                const std::string& v = s->get();
+                const std::string error =
+                    name == "models" ? model_pattern_error(v) : service_tier_error(v);
+                if (!error.empty()) fail(element.source(), error + ": \"" + printable(v) + "\"");
+                if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+            }
+            (name == "models" ? out.models : out.service_tiers) = std::move(values);
+        } else if (name == "max_output_tokens") {
+            out.max_output_tokens = non_negative(node, name);
+        } else if (name == "response_ownership") {
+            // One switch for the proxy (policy/body_rules.hpp says why).
+            if (where != "[defaults]")
+                fail(key.source(), "response_ownership may be set only in [defaults]");
+            const auto* b = node.as_boolean();
+            if (b == nullptr) fail(node.source(), "response_ownership must be true or false");
+            out.response_ownership = b->get();
+        } else {
+            return false;
+        }
+        return true;
     }
 
     void merge_defaults(const toml::table& t, UserLimits& defaults) const {

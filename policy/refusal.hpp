@@ -102,6 +102,51 @@ inline constexpr Refusal kTokenBudgetHeld{
 inline constexpr Refusal kUpstreamProxyError{502, kServer, "upstream_proxy_error",
                                              "the HTTP proxy to the upstream API refused"};
 
+// --- what the request-body policy refuses (policy/request_body_policy.hpp) ---
+// Each is sent as a DetailedRefusal, whose message names the field and what
+// the request asked for; the messages here are the generic fallbacks.
+inline constexpr Refusal kInvalidJson{400, kClient, "invalid_json",
+                                      "the request body is not one valid JSON object"};
+inline constexpr Refusal kDuplicateField{400, kClient, "duplicate_field",
+                                         "a field of the request body is given more than once"};
+inline constexpr Refusal kInvalidType{400, kClient, "invalid_type",
+                                      "a field of the request body has the wrong type"};
+inline constexpr Refusal kStringTooLong{400, kClient, "string_above_max_length",
+                                        "a field of the request body is too long"};
+inline constexpr Refusal kMissingModel{400, kClient, "missing_required_parameter",
+                                       "the request body names no model"};
+inline constexpr Refusal kModelNotAllowed{403, kClient, "model_not_allowed",
+                                          "this model is not allowed for this user"};
+inline constexpr Refusal kMaxOutputTokensOverLimit{403, kClient, "max_output_tokens_over_limit",
+                                                   "max_output_tokens is over this user's limit"};
+inline constexpr Refusal kServiceTierNotAllowed{403, kClient, "service_tier_not_allowed",
+                                                "this service tier is not allowed for this user"};
+inline constexpr Refusal kBackgroundNotAllowed{
+    403, kClient, "background_not_allowed",
+    "background responses are not allowed while a budget applies to this user"};
+inline constexpr Refusal kPreviousResponseNotYours{
+    403, kClient, "previous_response_not_yours",
+    "previous_response_id names a response this user did not create through this proxy"};
+inline constexpr Refusal kConversationNotYours{
+    403, kClient, "conversation_not_yours",
+    "conversation names a conversation this user did not create through this proxy"};
+
+// The request-body policy's refusals. kAll below leaves them out, so that
+// table stays as it is while others add to it; the tests check both.
+inline constexpr const Refusal* kBodyPolicyAll[] = {
+    &kInvalidJson,
+    &kDuplicateField,
+    &kInvalidType,
+    &kStringTooLong,
+    &kMissingModel,
+    &kModelNotAllowed,
+    &kMaxOutputTokensOverLimit,
+    &kServiceTierNotAllowed,
+    &kBackgroundNotAllowed,
+    &kPreviousResponseNotYours,
+    &kConversationNotYours,
+};
+
 // Every refusal above, so tests can check the table as a whole.
 inline constexpr const Refusal* kAll[] = {
     &kForbidden,           &kMisdirectedRequest,
@@ -122,9 +167,19 @@ inline constexpr const Refusal* kAll[] = {
 
 }  // namespace refusal
 
+// A refusal whose message says what this request did (names the model, the
+// field, the limit); status, type and code are its kind's.
+struct DetailedRefusal {
+    Refusal kind;
+    std::string message;
+};
+
 // The JSON body sent with a refusal (no trailing newline).
 inline std::string refusal_body(const Refusal& r) {
     return json_error_body(r.message, r.type, r.code);
+}
+inline std::string refusal_body(const DetailedRefusal& r) {
+    return json_error_body(r.message, r.kind.type, r.kind.code);
 }
 
 }  // namespace proxy

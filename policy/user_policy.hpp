@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/body_limits.hpp"
+
 namespace proxy {
 
 // One level of limits; nullopt means "this level says nothing", 0 unlimited.
@@ -31,6 +33,7 @@ struct UserLimits {
     std::optional<std::uint32_t> max_streams;          // concurrent streams
     std::optional<std::uint32_t> requests_per_minute;  // token bucket, burst = the rate
     std::optional<std::uint64_t> tokens_per_day;       // input + output, per UTC day
+    BodyLimits body = {};  // what request bodies may ask for (policy/body_rules.hpp)
 };
 
 // What applies to one caller; 0 means unlimited.

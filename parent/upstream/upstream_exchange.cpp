@@ -33,6 +33,14 @@ UpstreamExchange::~UpstreamExchange() {
     }
 }
 
+void UpstreamExchange::gate_body(const BodyRules& rules) {
+    BodyCheckContext context;
+    if (caller.known) context.caller = caller.uid;
+    AccessControl& access = env_.access;
+    context.owner_of = [&access](std::string_view id) { return access.response_owner(id); };
+    gate_ = std::make_unique<RequestBodyGate>(rules, std::move(context));
+}
+
 void UpstreamExchange::start() {
     // --github-oidc with no usable access token (renewal failing): a clear
     // 502 now rather than a request upstream without credentials.
@@ -74,7 +82,9 @@ void UpstreamExchange::write_head() {
                         url.host_header.c_str());
     // With a token budget in force the body must be countable: ask for it
     // uncompressed, whatever the client asked.
-    const bool identity = env_.access.counts_tokens();
+    // A gated exchange reads the answer for the id of the response it
+    // creates (the owner to remember): the same.
+    const bool identity = env_.access.counts_tokens() || gate_ != nullptr;
     for (const auto& h : request_.headers) {
         if (identity && iequals(h.name, "accept-encoding")) continue;
         evbuffer_add(out, h.name.data(), h.name.size());
@@ -89,7 +99,9 @@ void UpstreamExchange::write_head() {
     // until written, should an access token be replaced meanwhile), and the
     // TLS layer encrypts straight from it.
     env_.credential.append_to(out);
-    if (request_.framing == BodyFraming::Chunked) {
+    // A gated body goes chunked: its length may change (the output cap
+    // added), and without the last chunk the upstream never has it whole.
+    if (upstream_chunked()) {
         evbuffer_add_printf(out, "\r\nTransfer-Encoding: chunked\r\n\r\n");
     } else {
         std::uint64_t len = request_.framing == BodyFraming::Length ? request_.content_length : 0;
@@ -114,8 +126,9 @@ void UpstreamExchange::connected() {
 }
 
 void UpstreamExchange::append_body(std::string_view data) {
+    if (data.empty()) return;  // an empty chunk would end the body
     evbuffer* out = phase_ == Phase::Connecting ? pending_.get() : conn_->transport->output();
-    if (request_.framing == BodyFraming::Chunked) {
+    if (upstream_chunked()) {
         evbuffer_add_printf(out, "%zx\r\n", data.size());
         evbuffer_add(out, data.data(), data.size());
         evbuffer_add(out, "\r\n", 2);
@@ -135,6 +148,13 @@ bool UpstreamExchange::on_req_body(std::string_view data) {
     if (!req_window_.received(data.size())) return false;
     if (dump_) dump_->request_body(data);
     if (phase_ == Phase::Finished || data.empty()) return true;
+    if (gate_) {
+        data = gate_->feed(data);
+        if (const auto& refused = gate_->refused()) {
+            refuse_body(*refused);
+            return true;
+        }
+    }
     append_body(data);
     return true;
 }
@@ -145,7 +165,15 @@ bool UpstreamExchange::on_req_end() {
         return false;
     req_done_ = true;
     if (dump_) dump_->request_done();
-    if (phase_ != Phase::Finished && request_.framing == BodyFraming::Chunked) {
+    if (phase_ != Phase::Finished && gate_) {
+        auto verdict = gate_->finish();
+        if (auto* refused = std::get_if<DetailedRefusal>(&verdict)) {
+            refuse_body(*refused);
+            return true;
+        }
+        append_body(std::get<std::string>(verdict));
+    }
+    if (phase_ != Phase::Finished && upstream_chunked()) {
         evbuffer* out = phase_ == Phase::Connecting ? pending_.get() : conn_->transport->output();
         evbuffer_add(out, "0\r\n\r\n", 5);
     }
@@ -287,6 +315,13 @@ void UpstreamExchange::deliver(std::string_view data) {
     if (dump_) dump_->response_body(data);
     record_.response_bytes += data.size();
     if (usage_) usage_->feed(data);
+    if (response_ids_) {
+        response_ids_->feed(data);
+        if (const auto& id = response_ids_->id()) {
+            env_.access.record_response(caller, *id);
+            response_ids_.reset();
+        }
+    }
     resp_body_bytes_ += data.size();
     sink_.tell_resp_body(stream_, data);
     resp_window_.sent(data.size());
@@ -332,11 +367,31 @@ void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
     finish(ExchangeEnd::UpstreamError);
 }
 
+void UpstreamExchange::refuse_body(const DetailedRefusal& r) {
+    if (phase_ == Phase::Finished) return;
+    const bool head_sent = phase_ == Phase::Body;
+    phase_ = Phase::Finished;
+    conn_.reset();  // mid-request: the upstream never gets the last chunk
+    record_.code = r.kind.code;
+    record_.outcome = "refused";
+    LOG_INFO("stream %u request body refused (%s): %s", stream_, r.kind.code, r.message.c_str());
+    if (head_sent) {
+        // The upstream answered before the body ended; what it began to
+        // say cannot be taken back, only cut.
+        sink_.tell_resp_abort(stream_);
+    } else {
+        record_.status = r.kind.status;
+        sink_.tell_resp_error(stream_, {r.kind.status, r.kind.code, r.message, r.kind.type, 0});
+    }
+    if (dump_) dump_->response_done();
+    finish(ExchangeEnd::UpstreamError);
+}
+
 // The upstream saw a complete request once every declared body byte is
 // written, even if the worker's REQ_END is still on its way.
 bool UpstreamExchange::whole_request_queued() const {
     return req_done_ ||
-           (request_.framing != BodyFraming::Chunked &&
+           (!upstream_chunked() &&
             req_body_bytes_ ==
                 (request_.framing == BodyFraming::Length ? request_.content_length : 0));
 }

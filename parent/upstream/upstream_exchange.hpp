@@ -16,7 +16,9 @@
 #include "common/http_types.hpp"
 #include "common/ipc.hpp"
 #include "common/options.hpp"
+#include "common/response_id_scanner.hpp"
 #include "common/stream_window.hpp"
+#include "parent/upstream/request_body_gate.hpp"
 #include "parent/upstream/stream_sink.hpp"
 #include "parent/upstream/upstream_pool.hpp"
 #include "parent/users/peer_identity.hpp"
@@ -34,8 +36,8 @@ struct UpstreamEnv {
     UpstreamPool& pool;
     const Credential& credential;  // the Authorization value: key or access token
     const Options& options;
-    DumpWriter* dump;        // --dump-dir, else null
-    AccessControl& access;   // per-user policy and audit (allows everyone without a policy)
+    DumpWriter* dump;       // --dump-dir, else null
+    AccessControl& access;  // per-user policy and audit (allows everyone without a policy)
 };
 
 // What the audit line needs to know of an exchange (tokens: charge()).
@@ -67,6 +69,11 @@ class UpstreamExchange {
     UpstreamExchange(const UpstreamExchange&) = delete;
     UpstreamExchange& operator=(const UpstreamExchange&) = delete;
 
+    // Before start(): the body is checked against the caller's rules as it
+    // goes upstream (parent/upstream/request_body_gate.hpp), and the ids of
+    // the responses it creates are remembered as the caller's. `rules` must
+    // need the body read (BodyRules::reads_body()).
+    void gate_body(const BodyRules& rules);
     void start();
     // Worker -> parent events for this stream. Each returns false when the
     // worker broke the protocol (the caller then treats it as hostile).
@@ -112,6 +119,12 @@ class UpstreamExchange {
     void deliver(std::string_view data);
     void response_complete();
     void fail(const Refusal& r, const std::string& detail);
+    // The body gate refused: the upstream connection goes before the request
+    // is complete, and the client is told why.
+    void refuse_body(const DetailedRefusal& r);
+    bool upstream_chunked() const {
+        return request_.framing == BodyFraming::Chunked || gate_ != nullptr;
+    }
     void fail_connecting();
     void fail_proxy();
     void finish(ExchangeEnd end);
@@ -145,7 +158,9 @@ class UpstreamExchange {
     bool event_stream_ = false;  // Content-Type: text/event-stream
     std::unique_ptr<ExchangeDump> dump_;
     ExchangeRecord record_;
-    std::optional<UsageScanner> usage_;  // only for an uncompressed body
+    std::optional<UsageScanner> usage_;              // only for an uncompressed body
+    std::unique_ptr<RequestBodyGate> gate_;          // gate_body()
+    std::optional<ResponseIdScanner> response_ids_;  // until the created id is seen
 };
 
 }  // namespace proxy

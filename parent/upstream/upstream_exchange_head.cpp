@@ -76,6 +76,10 @@ bool UpstreamExchange::parse_head() {
         }
     }
     if (!compressed) usage_.emplace();
+    // Only a response the upstream created and will store is worth an owner.
+    if (gate_ && !compressed && resp_head_.status >= 200 && resp_head_.status < 300 &&
+        gate_->remembers_response())
+        response_ids_.emplace();
     HeaderList().swap(resp_head_.headers);  // sent on; only the framing is needed from here
     std::string payload = ipc::encode_resp_head(start);
     if (payload.empty() || payload.size() > ipc::kMaxPayload) {

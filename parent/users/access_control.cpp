@@ -4,6 +4,7 @@
 
 #include "common/log.hpp"
 #include "parent/files/trusted_config.hpp"
+#include "parent/users/state_file.hpp"
 #include "parent/users/user_policy_load.hpp"
 
 namespace proxy {
@@ -41,12 +42,15 @@ Result<std::unique_ptr<AccessControl>> AccessControl::create(event_base* base, c
     if (!policy) return Error{policy.error()};
     ac->set_policy(std::move(*policy));
     if (!o.state_file.empty()) {
-        auto state = load_trusted_usage_state(o.state_file);
+        auto state = load_trusted_state_file(o.state_file, ResponseOwnersLimits{}, unix_now());
         if (!state) return Error{"--state-file: " + state.error()};
-        ac->accounts_ = UserAccounts(std::move(*state));
+        ac->accounts_ = UserAccounts(std::move(state->usage));
+        ac->owners_ = std::move(state->owners);
         ac->state_loaded_ = true;
         // Can we write it? Better to know now than at the first save.
-        if (auto saved = save_usage_state(o.state_file, ac->accounts_.today(unix_now())); !saved)
+        if (auto saved =
+                save_state_file(o.state_file, ac->accounts_.today(unix_now()), ac->owners_);
+            !saved)
             return Error{"--state-file: " + saved.error()};
         ac->accounts_.mark_saved();
         ac->save_timer_.reset(
@@ -153,12 +157,13 @@ void AccessControl::save_locked() {
     // Never over a file that could not be read: the operator must see it.
     if (!state_loaded_) return;
     const UsageDay& day = accounts_.today(unix_now());
-    if (!accounts_.dirty()) return;
-    if (auto saved = save_usage_state(options_.state_file, day); !saved) {
+    if (!accounts_.dirty() && !owners_dirty_) return;
+    if (auto saved = save_state_file(options_.state_file, day, owners_); !saved) {
         LOG_WARN("%s", saved.error().c_str());
         return;
     }
     accounts_.mark_saved();
+    owners_dirty_ = false;
 }
 
 void AccessControl::on_save_timer(evutil_socket_t, short, void* arg) noexcept {

@@ -21,6 +21,8 @@
 #include "parent/users/peer_identity.hpp"
 #include "parent/users/user_accounts.hpp"
 #include "parent/users/user_directory.hpp"
+#include "policy/request_body_policy.hpp"
+#include "policy/response_owners.hpp"
 #include "policy/user_policy.hpp"
 
 namespace proxy {
@@ -66,6 +68,14 @@ class AccessControl {
     // Saves the state file if anything changed (also every few seconds).
     void save();
 
+    // Request bodies (parent/users/access_control_body.cpp): what this
+    // caller's body may ask for, and whose stored responses are whose.
+    BodyRules body_rules(const PeerIdentity& who);
+    std::optional<uid_t> response_owner(std::string_view id) const;
+    // The upstream created response `id` for `who` (an unidentified caller
+    // owns nothing, so nothing is remembered for it).
+    void record_response(const PeerIdentity& who, std::string_view id);
+
     // A token budget is in force somewhere: responses must be countable, so
     // the parent asks the upstream for an uncompressed body.
     bool counts_tokens() const { return counts_tokens_.load(std::memory_order_relaxed); }
@@ -90,6 +100,8 @@ class AccessControl {
     std::atomic<bool> counts_tokens_ = false;
     bool needs_groups_ = false;  // the policy names a group somewhere
     bool state_loaded_ = false;  // --state-file read: save() may replace it
+    ResponseOwners owners_;      // kept in the state file with the usage
+    bool owners_dirty_ = false;
 };
 
 }  // namespace proxy

@@ -74,6 +74,7 @@ std::variant<UsageDay, std::string> parse_usage_state(std::string_view text) {
             if (line != kMagic && !v1) return at + "not a usage state file (unknown header)";
             continue;
         }
+        if (line == kResponsesSection) break;
         std::string_view kind = next_word(line);
         if (kind == "day" && !have_day) {
             std::string_view day = next_word(line);

@@ -24,6 +24,11 @@
 
 namespace proxy {
 
+// A line that ends the usage part: what follows is another section of the
+// same file (parent/users/state_file.hpp), not read here. Files without it
+// are today's files, and still load.
+inline constexpr std::string_view kResponsesSection = "responses 1";
+
 struct UsageCounters {
     std::uint64_t requests = 0;  // forwarded upstream
     std::uint64_t refused = 0;   // refused by the per-user policy or the worker

@@ -47,6 +47,10 @@ Result<UserPolicy> policy_from_flags(const Options& o) {
     if (o.requests_per_minute_per_user)
         p.defaults.requests_per_minute = o.requests_per_minute_per_user;
     if (o.tokens_per_day_per_user) p.defaults.tokens_per_day = o.tokens_per_day_per_user;
+    if (!o.allow_models.empty()) p.defaults.body.models = o.allow_models;
+    if (o.max_output_tokens) p.defaults.body.max_output_tokens = o.max_output_tokens;
+    if (o.response_ownership != "auto")
+        p.defaults.body.response_ownership = o.response_ownership == "on";
     return p;
 }
 

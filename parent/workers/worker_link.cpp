@@ -160,9 +160,13 @@ void WorkerLink::account_for(UpstreamExchange& ex) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - rec.started)
             .count();
     a.request_id = rec.request_id;
-    a.tokens_in = charge.input;
-    a.tokens_out = charge.output;
-    a.tokens_estimated = charge.estimated;
+    // A body the parent refused never reached the upstream whole: "-", as
+    // for every other refusal (it is charged nothing).
+    if (std::string_view(rec.outcome) != "refused") {
+        a.tokens_in = charge.input;
+        a.tokens_out = charge.output;
+        a.tokens_estimated = charge.estimated;
+    }
     env_.access.audit(ex.caller, a);
 }
 
@@ -264,6 +268,10 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     auto ex = std::make_unique<UpstreamExchange>(env_, *this, m.stream, std::move(*open));
     ex->caller = who;
     ex->reserved_tokens = reserve;
+    // What the body may ask for is the parent's to decide, on the bytes it
+    // sends upstream (docs/design.md, "Request bodies").
+    if (const BodyRules rules = env_.access.body_rules(who); rules.reads_body())
+        ex->gate_body(rules);
     UpstreamExchange* raw = ex.get();
     streams_.emplace(m.stream, std::move(ex));
     g_open_streams.fetch_add(1, std::memory_order_relaxed);

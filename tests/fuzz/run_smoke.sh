@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz smoke run: configure a clang build with libFuzzer, build the four fuzz
+# Fuzz smoke run: configure a clang build with libFuzzer, build the fuzz
 # targets and run them side by side for FUZZ_SECONDS (default 30) each from
 # their seed corpora.
 # Exits non-zero if any target crashes, leaks or breaks an invariant.
@@ -15,7 +15,8 @@ set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${1:-$src/build-fuzz}
 seconds=${FUZZ_SECONDS:-30}
-targets=(fuzz_request_head fuzz_chunked fuzz_response_head fuzz_ipc fuzz_forward_agreement)
+targets=(fuzz_request_head fuzz_chunked fuzz_response_head fuzz_ipc fuzz_forward_agreement
+         fuzz_json_object_scanner fuzz_json_member_appender)
 
 # The core is instrumented for coverage (fuzzer-no-link) and sanitized; the
 # targets add -fsanitize=fuzzer themselves (tests/fuzz/CMakeLists.txt).
@@ -36,7 +37,11 @@ run_target() {  # target -> its one-line summary on stdout; non-zero if it faile
     local work="$build/fuzz-corpus/$t" artifacts="$build/fuzz-artifacts/$t/" log="$build/fuzz-$t.log"
     mkdir -p "$work" "$artifacts"
     local args=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts")
-    [[ $t == fuzz_ipc ]] || args+=(-dict="$src/tests/fuzz/http.dict")
+    case $t in
+        fuzz_ipc) ;;
+        fuzz_json_*) args+=(-dict="$src/tests/fuzz/json.dict") ;;
+        *) args+=(-dict="$src/tests/fuzz/http.dict") ;;
+    esac
     local start
     start=$(date +%s)
     # The first corpus directory receives new inputs; the seeds stay untouched.

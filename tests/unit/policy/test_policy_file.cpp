@@ -183,10 +183,12 @@ TEST_CASE("errors name the file, line and column of the offending node") {
         {"[groups.codex]\nmax_streams = 1.0\n", "pol.toml:2:15: max_streams must be an integer"},
         {"[defaults]\nmax_stream = 1\n",
          "pol.toml:2:1: unknown key 'max_stream' in [defaults] (expected max_streams, "
-         "requests_per_minute, tokens_per_day)"},
+         "requests_per_minute, tokens_per_day, models, max_output_tokens, service_tiers; "
+         "response_ownership in [defaults])"},
         {"[users.alice]\nmax_streams = 1\ncolour = 2\n",
          "pol.toml:3:1: unknown key 'colour' in [users.alice] (expected max_streams, "
-         "requests_per_minute, tokens_per_day)"},
+         "requests_per_minute, tokens_per_day, models, max_output_tokens, service_tiers; "
+         "response_ownership in [defaults])"},
         {"# c\n[access]\nallow = [1]\n",
          "pol.toml:3:1: unknown key 'allow' in [access] (expected allow_users, allow_groups, "
          "deny_users, deny_groups)"},

@@ -250,9 +250,11 @@ struct Rig {
     // address is resolved only through `hosts_file` (no name servers).
     explicit Rig(bool http_shutdown = false, const std::string& upstream_host = "127.0.0.1",
                  const std::string& hosts_file = {}, std::vector<std::string> allow_users = {},
-                 std::uint32_t max_connections = Options{}.max_connections) {
+                 std::uint32_t max_connections = Options{}.max_connections,
+                 void (*configure)(Options&) = nullptr) {
         opts.allow_users = std::move(allow_users);
         opts.max_connections = max_connections;
+        if (configure) configure(opts);  // before the per-user layer reads them
         host_header = upstream_host + ":" + std::to_string(upstream.port());
         opts.allow_insecure_upstream = true;
         opts.http_shutdown = http_shutdown;
@@ -291,8 +293,7 @@ struct Rig {
         auto created = AccessControl::create(base.get(), opts, std::span<const int>(&lfd, 1));
         REQUIRE_MESSAGE(created, created.error());
         access = std::move(*created);
-        env = std::make_unique<UpstreamEnv>(
-            UpstreamEnv{*pool, credential, opts, nullptr, *access});
+        env = std::make_unique<UpstreamEnv>(UpstreamEnv{*pool, credential, opts, nullptr, *access});
         supervisor =
             std::make_unique<Supervisor>(base.get(), *env, -1, -1, -1, std::vector<unsigned>{1});
         supervisor->set_stop_handler([this](int st) { stop_status = st; });

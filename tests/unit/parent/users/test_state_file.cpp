@@ -1,0 +1,53 @@
+// The whole --state-file: usage, then the response owners' section
+// (parent/users/state_file.hpp).
+#include <doctest/doctest.h>
+
+#include <string>
+#include <variant>
+
+#include "parent/users/state_file.hpp"
+
+using namespace proxy;
+
+namespace {
+constexpr std::int64_t kNow = 1767225600;
+constexpr char kUsage[] =
+    "codex-responses-api-proxy usage 2\nday 2026-01-01\n"
+    "uid 1000 requests 1 refused 0 tokens_in 2 tokens_out 3 tokens_estimated 0\n";
+}  // namespace
+
+TEST_CASE("today's files, without the section, still load, with no owners") {
+    auto parsed = parse_state_file(kUsage, {}, kNow);
+    REQUIRE(std::holds_alternative<StateFile>(parsed));
+    const StateFile& s = std::get<StateFile>(parsed);
+    CHECK(s.usage.users.at(1000).tokens_out == 3);
+    CHECK(s.owners.size() == 0);
+    // ... and a file with no owners is written as before.
+    CHECK(format_state_file(s.usage, s.owners) == kUsage);
+}
+
+TEST_CASE("the owners round-trip after the section line; usage-only readers stop there") {
+    UsageDay day = std::get<UsageDay>(parse_usage_state(kUsage));
+    ResponseOwners owners;
+    REQUIRE(owners.insert("resp_a1", 1000, kNow - 10));
+    REQUIRE(owners.insert("resp_b2", 1001, kNow - 5));
+    const std::string text = format_state_file(day, owners);
+    CHECK(text == std::string(kUsage) +
+                      "responses 1\nresponse resp_a1 1000 1767225590\n"
+                      "response resp_b2 1001 1767225595\n");
+    auto parsed = parse_state_file(text, {}, kNow);
+    REQUIRE(std::holds_alternative<StateFile>(parsed));
+    const StateFile& s = std::get<StateFile>(parsed);
+    CHECK(s.usage == day);
+    CHECK(s.owners.owner_of("resp_a1", kNow) == 1000u);
+    CHECK(s.owners.owner_of("resp_b2", kNow) == 1001u);
+    // --usage reads the usage part alone.
+    CHECK(std::holds_alternative<UsageDay>(parse_usage_state(text)));
+}
+
+TEST_CASE("a bad owner line is an error naming it") {
+    const std::string text = std::string(kUsage) + "responses 1\nresponse resp_a1 x 5\n";
+    auto parsed = parse_state_file(text, {}, kNow);
+    REQUIRE(std::holds_alternative<std::string>(parsed));
+    CHECK(std::get<std::string>(parsed).starts_with("after \"responses 1\": line 1: "));
+}
