@@ -1,18 +1,28 @@
 #!/usr/bin/env python3
-"""Cost per request of proxy binaries, side by side, with perf stat counts.
+"""Cost per request of proxy binaries (and of the nginx-injector), side by side, with perf stat counts.
 
-  bench/cost.py [--conns 1,16] [--body small|40k] [--seconds 5] [--rounds 3]
-                NAME=BINARY [NAME=BINARY ...]
+  bench/cost.py [--conns 1,16] [--workload small|40k|sseheavy|codex] [--workers N]
+                [--seconds 5] [--rounds 3] [--record SECS] NAME=BINARY|NAME=nginx [...]
 
-Starts a TLS nginx upstream (the bench's small-JSON route) and each binary in
-front of it (its defaults: a parent and one worker), then for each round and
-each connection count runs wrk against every binary in turn (interleaved, so a
-busy spell of the shared machine hits all alike) under
+Starts a TLS nginx upstream (the bench's small-JSON route and its 150-event route,
+bench/workloads.py) and each target in front of it: a binary with its defaults (a
+parent and one worker) or `--workers N`; `NAME=nginx` the bench's nginx-injector
+(prepare.sh's configuration) with `worker_processes` 1 or N. The workload picks
+the request body and the route: small (~60 B, small JSON answer), 40k (40 KiB,
+small JSON answer), sseheavy (~60 B streaming request, the 150-event answer),
+codex (100 KiB, the 150-event answer). Then for each round and each connection
+count it runs wrk against every target in turn (interleaved, so a busy spell of
+the shared machine hits all alike) under
 `perf stat --per-thread -p PARENT,WORKERS,UPSTREAM_WORKER`. Prints, per
 request: CPU time (task-clock), context switches, system calls, and the
-epoll_wait / sendmmsg / recvmmsg / read(v) / write(v) calls, for the parent,
-the worker(s) and the upstream nginx worker; the median of the rounds (each
-figure separately). Needs root (tracepoints), wrk, nginx, openssl, perf.
+epoll_wait / sendmmsg / recvmmsg / read(v) / write(v) / ... calls, for the parent
+(nginx: its master), the worker(s) and the upstream nginx worker; the median of
+the rounds (each figure separately). --record SECS then runs wrk once more
+against each target at each --conns under `perf record -e cpu-clock
+-c 100000 -g` (a sample per 100 us of CPU time) and prints, per process role,
+CPU time per request by DSO, by symbol, and the kernel's time by the
+user-space function that entered it (the system call's libc wrapper).
+Needs root (tracepoints), wrk, nginx, openssl, perf.
 --events adds perf events, e.g. uprobes on libc's allocator made with
 `perf probe -x /lib/x86_64-linux-gnu/libc.so.6 malloc` (probe_libc:malloc; a
 uprobe costs a trap per call, so read CPU time from a run without them).
@@ -32,7 +42,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY = "sk-bench-0123456789abcdefABCDEF_xyz"
 SYSCALLS = ["epoll_wait", "sendmmsg", "recvmmsg", "readv", "writev", "read", "write", "recvfrom",
-            "sendmsg", "setsockopt"]
+            "sendmsg", "setsockopt", "epoll_ctl", "futex", "accept4"]
+# workload -> (request body file made by workloads.py, upstream path)
+WORKLOADS = {"small": ("small.json", "/v1/responses"), "40k": ("40k.json", "/v1/responses"),
+             "sseheavy": ("stream-small.json", "/sse150/v1/responses"),
+             "codex": ("codex-100k.json", "/sse150/v1/responses")}
 EVENTS = ["task-clock", "context-switches", "raw_syscalls:sys_enter"] + [
     f"syscalls:sys_enter_{s}" for s in SYSCALLS]
 
@@ -70,13 +84,7 @@ def setup(t):
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n")
     sh("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
-    with open(f"{t}/small.json", "w") as f:
-        json.dump({"model": "gpt-5", "input": "Say hello.", "stream": False}, f)
-    base = {"model": "gpt-5", "stream": False, "input": ""}
-    pad = 40 * 1024 - len(json.dumps(base))
-    base["input"] = ("lorem ipsum dolor sit amet " * 2000)[:pad]
-    with open(f"{t}/40k.json", "w") as f:
-        f.write(json.dumps(base))
+    subprocess.run([sys.executable, f"{HERE}/workloads.py", t], check=True)
     port = free_port()
     os.makedirs(f"{t}/nginx/logs")
     user = "user root;" if os.getuid() == 0 else ""
@@ -95,7 +103,10 @@ http {{ access_log off; client_body_temp_path {t}/nginx/body; proxy_temp_path {t
     location = /v1/responses {{ mirror /_sink; mirror_request_body on; root {t}/nginx/www;
       error_page 404 405 = @answer; }}
     location = /_sink {{ internal; return 204; }}
-    location @answer {{ default_type application/json; return 200 '{answer}'; }} }} }}
+    location @answer {{ default_type application/json; return 200 '{answer}'; }}
+    location = /sse150/v1/responses {{ mirror /_sink; mirror_request_body on; alias {t}/sse150.txt;
+      default_type text/event-stream; etag off; ssi on; ssi_types text/event-stream;
+      error_page 405 =200 $uri; }} }} }}
 """)
     ngx = subprocess.Popen(["nginx", "-p", f"{t}/nginx", "-c", f"{t}/nginx/nginx.conf"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -105,10 +116,46 @@ http {{ access_log off; client_body_temp_path {t}/nginx/body; proxy_temp_path {t
     return ngx, port
 
 
-def start_proxy(t, name, binary, up_port):
+def start_injector(t, name, up_port, path, workers):
+    """The bench's nginx-injector (bench/prepare.sh, write_injector_conf)."""
+    d = f"{t}/inj-{name}"
+    os.makedirs(f"{d}/logs")
+    port = free_port()
+    user = "user root;" if os.getuid() == 0 else ""
+    with open(f"{d}/nginx.conf", "w") as f:
+        f.write(f"""{user}
+daemon off; worker_processes {workers or 1}; error_log {d}/logs/error.log warn; pid {d}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  keepalive_requests 1000000; keepalive_timeout 600s;
+  upstream upstream_pool {{ server 127.0.0.1:{up_port}; keepalive 256; keepalive_requests 1000000;
+    keepalive_timeout 600s; }}
+  server {{ listen 127.0.0.1:{port};
+    location = /v1/responses {{ limit_except POST {{ deny all; }}
+      proxy_pass https://upstream_pool{path}; proxy_http_version 1.1;
+      proxy_set_header Connection ""; proxy_set_header Host 127.0.0.1:{up_port};
+      proxy_set_header Authorization "Bearer {KEY}"; proxy_ssl_protocols TLSv1.2 TLSv1.3;
+      proxy_ssl_verify on; proxy_ssl_trusted_certificate {t}/ca.pem; proxy_ssl_name localhost;
+      proxy_ssl_server_name on; proxy_ssl_session_reuse on; proxy_buffering off;
+      proxy_request_buffering off; proxy_read_timeout 3600s; proxy_send_timeout 3600s; }}
+    location / {{ return 403; }} }} }}
+""")
+    p = subprocess.Popen(["nginx", "-p", d, "-c", f"{d}/nginx.conf"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    if not wait_file(f"{d}/nginx.pid", 10):
+        sys.exit(f"{name} (nginx) did not start")
+    time.sleep(0.3)
+    return p, port, p.pid
+
+
+def start_proxy(t, name, binary, up_port, path, workers):
+    if binary == "nginx":
+        return start_injector(t, name, up_port, path, workers)
     info = f"info-{name}.json"
-    p = subprocess.Popen([binary, "--upstream-url", f"https://127.0.0.1:{up_port}/v1/responses",
-                          "--upstream-ca-file", f"{t}/ca.pem", "--server-info", info],
+    extra = ["--workers", str(workers)] if workers else []
+    p = subprocess.Popen([binary, "--upstream-url", f"https://127.0.0.1:{up_port}{path}",
+                          "--upstream-ca-file", f"{t}/ca.pem", "--server-info", info] + extra,
                          cwd=t, stdin=subprocess.PIPE, stdout=open(f"{t}/log-{name}.txt", "w"),
                          stderr=subprocess.STDOUT)
     p.stdin.write((KEY + "\n").encode())
@@ -173,7 +220,11 @@ def tids(pid):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conns", default="1,16")
-    ap.add_argument("--body", default="small")
+    ap.add_argument("--workload", "--body", dest="workload", default="small", choices=sorted(WORKLOADS))
+    ap.add_argument("--workers", type=int, default=0,
+                    help="--workers N for the binaries, worker_processes N for nginx (default: 1)")
+    ap.add_argument("--record", type=int, default=0, metavar="SECS",
+                    help="then profile each target for SECS with perf record -e cpu-clock -g")
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--keep", action="store_true")
@@ -188,11 +239,11 @@ def main():
         ngx_workers = children(ngx.pid)
         for spec in a.targets:
             name, binary = spec.split("=", 1)
-            p, port, ppid = start_proxy(t, name, binary, up_port)
+            p, port, ppid = start_proxy(t, name, binary, up_port, WORKLOADS[a.workload][1], a.workers)
             procs.append(p)
             time.sleep(0.5)
             targets.append((name, port, ppid, children(ppid)))
-        body = f"{t}/{a.body}.json"
+        body = f"{t}/{WORKLOADS[a.workload][0]}"
         results = {}  # (name, conns) -> list of (res, per)
         for r in range(a.rounds):
             for conns in [int(c) for c in a.conns.split(",")]:
@@ -216,6 +267,10 @@ def main():
                           f"{sum(per.get(x, {}).get('task-clock', 0) for x in ('parent', 'worker')):.1f} us",
                           file=sys.stderr)
         report(results, a)
+        if a.record:
+            for conns in [int(c) for c in a.conns.split(",")]:
+                for name, port, ppid, workers in targets:
+                    profile(t, name, port, ppid, workers, body, conns, a.record)
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -234,7 +289,8 @@ def report(results, a):
     cols = ["task-clock", "context-switches", "syscalls"] + SYSCALLS + [
         e.replace("probe_libc:", "") for e in a.events.split(",") if e]
     short = {"task-clock": "cpu us", "context-switches": "cs", "syscalls": "sysc"}
-    print(f"\nper request, median of {a.rounds} rounds, body {a.body}, {a.seconds} s each")
+    print(f"\nper request, median of {a.rounds} rounds, workload {a.workload}, workers {a.workers or 1}, "
+          f"{a.seconds} s each")
     print("| target | conns | req/s | process | " + " | ".join(short.get(c, c) for c in cols) +
           " |")
     print("|---|---:|---:|---|" + "---:|" * len(cols))
@@ -251,6 +307,70 @@ def report(results, a):
                 vals.append(statistics.median(xs))
             fmt = [f"{v:.1f}" if c == "task-clock" else f"{v:.2f}" for c, v in zip(cols, vals)]
             print(f"| {name} | {conns} | {rps:.0f} | {role} | " + " | ".join(fmt) + " |")
+
+
+PERIOD_NS = 100_000  # perf record -e cpu-clock -c: one sample per 100 us of a thread's CPU time
+
+
+def profile(t, name, port, ppid, workers, body, conns, secs):
+    """perf record -e cpu-clock -g on the target's processes during one wrk run; prints, per
+    process role, CPU time per request by DSO and by symbol (the sampled frame), and the
+    kernel's share by the user-space function that entered the kernel (the first user frame of
+    the call chain: the libc wrapper of the system call). A sample is 100 us of CPU time, so
+    samples x 100 us / requests = us per request."""
+    data = f"{t}/perf-{name}.data"
+    roles = {ppid: "parent"}
+    roles.update({w: "worker" for w in workers})
+    wrk(port, body, conns, 1)  # warm-up
+    rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-c", str(PERIOD_NS), "-g",
+                            "-o", data, "-p", ",".join(map(str, roles))],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    res = wrk(port, body, conns, secs)
+    rec.send_signal(signal.SIGINT)
+    rec.wait()
+    n = res["requests"] if res else 0
+    out = subprocess.run(["perf", "script", "-i", data, "-F", "pid,ip,sym,dso"],
+                         capture_output=True, text=True).stdout
+    agg = {}  # role -> {"n": samples, "dso": {}, "sym": {}, "entry": {}}
+    for block in out.split("\n\n"):
+        lines = [ln.strip() for ln in block.strip().splitlines() if ln.strip()]
+        if len(lines) < 2 or not lines[0].split()[0].isdigit():
+            continue
+        role = roles.get(int(lines[0].split()[0]), "other")
+        frames = []
+        for ln in lines[1:]:
+            m = re.match(r"\S+\s+(.*?)\s+\((.*)\)$", ln)
+            if m:
+                sym = re.sub(r"\+0x[0-9a-f]+$", "", m.group(1))
+                frames.append((sym, os.path.basename(m.group(2))))
+        if not frames:
+            continue
+        a_ = agg.setdefault(role, {"n": 0, "dso": {}, "sym": {}, "entry": {}})
+        a_["n"] += 1
+        sym, dso = frames[0]
+        a_["dso"][dso] = a_["dso"].get(dso, 0) + 1
+        key = f"{sym} ({dso})"
+        a_["sym"][key] = a_["sym"].get(key, 0) + 1
+        if dso == "[kernel.kallsyms]":
+            entry = next((f"{s_} ({d_})" for s_, d_ in frames if d_ != "[kernel.kallsyms]"), "(kernel only)")
+            a_["entry"][entry] = a_["entry"].get(entry, 0) + 1
+    us = lambda k: k * PERIOD_NS / 1000.0 / max(n, 1)
+    print(f"\n## perf record -e cpu-clock, {name}: {n} requests at {conns} connections in {secs} s; "
+          "CPU time per request (us) by where the samples fell")
+    for role in ("parent", "worker", "other"):
+        a_ = agg.get(role)
+        if not a_:
+            continue
+        print(f"\n### {name} {role}: {us(a_['n']):.1f} us a request")
+        print("by DSO: " + ", ".join(f"{d} {us(v):.1f}" for d, v in
+                                     sorted(a_["dso"].items(), key=lambda kv: -kv[1]) if us(v) >= 0.5))
+        print("top symbols:")
+        for k, v in sorted(a_["sym"].items(), key=lambda kv: -kv[1])[:18]:
+            print(f"  {us(v):6.1f}  {k}")
+        print("kernel time by the user-space function that entered the kernel:")
+        for k, v in sorted(a_["entry"].items(), key=lambda kv: -kv[1])[:10]:
+            print(f"  {us(v):6.1f}  {k}")
 
 
 if __name__ == "__main__":

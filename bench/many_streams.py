@@ -12,7 +12,8 @@ RLIMIT_NOFILE must allow N sockets in this process (and in the proxy): the
 harness raises it with ulimit -n.
 
 Prints one JSON line: requested, served, failed, errors (by kind), idle and
-loaded memory of the tree, per_stream_kib = (loaded RSS - idle RSS) / served.
+loaded memory of the tree, per_stream_kib = (loaded RSS - idle RSS) / streams still open then
+(open_at_measure: served, less those the proxy closed before the read).
 """
 import argparse
 import asyncio
@@ -145,9 +146,11 @@ async def main():
         "idle_rss_kib_by_pid": idle.get("rss_kib_by_pid"),
         "loaded_rss_kib_by_pid": loaded.get("rss_kib_by_pid"),
         "processes": len(loaded["pids"]),
-        # A tree that died before the read has no loaded memory to divide.
-        "per_stream_kib": round((loaded["rss_kib"] - idle["rss_kib"]) / served, 2) if served and loaded["pids"] else None,
-        "per_stream_pss_kib": round((loaded["pss_kib"] - idle["pss_kib"]) / served, 2) if served and loaded["pids"] else None,
+        # A tree that died before the read has no loaded memory to divide; the
+        # streams it holds are those still open then (the proxy may have closed
+        # some it served).
+        "per_stream_kib": round((loaded["rss_kib"] - idle["rss_kib"]) / still_open, 2) if still_open > 0 and loaded["pids"] else None,
+        "per_stream_pss_kib": round((loaded["pss_kib"] - idle["pss_kib"]) / still_open, 2) if still_open > 0 and loaded["pids"] else None,
     }
     print(json.dumps(out))
 

@@ -99,7 +99,7 @@ fi
 
 # the real interpreter once (a pyenv shim costs a second or two per start)
 PY=$(python3 -c 'import sys; print(sys.executable)')
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$PY" -S -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_file() { # FILE SECONDS [PID]
   local i=0
   while [ ! -s "$1" ]; do
@@ -108,7 +108,7 @@ wait_file() { # FILE SECONDS [PID]
     sleep 0.05
   done
 }
-jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get(sys.argv[2], ""))' "$1" "$2"; }
+jget() { "$PY" -S -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get(sys.argv[2], ""))' "$1" "$2"; }
 
 # ---------------------------------------------------------------- 1. certificates
 log "making a throwaway CA and server certificate in $T"
@@ -125,45 +125,39 @@ log "making a throwaway CA and server certificate in $T"
   chmod 644 ./*.pem ./*.key
 )
 
-# request bodies: small (~100 B) and 40 KiB
-"$PY" - "$T" <<'EOF'
-import json, sys
-t = sys.argv[1]
-open(f"{t}/small.json", "w").write(json.dumps({"model": "gpt-5", "input": "Say hello.", "stream": False}))
-base = {"model": "gpt-5", "stream": False, "input": ""}
-pad = 40 * 1024 - len(json.dumps(base))
-base["input"] = ("lorem ipsum dolor sit amet " * 2000)[:pad]
-s = json.dumps(base); assert len(s) == 40 * 1024, len(s)
-open(f"{t}/40k.json", "w").write(s)
-EOF
+# request bodies (small, 40 KiB, small streaming, the Codex-shaped 100 KiB) and the
+# canned 150-event answer the upstream serves for the streaming workloads
+"$PY" "$HERE/workloads.py" "$T"
 head -c $((100 * 1024 * 1024)) /dev/zero > "$T/big.bin"
 BIG_BYTES=$((100 * 1024 * 1024))
 
 # ---------------------------------------------------------------- 2. upstreams
-NGX_PORT=$(free_port)
 NGINX_USER=""
 [ "$(id -u)" = 0 ] && NGINX_USER="user root;"
-cat > "$T/nginx/nginx.conf" <<EOF
+write_upstream_conf() { # DIR PORT WORKERS
+  local dir=$1 port=$2 workers=$3
+  mkdir -p "$dir/logs" "$dir/www"
+  cat > "$dir/nginx.conf" <<EOF
 $NGINX_USER
 daemon off;
-worker_processes 1;
+worker_processes $workers;
 worker_rlimit_nofile 30000;
-error_log $T/nginx/logs/error.log warn;
-pid $T/nginx/nginx.pid;
+error_log $dir/logs/error.log warn;
+pid $dir/nginx.pid;
 events { worker_connections 30000; multi_accept on; }
 http {
   access_log off;
-  client_body_temp_path $T/nginx/body;
-  proxy_temp_path $T/nginx/proxy;
-  fastcgi_temp_path $T/nginx/fastcgi;
-  uwsgi_temp_path $T/nginx/uwsgi;
-  scgi_temp_path $T/nginx/scgi;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
   keepalive_requests 100000000;
   keepalive_timeout 600s;
   client_max_body_size 16m;
   client_body_buffer_size 256k;
   server {
-    listen 127.0.0.1:$NGX_PORT ssl backlog=4096;
+    listen 127.0.0.1:$port ssl backlog=4096;
     ssl_certificate $T/server.pem;
     ssl_certificate_key $T/server.key;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -176,7 +170,7 @@ http {
     location = /v1/responses {
       mirror /_sink;
       mirror_request_body on;
-      root $T/nginx/www;
+      root $dir/www;
       # the lookup is meant to miss: no error log line per request
       log_not_found off;
       error_page 404 405 = @answer;
@@ -192,6 +186,23 @@ http {
       default_type application/octet-stream;
       error_page 405 =200 \$uri;
     }
+    # The 150-event answer of the SSE-heavy and Codex-shaped workloads
+    # (bench/workloads.py), too long for "return": a static file, POST turned
+    # into it by error_page, after the whole request body is read (mirror, as
+    # above; the redirect runs the mirror again, which costs every route the
+    # same). SSI on a file without SSI commands changes nothing in it but
+    # drops Content-Length, so the answer goes out chunked, as the real API
+    # streams it.
+    location = /sse150/v1/responses {
+      mirror /_sink;
+      mirror_request_body on;
+      alias $T/sse150.txt;
+      default_type text/event-stream;
+      etag off;
+      ssi on;
+      ssi_types text/event-stream;
+      error_page 405 =200 \$uri;
+    }
     # a canned SSE answer (unpaced; the paced one is sse_upstream.py)
     location = /sse/v1/responses {
       default_type text/event-stream;
@@ -200,12 +211,30 @@ http {
   }
 }
 EOF
+}
+start_upstream() { # DIR PORT WORKERS -> pid of its master (daemon off)
+  write_upstream_conf "$@"
+  nginx -p "$1" -c "$1/nginx.conf" -e "$1/logs/error.log" >"$1/stdout.log" 2>&1 &
+  PIDS+=($!)
+  wait_file "$1/nginx.pid" 10 "$!" || { cat "$1/logs/error.log" >&2; echo "nginx ($1) failed to start" >&2; exit 1; }
+}
+# The upstream stand-in every proxy forwards to: one worker. Its master's tree
+# is the CPU time read around every wrk run (direct's own, the others' upstream).
+NGX_PORT=$(free_port)
 log "starting nginx upstream on 127.0.0.1:$NGX_PORT"
-nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/logs/error.log" >"$T/nginx/stdout.log" 2>&1 &
-PIDS+=($!)
-NGX_PID=$!  # the upstream's master (daemon off): its tree's CPU time is read around every wrk run
-wait_file "$T/nginx/nginx.pid" 10 "${PIDS[-1]}" || { cat "$T/nginx/logs/error.log" >&2; echo "nginx failed to start" >&2; exit 1; }
+start_upstream "$T/nginx" "$NGX_PORT" 1
+NGX_PID=${PIDS[-1]}
 DIRECT="https://127.0.0.1:$NGX_PORT"
+# The same with one worker per core, for direct's row of the workloads at one
+# worker per core (bench/run's wrk phase, not in quick runs); the proxies never
+# use it.
+NGXN_PID=""
+if [[ ",$PHASES," == *",wrk,"* ]] && [ "$QUICK" != 1 ]; then
+  NGXN_PORT=$(free_port)
+  start_upstream "$T/nginx-n" "$NGXN_PORT" auto
+  NGXN_PID=${PIDS[-1]}
+  DIRECTN="https://127.0.0.1:$NGXN_PORT"
+fi
 
 log "starting the Python SSE upstreams (paced, hold)"
 for mode in paced hold; do
@@ -221,6 +250,10 @@ HOLD_DIRECT="https://127.0.0.1:$(cat "$T/hold.port")"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" -X POST -H 'Content-Type: application/json' \
   --data-binary @"$T/small.json" "$DIRECT/v1/responses")
 [ "$code" = 200 ] || { echo "nginx upstream answered $code" >&2; exit 1; }
+code=$(curl -s -o "$T/check-sse150.out" -w '%{http_code}' --cacert "$T/ca.pem" -X POST -H 'Content-Type: application/json' \
+  --data-binary @"$T/codex-100k.json" "$DIRECT/sse150/v1/responses")
+{ [ "$code" = 200 ] && cmp -s "$T/check-sse150.out" "$T/sse150.txt"; } ||
+  { echo "nginx upstream answered $code to the 150-event route" >&2; exit 1; }
 
 # ---------------------------------------------------------------- 3. proxies
 KEY="sk-bench-0123456789abcdefABCDEF_xyz"
@@ -229,6 +262,7 @@ ROUTES[api]="$DIRECT/v1/responses"
 ROUTES[big]="$DIRECT/big/v1/responses"
 ROUTES[sse]="$SSE_DIRECT/v1/responses"
 ROUTES[hold]="$HOLD_DIRECT/hold/v1/responses"
+ROUTES[ev]="$DIRECT/sse150/v1/responses"
 
 # nginx as a key-injecting reverse proxy (the "nginx-injector"): what a careful
 # operator would put in front of the API instead of either proxy. One instance
@@ -238,13 +272,14 @@ INJ_UPORT[api]=$NGX_PORT; INJ_UPATH[api]=/v1/responses
 INJ_UPORT[big]=$NGX_PORT; INJ_UPATH[big]=/big/v1/responses
 INJ_UPORT[sse]=$(cat "$T/paced.port"); INJ_UPATH[sse]=/v1/responses
 INJ_UPORT[hold]=$(cat "$T/hold.port"); INJ_UPATH[hold]=/hold/v1/responses
+INJ_UPORT[ev]=$NGX_PORT; INJ_UPATH[ev]=/sse150/v1/responses
 # file descriptors: each worker holds both sockets of its streams; nginx can
 # raise its soft limit only up to the hard one (no CAP_SYS_RESOURCE here)
 INJ_NOFILE=$(ulimit -Hn); [ "$INJ_NOFILE" = unlimited ] && INJ_NOFILE=1048576
 [ "$INJ_NOFILE" -gt 1048576 ] && INJ_NOFILE=1048576
 INJ_WORKERS=auto  # one worker per core (2 on the bench VM), as Debian's own nginx.conf has it
-write_injector_conf() { # ROUTE PORT DIR
-  local route=$1 port=$2 dir=$3 conns=4096
+write_injector_conf() { # ROUTE PORT DIR [WORKERS]
+  local route=$1 port=$2 dir=$3 workers=${4:-$INJ_WORKERS} conns=4096
   # a stream takes two connections (client, upstream) in one worker; nginx
   # allocates and initialises all worker_connections at start (about 1 KiB
   # each), so only the instance for the streams test gets the fd limit, the
@@ -254,7 +289,7 @@ write_injector_conf() { # ROUTE PORT DIR
   cat > "$dir/nginx.conf" <<EOF
 $NGINX_USER
 daemon off;
-worker_processes $INJ_WORKERS;
+worker_processes $workers;
 worker_rlimit_nofile $INJ_NOFILE;
 error_log $dir/logs/error.log warn;
 pid $dir/nginx.pid;
@@ -307,10 +342,13 @@ start_proxy() { # KIND ROUTE -> PPORT[KIND-ROUTE], PPID_[KIND-ROUTE]
   # --server-info is given relative to $T (the cwd): with an absolute path our
   # proxy's parent calls mkdir() on the directory after its seccomp filter is on
   # and dies of SIGSYS (seen at commit 93b524b).
+  # KIND ours1 and nginx1: the same with one worker process (the workloads at
+  # one worker each, bench/run's wrk phase).
   local kind=$1 route=$2 name="$1-$2" info="info-$1-$2.json" pid
-  if [ "$kind" = nginx ]; then
-    local dir="$T/inj-$route" port; port=$(free_port)
-    write_injector_conf "$route" "$port" "$dir"
+  if [ "$kind" = nginx ] || [ "$kind" = nginx1 ]; then
+    local dir="$T/inj-$route" port workers=$INJ_WORKERS; port=$(free_port)
+    [ "$kind" = nginx1 ] && { dir="$T/inj1-$route"; workers=1; }
+    write_injector_conf "$route" "$port" "$dir" "$workers"
     nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$T/log-$name.txt" 2>&1 &
     pid=$!
     PIDS+=("$pid")
@@ -321,13 +359,14 @@ start_proxy() { # KIND ROUTE -> PPORT[KIND-ROUTE], PPID_[KIND-ROUTE]
     PPID_[$name]=$pid  # the master (daemon off); the workers are its children
     return 0
   fi
-  if [ "$kind" = ours ]; then
-    local extra=()
+  if [ "$kind" = ours ] || [ "$kind" = ours1 ]; then
+    local extra=() args=$OURS_ARGS
+    [ "$kind" = ours1 ] && args=$OURS1_ARGS
     # the default cap on client connections per worker (4096) is below the streams test
     if [ "$route" = hold ] && [ -n "$OURS_MAXCONN_FLAG" ]; then extra+=(--max-connections $((STREAMS + 100))); fi
-    # shellcheck disable=SC2086 # OURS_ARGS is split on purpose
+    # shellcheck disable=SC2086 # the args are split on purpose
     printf '%s\n' "$KEY" | "$PROXY_BIN" --upstream-url "${ROUTES[$route]}" --upstream-ca-file "$T/ca.pem" \
-      --server-info "$info" "${extra[@]}" $OURS_ARGS >"$T/log-$name.txt" 2>&1 &
+      --server-info "$info" "${extra[@]}" $args >"$T/log-$name.txt" 2>&1 &
   else
     printf '%s\n' "$KEY" | env SSL_CERT_FILE="$T/ca.pem" CODEX_HOME="$T/codex-home" RUST_LOG=error \
       "$CODEX_BIN" responses-api-proxy --upstream-url "${ROUTES[$route]}" --server-info "$info" \
@@ -381,3 +420,34 @@ for kind in "${KINDS[@]}"; do
     else BASELINE_NOTE="$note"; fi
   fi
 done
+
+# The workloads at one worker and at one per core (bench/run's wrk phase): ours
+# and the nginx-injector as above (per core) and with one worker process each,
+# on the small-JSON route and the 150-event route. MIX: those that started and
+# answered a streaming request with the whole answer.
+check_stream() { # NAME -> 0 if a streaming POST through it gets the whole 150-event answer
+  local code
+  code=$(curl -s -m 10 -o "$T/check-$1.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$T/stream-small.json" "http://127.0.0.1:${PPORT[$1]}/v1/responses" 2>&1) || true
+  if [ "$code" != 200 ] || ! cmp -s "$T/check-$1.out" "$T/sse150.txt"; then
+    warn "$1: the 150-event answer came back as $code, $(wc -c < "$T/check-$1.out" 2>/dev/null || echo 0) bytes"
+    tail -10 "$T/log-$1.txt" >&2
+    return 1
+  fi
+}
+MIX=()
+if [[ ",$PHASES," == *",wrk,"* ]]; then
+  for kind in ours1 ours nginx1 nginx; do
+    case " ${ACTIVE[*]} " in *" ${kind%1} "*) ;; *) continue ;; esac
+    # quick runs (the CI smoke) take the one-worker instances through the
+    # SSE-heavy workload only
+    routes=(ev); [ "$kind" != "${kind%1}" ] && [ "$QUICK" != 1 ] && routes=(api ev)
+    ok=1
+    for route in "${routes[@]}"; do start_proxy "$kind" "$route" || { ok=0; break; }; done
+    if [ "$ok" = 1 ] && { [ -z "${PPORT[$kind-api]:-}" ] || check_proxy "$kind-api"; } && check_stream "$kind-ev"; then
+      MIX+=("$kind")
+    else
+      warn "$kind: not measured in the workloads at one worker and one per core"
+    fi
+  done
+fi

@@ -47,6 +47,64 @@ def fmt_ratio(r):
 
 
 TARGETS = ("ours", "baseline", "nginx", "direct")
+MIX_WORKLOADS = (("small", "small request, small JSON answer"),
+                 ("sseheavy", "SSE-heavy: small request, 150-event answer"),
+                 ("codex", "Codex-shaped: 100 KiB request, 150-event answer"))
+MIX_TARGETS = ("direct1", "ours1", "nginx1", "directN", "ours", "nginx")
+
+
+def mix_table(r, meta):
+    """The workloads at one worker process each and at one per core each (bench/run's wrk phase)."""
+    def get(key, field):
+        d = r.get(key)
+        return d.get(field) if isinstance(d, dict) else None
+
+    def verdict(ok):
+        return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+    rows, rounds, ups = [], [], []
+    n = meta.get("nproc", "?")
+    for w, label in MIX_WORKLOADS:
+        for c in (16, 256):
+            for suffix, workers in (("1", "1"), ("", f"1 per core ({n})")):
+                d = "direct1" if suffix == "1" else "directN"
+                key = lambda t: f"mix-{w}-{t}-c{c}"
+                o, x, dd = (get(key(t), "rps") for t in (f"ours{suffix}", f"nginx{suffix}", d))
+                co, cx, cd = (get(key(t), "cpu_us_per_req") for t in (f"ours{suffix}", f"nginx{suffix}", d))
+                if o is None and x is None and dd is None:
+                    continue
+                ok_r = None if o is None or x is None else o >= x
+                ok_c = None if co is None or cx is None else co <= cx
+                rows.append(f"| {label} | {c} | {workers} | {fmt(o)} | {fmt(x)} | {fmt_ratio(ratio(o, x))} "
+                            f"| {fmt(dd)} | {fmt(co)} | {fmt(cx)} | {fmt_ratio(ratio(co, cx))} | {fmt(cd)} "
+                            f"| {verdict(ok_r)}; {verdict(ok_c)} |")
+                rr = [(t, get(key(t), "rounds_rps")) for t in (d, f"ours{suffix}", f"nginx{suffix}")]
+                rr = [f"{t} " + "/".join(f"{v:,.0f}" for v in vs) for t, vs in rr if vs and len(vs) > 1]
+                if rr:
+                    rounds.append(f"{w} c{c} w{suffix or 'N'}: " + ", ".join(rr))
+                uo, ux = (get(key(t), "upstream_cpu_us_per_req") for t in (f"ours{suffix}", f"nginx{suffix}"))
+                if uo is not None or ux is not None:
+                    ups.append(f"{w} c{c} w{suffix or 'N'}: ours {fmt(uo)}, nginx {fmt(ux)}")
+    if not rows:
+        return []
+    secs = meta.get("mix_duration", "?")
+    out = ["", f"The workloads at one worker process each and at one per core each: ours `{meta.get('ours1_args', '')}` "
+           f"and `{meta.get('ours_args', '')}`, the nginx-injector `worker_processes 1` and `auto`, direct: the "
+           f"upstream stand-in with `worker_processes 1` and `auto` (the proxies always forward to the one-worker "
+           f"stand-in). wrk {secs} s per run, "
+           + ("one round (quick)" if meta.get("quick") else "the median of 3 rounds of all targets in turn")
+           + "; CPU per request: the whole process tree's user+sys time (direct: the stand-in's). "
+           "Target: requests/s >= nginx-injector; CPU per request <= nginx-injector.",
+           "", "| workload | conn | workers | ours req/s | nginx req/s | ours/nginx | direct req/s "
+           "| ours CPU/req (us) | nginx CPU/req (us) | CPU ours/nginx | direct CPU/req (us) | verdict (req/s; CPU) |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"] + rows
+    if rounds:
+        out += ["", "requests/s of each round (direct, ours, nginx; w1 = one worker, wN = one per core): "
+                + "; ".join(rounds) + "."]
+    if ups:
+        out += ["", "CPU time per request of the upstream stand-in (us) for the requests through each proxy: "
+                + "; ".join(ups) + "."]
+    return out
 
 
 def main():
@@ -160,15 +218,18 @@ def main():
         mib("mem-after-nginx"), None)
     n = meta.get("streams")
     so, sb, sx = (r.get(f"streams-{t}") or {} for t in ("ours", "baseline", "nginx"))
+    def all_held(s_):
+        # served, and still open when the memory was read (older results lack the count)
+        return s_.get("served") == n and s_.get("open_at_measure", n) == n
     add(f"streams served of {n:,}", so.get("served"), sb.get("served"), sx.get("served"), None, "",
-        [(f"all {n:,}", None if not so else so.get("served") == n)])
+        [(f"all {n:,}", None if not so else all_held(so))])
     for col, s_ in ((2, sb), (3, sx)):
         if s_ and s_.get("requested") != n:
             rows[-1][col] = f"{s_.get('served', 0):,} of {s_['requested']:,}"
     # per stream only from a tree that was still alive when its memory was read
     ps_o, ps_b, ps_x = (s_.get("per_stream_kib") if s_.get("processes") else None for s_ in (so, sb, sx))
     add(f"RSS per open stream at {n:,} streams (KiB)", ps_o, ps_b, ps_x, None, "",
-        [("<= 32 KiB", None if ps_o is None else ps_o <= 32.0 and so.get("served") == n)])
+        [("<= 32 KiB", None if ps_o is None else ps_o <= 32.0 and all_held(so))])
     add(f"RSS with {n:,} streams open (MiB)",
         *(None if not s_.get("loaded_rss_kib") else s_["loaded_rss_kib"] / 1024.0 for s_ in (so, sb, sx)), None)
 
@@ -185,6 +246,15 @@ def main():
                 if e:
                     d = r[f"wrk-{t}-{body}-c{c}"]
                     errs.append(f"- wrk {t} {body} c={c}: {e} errors of {d['requests']} requests "
+                                f"(connect {d['err_connect']}, read {d['err_read']}, write {d['err_write']}, "
+                                f"status {d['err_status']}, timeout {d['err_timeout']})")
+    for w, _ in MIX_WORKLOADS:
+        for t in MIX_TARGETS:
+            for c in (16, 256):
+                d = r.get(f"mix-{w}-{t}-c{c}")
+                e = d and sum(d.get(k, 0) for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
+                if e:
+                    errs.append(f"- wrk {w} via {t} c={c} (median round): {e} errors of {d['requests']} requests "
                                 f"(connect {d['err_connect']}, read {d['err_read']}, write {d['err_write']}, "
                                 f"status {d['err_status']}, timeout {d['err_timeout']})")
     for t in ("ours", "baseline", "nginx"):
@@ -204,6 +274,10 @@ def main():
         errs.append(f"- SSE: direct's own lag p99 was {noisy_sse:.1f} ms (machine busy?), more than the 1 ms "
                     f"target it is subtracted from: SSE p99 verdict withheld (NOISY); rerun on an idle machine")
     for t, s_ in (("ours", so), ("baseline", sb), ("nginx", sx)):
+        if s_ and s_.get("served") and s_.get("open_at_measure", s_["served"]) < s_["served"]:
+            errs.append(f"- streams {t}: {s_['served'] - s_['open_at_measure']:,} of the {s_['served']:,} served "
+                        f"streams were closed by the proxy before its memory was read ({s_['open_at_measure']:,} "
+                        f"still open): the streams verdicts FAIL, and RSS per stream is over those still open")
         if s_ and s_.get("processes") and s_.get("served") and s_.get("served") != s_.get("requested"):
             errs.append(f"- streams {t}: not all served, so its RSS per stream (loaded - idle) / served "
                         f"also carries the failed attempts' memory")
@@ -286,6 +360,7 @@ def main():
         lines += ["", "Upstream threads in the parent (ours, `--workers 2`, `--upstream-threads 1` and `2`):",
                   "", "| figure | 1 thread | 2 threads | 2/1 | target | verdict |", "|---|---:|---:|---:|---|---|"]
         lines += trows
+    lines += mix_table(r, meta)
     lines += ["", "Errors:" if errs else "Errors: none."] + errs
     md = "\n".join(lines) + "\n"
     sys.stdout.write(md)

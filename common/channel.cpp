@@ -60,7 +60,7 @@ int take_fd(msghdr& h, bool& extra) {
             if (fd < 0) {
                 fd = got;
             } else {
-                ::close(got);
+                UniqueFd unwanted(got);
                 extra = true;
             }
         }
@@ -269,7 +269,7 @@ void Channel::watch_drain(std::size_t low) {
     }
 }
 
-void Channel::on_writable(evutil_socket_t, short, void* arg) {
+void Channel::on_writable(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<Channel*>(arg);
     if (!self->is_open()) return;
     if (!self->flush()) {
@@ -282,7 +282,7 @@ void Channel::on_writable(evutil_socket_t, short, void* arg) {
     }
 }
 
-void Channel::on_readable(evutil_socket_t, short, void* arg) {
+void Channel::on_readable(evutil_socket_t, short, void* arg) noexcept {
     static_cast<Channel*>(arg)->read_some();
 }
 

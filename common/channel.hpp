@@ -73,8 +73,8 @@ class Channel {
     void close();
 
   private:
-    static void on_readable(evutil_socket_t, short, void* arg);
-    static void on_writable(evutil_socket_t, short, void* arg);
+    static void on_readable(evutil_socket_t, short, void* arg) noexcept;
+    static void on_writable(evutil_socket_t, short, void* arg) noexcept;
     void read_some();
     bool flush();
     bool mark_last(ipc::Type end, std::uint32_t stream);

@@ -19,8 +19,13 @@
 // writable mappings are never ours to discard. /proc/self/smaps says which is
 // which; it is opened once, before a sandbox closes off /proc, and read again
 // (pread) at every release, so each release decides on the mappings as they
-// are at that moment, in a single-threaded process that cannot change them
-// between the read and the madvise.
+// are at that moment. Nothing may turn a range read as a clean file mapping
+// into another mapping before its madvise: the worker is single-threaded; the
+// parent's upstream threads each release on their own, concurrently, which is
+// safe because after start-up nothing in the parent unmaps a mapping of the
+// kind a release picks (libraries and NSS modules stay loaded; what else
+// comes and goes, malloc's large blocks or nscd's cache, is anonymous or
+// shared, never picked).
 #pragma once
 
 #include <cstddef>

@@ -19,7 +19,7 @@ void IdleTrim::went_idle() {
     if (!evtimer_pending(timer_.get(), nullptr)) evtimer_add(timer_.get(), &delay_);
 }
 
-void IdleTrim::on_timer(evutil_socket_t, short, void* arg) {
+void IdleTrim::on_timer(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<IdleTrim*>(arg);
     if (!self->is_idle_(self->arg_)) return;  // busy again: the next idle moment re-arms
     // Idle now, but was it idle all along? A went_idle() within the delay

@@ -33,7 +33,7 @@ namespace proxy {
 class IdleTrim {
   public:
     // is_idle: asked when the timer fires; true means nothing is in flight.
-    using IdleCheck = bool (*)(void* arg);
+    using IdleCheck = bool (*)(void* arg) noexcept;  // runs inside a libevent callback
     IdleTrim(event_base* base, IdleCheck is_idle, void* arg, timeval delay = kDelay);
 
     // The last connection or stream just ended: trim after delay of quiet.
@@ -47,7 +47,7 @@ class IdleTrim {
     static constexpr timeval kDelay{2, 0};
 
   private:
-    static void on_timer(evutil_socket_t, short, void* arg);
+    static void on_timer(evutil_socket_t, short, void* arg) noexcept;
 
     EventPtr timer_;
     timeval delay_;

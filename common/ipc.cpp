@@ -246,7 +246,7 @@ void encode_header(Type type, std::uint32_t stream, std::uint32_t length, std::u
     std::memcpy(out, h.data(), kHeaderSize);
 }
 
-std::string encode_open(const OpenRequest& r) {
+std::string encode_req_open(const ReqOpen& r) {
     std::string out;
     if (!fits_u16_lengths(r.headers)) return out;
     out.reserve(13 + headers_size(r.headers));
@@ -257,15 +257,15 @@ std::string encode_open(const OpenRequest& r) {
     return out;
 }
 
-std::optional<OpenRequest> decode_open(std::string_view payload) {
+std::optional<ReqOpen> decode_req_open(std::string_view payload) {
     std::string_view body;
-    return decode_open(payload, 0, body);
+    return decode_req_open(payload, 0, body);
 }
 
-std::optional<OpenRequest> decode_open(std::string_view payload, std::uint16_t flags,
+std::optional<ReqOpen> decode_req_open(std::string_view payload, std::uint16_t flags,
                                        std::string_view& body) {
     Reader r{payload};
-    OpenRequest o;
+    ReqOpen o;
     o.conn = static_cast<std::uint32_t>(r.uint(4));
     auto framing = r.uint(1);
     if (!r.ok || !framing_ok(framing)) return std::nullopt;
@@ -275,7 +275,7 @@ std::optional<OpenRequest> decode_open(std::string_view payload, std::uint16_t f
     return o;
 }
 
-std::string encode_response_start(const ResponseStart& s) {
+std::string encode_resp_head(const RespHead& s) {
     std::string out;
     if (!fits_u16_lengths(s.headers)) return out;
     out.reserve(11 + headers_size(s.headers));
@@ -286,15 +286,15 @@ std::string encode_response_start(const ResponseStart& s) {
     return out;
 }
 
-std::optional<ResponseStart> decode_response_start(std::string_view payload) {
+std::optional<RespHead> decode_resp_head(std::string_view payload) {
     std::string_view body;
-    return decode_response_start(payload, 0, body);
+    return decode_resp_head(payload, 0, body);
 }
 
-std::optional<ResponseStart> decode_response_start(std::string_view payload, std::uint16_t flags,
-                                                   std::string_view& body) {
+std::optional<RespHead> decode_resp_head(std::string_view payload, std::uint16_t flags,
+                                         std::string_view& body) {
     Reader r{payload};
-    ResponseStart s;
+    RespHead s;
     s.status = static_cast<std::uint16_t>(r.uint(2));
     auto framing = r.uint(1);
     if (!r.ok || !framing_ok(framing)) return std::nullopt;
@@ -305,7 +305,7 @@ std::optional<ResponseStart> decode_response_start(std::string_view payload, std
     return s;
 }
 
-std::string encode_error(const ErrorReply& e) {
+std::string encode_resp_error(const RespError& e) {
     std::string out;
     put_u16(out, e.status);
     put_u16(out, static_cast<std::uint16_t>(e.code.size()));
@@ -318,9 +318,9 @@ std::string encode_error(const ErrorReply& e) {
     return out;
 }
 
-std::optional<ErrorReply> decode_error(std::string_view payload) {
+std::optional<RespError> decode_resp_error(std::string_view payload) {
     Reader r{payload};
-    ErrorReply e;
+    RespError e;
     e.status = static_cast<std::uint16_t>(r.uint(2));
     std::string_view code, message, type;
     if (!r.take(r.uint(2), code)) return std::nullopt;
@@ -334,27 +334,27 @@ std::optional<ErrorReply> decode_error(std::string_view payload) {
     return e;
 }
 
-std::string encode_refusal_note(const RefusalNote& n) {
+std::string encode_refused(const Refused& n) {
     std::string out;
     put_u32(out, n.conn);
     put_u16(out, n.status);
     for (const std::string* s : {&n.code, &n.method, &n.path}) {
-        const std::size_t len = std::min(s->size(), kMaxNotePath);
+        const std::size_t len = std::min(s->size(), kMaxRefusedField);
         put_u16(out, static_cast<std::uint16_t>(len));
         out.append(*s, 0, len);
     }
     return out;
 }
 
-std::optional<RefusalNote> decode_refusal_note(std::string_view payload) {
+std::optional<Refused> decode_refused(std::string_view payload) {
     Reader r{payload};
-    RefusalNote n;
+    Refused n;
     n.conn = static_cast<std::uint32_t>(r.uint(4));
     n.status = static_cast<std::uint16_t>(r.uint(2));
     for (std::string* s : {&n.code, &n.method, &n.path}) {
         std::string_view v;
         auto len = r.uint(2);
-        if (len > kMaxNotePath || !r.take(len, v)) return std::nullopt;
+        if (len > kMaxRefusedField || !r.take(len, v)) return std::nullopt;
         s->assign(v);
     }
     if (!r.done() || n.status < 400 || n.status > 599) return std::nullopt;

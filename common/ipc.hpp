@@ -2,8 +2,14 @@
 // carries exactly one message: a fixed 12-byte little-endian header and a
 // payload of at most kMaxPayload bytes.
 //
-// Naming: a worker-side function that asks is `ask_X`, the parent's handler
-// that answers is `answer_X` (as OpenSSH's mm_X / mm_answer_X).
+// Naming, so that grepping one stem finds both halves of an exchange (as
+// OpenSSH's mm_X / mm_answer_X): message Type::ReqOpen carries struct ReqOpen,
+// encoded by encode_req_open and decoded by decode_req_open. The worker sends
+// it from ParentLink::ask_req_open (worker/parent_link.hpp) and the parent
+// takes it in WorkerLink::answer_req_open (parent/workers/worker_link.hpp);
+// the parent sends from tell_X (StreamSink, parent/upstream/stream_sink.hpp)
+// and the worker takes it in ParentLink::heard_X. Each side receives through
+// one table: kAnswers in the parent, kHeard in the worker.
 #pragma once
 
 #include <cstddef>
@@ -26,7 +32,7 @@ inline constexpr std::size_t kMaxMessage = kHeaderSize + kMaxPayload;
 
 enum class Type : std::uint16_t {
     // worker -> parent
-    ReqOpen = 1,      // payload: OpenRequest
+    ReqOpen = 1,      // payload: struct ReqOpen below
     ReqBody = 2,      // payload: raw request body bytes (already de-chunked)
     ReqEnd = 3,       // payload: empty; the request body is complete
     ReqCancel = 4,    // payload: empty; client went away, drop the stream
@@ -35,13 +41,13 @@ enum class Type : std::uint16_t {
     ConnOpen = 7,     // payload: u32 connection id; the accepted socket rides along (SCM_RIGHTS)
     ConnClose = 8,    // payload: u32 connection id; the client connection is gone
     ShutdownAsk = 9,  // payload: u32 connection id; that client sent GET /shutdown
-    Refused = 10,     // payload: RefusalNote; the worker refused a request on its own
+    Refused = 10,     // payload: struct Refused; the worker refused a request on its own
     // parent -> worker
-    RespHead = 32,        // payload: ResponseStart
+    RespHead = 32,        // payload: struct RespHead below
     RespBody = 33,        // payload: raw response body bytes (de-chunked)
     RespEnd = 34,         // payload: empty; response complete
     RespAbort = 35,       // payload: empty; upstream failed mid-body: abort the client response
-    RespError = 36,       // payload: ErrorReply; answer the client with this error instead
+    RespError = 36,       // payload: struct RespError; answer the client with this error instead
     ReqCredit = 37,       // payload: u32 bytes of request body the upstream has taken
     ShutdownAnswer = 38,  // payload: u32 connection id, u8 ShutdownVerdict
 };
@@ -49,7 +55,7 @@ enum class Type : std::uint16_t {
 // Header flags. kFlagLast on a ReqBody or RespBody: the body ends with this
 // piece, as if the matching End message followed. kFlagBody on a ReqOpen or
 // RespHead: the first body bytes ride along behind the typed start
-// (OpenRequest, ResponseStart; at least one byte), as if a body piece
+// (ReqOpen, RespHead; at least one byte), as if a body piece
 // followed; kFlagLast on them: the body ends there (with or without
 // kFlagBody). A small request or response is then one datagram each way, not
 // three: every datagram is an skb in the kernel, and the two of a sendmmsg
@@ -123,55 +129,55 @@ void encode_header(Type type, std::uint32_t stream, std::uint32_t length, std::u
 
 // ReqOpen: the request as validated by the worker. The parent re-validates all
 // of it (the worker may be compromised) and builds the upstream head itself.
-struct OpenRequest {
+struct ReqOpen {
     std::uint32_t conn = 0;                   // the ConnOpen this request arrived on: who is asking
     BodyFraming framing = BodyFraming::None;  // None, Length or Chunked
     std::uint64_t content_length = 0;
     HeaderList headers;  // already filtered by policy/ in the worker
 };
-std::string encode_open(const OpenRequest& r);
-std::optional<OpenRequest> decode_open(std::string_view payload);
+std::string encode_req_open(const ReqOpen& r);
+std::optional<ReqOpen> decode_req_open(std::string_view payload);
 // A ReqOpen's payload with its header flags: under kFlagBody `body` is what
-// follows the OpenRequest (never empty), otherwise nothing may follow.
-std::optional<OpenRequest> decode_open(std::string_view payload, std::uint16_t flags,
+// follows the ReqOpen (never empty), otherwise nothing may follow.
+std::optional<ReqOpen> decode_req_open(std::string_view payload, std::uint16_t flags,
                                        std::string_view& body);
 
 // RespHead: status and headers to mirror to the client.
-struct ResponseStart {
+struct RespHead {
     std::uint16_t status = 0;
     BodyFraming framing = BodyFraming::None;  // how the parent will deliver the body
     std::uint64_t content_length = 0;
     HeaderList headers;  // hop-by-hop already removed by the parent
 };
-std::string encode_response_start(const ResponseStart& r);
-std::optional<ResponseStart> decode_response_start(std::string_view payload);
-// A RespHead's payload with its header flags, as decode_open above.
-std::optional<ResponseStart> decode_response_start(std::string_view payload, std::uint16_t flags,
-                                                   std::string_view& body);
+std::string encode_resp_head(const RespHead& r);
+std::optional<RespHead> decode_resp_head(std::string_view payload);
+// A RespHead's payload with its header flags, as decode_req_open above.
+std::optional<RespHead> decode_resp_head(std::string_view payload, std::uint16_t flags,
+                                         std::string_view& body);
 
 // RespError: the parent could not get a response from upstream.
-struct ErrorReply {
+struct RespError {
     std::uint16_t status = 502;
     std::string code;               // e.g. "upstream_unreachable"
     std::string message;            // human readable, never contains secrets
     std::string type;               // OpenAI error type; empty: by status (client / server error)
     std::uint32_t retry_after = 0;  // seconds for a Retry-After header; 0: none
 };
-std::string encode_error(const ErrorReply& e);
-std::optional<ErrorReply> decode_error(std::string_view payload);
+std::string encode_resp_error(const RespError& e);
+std::optional<RespError> decode_resp_error(std::string_view payload);
 
 // Refused: what the worker answered on its own, for the parent's audit line.
-// Method and path are the client's, cut to kMaxNotePath bytes.
-inline constexpr std::size_t kMaxNotePath = 256;
-struct RefusalNote {
+// Code, method and path (the client's) are each cut to kMaxRefusedField bytes.
+inline constexpr std::size_t kMaxRefusedField = 256;
+struct Refused {
     std::uint32_t conn = 0;
     std::uint16_t status = 0;
     std::string code;
     std::string method;
     std::string path;
 };
-std::string encode_refusal_note(const RefusalNote& n);
-std::optional<RefusalNote> decode_refusal_note(std::string_view payload);
+std::string encode_refused(const Refused& n);
+std::optional<Refused> decode_refused(std::string_view payload);
 
 // ShutdownAnswer: granted, or why not.
 enum class ShutdownVerdict : std::uint8_t {

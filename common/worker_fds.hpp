@@ -1,5 +1,5 @@
 // The fixed descriptors a worker finds at start, set up by the parent between
-// fork and execveat (parent/supervisor.cpp) and used by the worker
+// fork and execveat (parent/workers/supervisor.cpp) and used by the worker
 // (worker/worker_process.cpp, worker/sandbox.hpp).
 #pragma once
 

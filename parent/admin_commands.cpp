@@ -3,23 +3,18 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <variant>
 
 #include "common/exit_codes.hpp"
-#include "parent/access_control.hpp"
-#include "parent/usage_state.hpp"
-#include "parent/user_directory.hpp"
-#include "policy/policy_file.hpp"
+#include "common/startup_failure.hpp"
+#include "parent/users/usage_state.hpp"
+#include "parent/users/user_accounts.hpp"
+#include "parent/users/user_directory.hpp"
+#include "parent/users/user_policy_load.hpp"
 #include "policy/rate_limit.hpp"
 
 namespace proxy {
 
 namespace {
-
-int fail(const std::string& message) {
-    std::fprintf(stderr, "codex-responses-api-proxy: %s\n", message.c_str());
-    return exit_code::config_failed;
-}
 
 std::string limit_text(std::uint64_t v) {
     return v == 0 ? "-" : std::to_string(v);
@@ -28,12 +23,11 @@ std::string limit_text(std::uint64_t v) {
 }  // namespace
 
 int check_policy_command(const Options& o) {
-    std::string error;
-    auto flags = policy_from_flags(o, error);
-    if (!flags) return fail(error);
-    auto loaded = load_policy_file(o.check_policy, *flags, system_name_resolver());
-    if (auto* err = std::get_if<std::string>(&loaded)) return fail(*err);
-    const UserPolicy& p = std::get<UserPolicy>(loaded);
+    // The file as --policy would read it over the same flags; its errors
+    // name the file, not a flag.
+    auto loaded = load_user_policy(o, o.check_policy, PolicyFileRead::AsGiven, "");
+    if (!loaded) return startup_failure(exit_code::config_failed, loaded.error());
+    const UserPolicy& p = *loaded;
     std::printf(
         "%s: ok (%zu allowed users, %zu allowed groups, %zu denied users, %zu denied "
         "groups, %zu user and %zu group overrides)\n",
@@ -45,17 +39,11 @@ int check_policy_command(const Options& o) {
 int usage_command(const Options& o) {
     const std::string path = o.state_file.empty() ? kDefaultStateFile : o.state_file;
     auto state = load_usage_state(path);
-    if (auto* err = std::get_if<std::string>(&state)) return fail(*err);
-    const UsageDay& day = std::get<UsageDay>(state);
+    if (!state) return startup_failure(exit_code::config_failed, state.error());
+    const UsageDay& day = *state;
     // The limits shown are what the same flags and --policy would apply.
-    std::string error;
-    auto policy = policy_from_flags(o, error);
-    if (!policy) return fail(error);
-    if (!o.policy_file.empty()) {
-        auto loaded = load_policy_file(o.policy_file, *policy, system_name_resolver());
-        if (auto* err = std::get_if<std::string>(&loaded)) return fail("--policy: " + *err);
-        policy = std::get<UserPolicy>(std::move(loaded));
-    }
+    auto policy = load_user_policy(o, o.policy_file, PolicyFileRead::AsGiven);
+    if (!policy) return startup_failure(exit_code::config_failed, policy.error());
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();

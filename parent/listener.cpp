@@ -11,7 +11,7 @@
 
 namespace proxy {
 
-std::optional<Listener> open_listener(std::optional<std::uint16_t> port, std::string& error) {
+Result<Listener> open_listener(std::optional<std::uint16_t> port) {
     Listener l;
     // Socket activation: the port stays bound across restarts, so no other
     // local user can squat it while we are down.
@@ -24,10 +24,7 @@ std::optional<Listener> open_listener(std::optional<std::uint16_t> port, std::st
         return l;
     }
     l.fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!l.fd) {
-        error = std::string("socket: ") + std::strerror(errno);
-        return std::nullopt;
-    }
+    if (!l.fd) return Error{std::string("socket: ") + std::strerror(errno)};
     int one = 1;
     setsockopt(l.fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in addr{};
@@ -35,14 +32,11 @@ std::optional<Listener> open_listener(std::optional<std::uint16_t> port, std::st
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(port.value_or(0));
     if (::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        error = "failed to bind 127.0.0.1:" + std::to_string(port.value_or(0)) + ": " +
-                std::strerror(errno);
-        return std::nullopt;
+        return Error{"failed to bind 127.0.0.1:" + std::to_string(port.value_or(0)) + ": " +
+                     std::strerror(errno)};
     }
-    if (::listen(l.fd.get(), SOMAXCONN) != 0) {
-        error = std::string("listen: ") + std::strerror(errno);
-        return std::nullopt;
-    }
+    if (::listen(l.fd.get(), SOMAXCONN) != 0)
+        return Error{std::string("listen: ") + std::strerror(errno)};
     l.port = local_port(l.fd.get());
     return l;
 }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 namespace proxy {
@@ -15,6 +16,6 @@ struct Listener {
     bool from_systemd = false;
 };
 
-std::optional<Listener> open_listener(std::optional<std::uint16_t> port, std::string& error);
+Result<Listener> open_listener(std::optional<std::uint16_t> port);
 
 }  // namespace proxy

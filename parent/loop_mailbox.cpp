@@ -9,19 +9,14 @@
 
 namespace proxy {
 
-bool LoopMailbox::open(event_base* base, Handler handler, std::string& error) {
+Result<void> LoopMailbox::open(event_base* base, Handler handler) {
     handler_ = std::move(handler);
     fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!fd_) {
-        error = std::string("eventfd: ") + std::strerror(errno);
-        return false;
-    }
+    if (!fd_) return Error{std::string("eventfd: ") + std::strerror(errno)};
     event_.reset(event_new(base, fd_.get(), EV_READ | EV_PERSIST, &LoopMailbox::on_ready, this));
-    if (!event_ || event_add(event_.get(), nullptr) != 0) {
-        error = "cannot watch the loop's eventfd";
-        return false;
-    }
-    return true;
+    if (!event_ || event_add(event_.get(), nullptr) != 0)
+        return Error{"cannot watch the loop's eventfd"};
+    return {};
 }
 
 void LoopMailbox::post(unsigned bits) {
@@ -32,7 +27,7 @@ void LoopMailbox::post(unsigned bits) {
     }
 }
 
-void LoopMailbox::on_ready(evutil_socket_t fd, short, void* arg) {
+void LoopMailbox::on_ready(evutil_socket_t fd, short, void* arg) noexcept {
     auto* self = static_cast<LoopMailbox*>(arg);
     std::uint64_t count = 0;
     while (::read(fd, &count, sizeof count) < 0 && errno == EINTR) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/event_ptr.hpp"
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 namespace proxy {
@@ -20,13 +21,13 @@ class LoopMailbox {
     using Handler = std::function<void(unsigned bits)>;
 
     // Before the sandbox (eventfd2 is not allowed after it).
-    bool open(event_base* base, Handler handler, std::string& error);
+    Result<void> open(event_base* base, Handler handler);
     // From any thread: the handler runs on the loop's thread with `bits`
     // or-ed into whatever else is pending.
     void post(unsigned bits);
 
   private:
-    static void on_ready(evutil_socket_t fd, short, void* arg);
+    static void on_ready(evutil_socket_t fd, short, void* arg) noexcept;
 
     UniqueFd fd_;
     EventPtr event_;

@@ -9,6 +9,7 @@
 #include "common/exit_codes.hpp"
 #include "common/process_start.hpp"
 #include "common/proxy_config.hpp"
+#include "common/startup_failure.hpp"
 #include "parent/admin_commands.hpp"
 #include "parent/parent_process.hpp"
 #include "policy/seccomp_policy.hpp"
@@ -55,18 +56,15 @@ int main(int argc, char** argv, char** envp) {
             std::printf("%s\n", proxy::version_text());
             return 0;
         case proxy::ParseStatus::Error:
-            std::fprintf(stderr, "codex-responses-api-proxy: %s (see --help)\n", error.c_str());
-            return proxy::exit_code::usage;
+            return proxy::startup_failure(proxy::exit_code::usage, error + " (see --help)");
         case proxy::ParseStatus::Ok:
             break;
     }
     hide_proxy_password(argc, argv);
     if (options.worker_mode) {
-        std::fputs(
-            "codex-responses-api-proxy: --worker-mode is for the worker executable, which "
-            "the proxy starts itself (see --help)\n",
-            stderr);
-        return proxy::exit_code::usage;
+        return proxy::startup_failure(proxy::exit_code::usage,
+                                      "--worker-mode is for the worker executable, which the "
+                                      "proxy starts itself (see --help)");
     }
     if (!options.check_policy.empty()) return proxy::check_policy_command(options);
     if (options.usage_report) return proxy::usage_command(options);

@@ -17,6 +17,7 @@ inline void free_evdns(evdns_base* b) {
 
 using EvDnsBasePtr = std::unique_ptr<evdns_base, CFree<free_evdns>>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, CFree<SSL_CTX_free>>;
+using SslPtr = std::unique_ptr<SSL, CFree<SSL_free>>;
 using SslSessionPtr = std::unique_ptr<SSL_SESSION, CFree<SSL_SESSION_free>>;
 
 }  // namespace proxy

@@ -43,7 +43,8 @@ void unset_listen_env() {
 }
 
 // The notify socket kept open by systemd_notify_prepare(), for the life of the
-// process. The parent is single-threaded, so a plain static is enough.
+// process. Opened before the upstream threads start, and only the main loop's
+// thread notifies, so a plain static is enough.
 UniqueFd g_notify_fd;
 
 int open_notify_socket() {

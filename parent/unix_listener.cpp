@@ -11,7 +11,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "parent/trusted_path.hpp"
+#include "parent/files/trusted_path.hpp"
 
 namespace proxy {
 
@@ -32,19 +32,17 @@ bool group_id(const std::string& name, gid_t& gid) {
 
 }  // namespace
 
-UniqueFd open_unix_listener(const Options& o, std::string& error) {
+Result<UniqueFd> open_unix_listener(const Options& o) {
     const std::string& path = o.listen_unix;
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof addr.sun_path) {
-        error = "--listen-unix " + path + ": path too long";
-        return {};
+        return Error{"--listen-unix " + path + ": path too long"};
     }
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     gid_t gid = static_cast<gid_t>(-1);
     if (!o.listen_unix_group.empty() && !group_id(o.listen_unix_group, gid)) {
-        error = "--listen-unix-group " + o.listen_unix_group + ": no such group";
-        return {};
+        return Error{"--listen-unix-group " + o.listen_unix_group + ": no such group"};
     }
     // Only in a directory that nobody but root and our own user can change,
     // or a sticky one (/tmp), where nobody else can rename or remove the
@@ -55,26 +53,20 @@ UniqueFd open_unix_listener(const Options& o, std::string& error) {
     // directory and renaming into place would close the first hole only:
     // an fd-based chmod does not reach the file a unix socket binds
     // (fchmod before bind sets its mode on Linux, but not its group).
-    std::string why;
-    auto parent = open_trusted_parent(path, false, why);
-    if (!parent) {
-        error = "--listen-unix: " + why;
-        return {};
-    }
+    auto parent = open_trusted_parent(path, false);
+    if (!parent) return Error{"--listen-unix: " + parent.error()};
     const int dir = parent->dir.get();
     const char* name = parent->name.c_str();
     struct stat st {};
     if (::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            error = "--listen-unix " + path + ": exists and is not a socket";
-            return {};
+            return Error{"--listen-unix " + path + ": exists and is not a socket"};
         }
         ::unlinkat(dir, name, 0);  // a socket left by an earlier run
     }
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) {
-        error = std::string("--listen-unix: socket: ") + std::strerror(errno);
-        return {};
+        return Error{std::string("--listen-unix: socket: ") + std::strerror(errno)};
     }
     // Bound with no access for anyone, then opened up: no window in which
     // the umask's mode applies.
@@ -82,8 +74,7 @@ UniqueFd open_unix_listener(const Options& o, std::string& error) {
     const int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     ::umask(old);
     if (rc != 0) {
-        error = "--listen-unix " + path + ": bind: " + std::strerror(errno);
-        return {};
+        return Error{"--listen-unix " + path + ": bind: " + std::strerror(errno)};
     }
     // Relative to the checked directory, and never through a link.
     const char* failed = nullptr;
@@ -93,20 +84,19 @@ UniqueFd open_unix_listener(const Options& o, std::string& error) {
     } else if (::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         failed = "stat";
     } else if (!S_ISSOCK(st.st_mode)) {
-        error = "--listen-unix " + path + ": replaced while it was being set up";
-        return {};
+        return Error{"--listen-unix " + path + ": replaced while it was being set up"};
     } else if (::fchmodat(dir, name, static_cast<mode_t>(o.listen_unix_mode), 0) != 0) {
         failed = "chmod";
     }
     if (failed != nullptr) {
-        error = "--listen-unix " + path + ": " + failed + ": " + std::strerror(errno);
+        Error e{"--listen-unix " + path + ": " + failed + ": " + std::strerror(errno)};
         ::unlinkat(dir, name, 0);
-        return {};
+        return e;
     }
     if (::listen(fd.get(), SOMAXCONN) != 0) {
-        error = "--listen-unix " + path + ": listen: " + std::strerror(errno);
+        Error e{"--listen-unix " + path + ": listen: " + std::strerror(errno)};
         ::unlinkat(dir, name, 0);
-        return {};
+        return e;
     }
     return fd;
 }

@@ -4,16 +4,17 @@
 // --listen-unix-group; a stale socket left by an earlier run is replaced, any
 // other file at PATH is an error. PATH's directory, and every one on the way,
 // must be one that only root and the parent's own user can change, or sticky
-// (parent/trusted_path.hpp).
+// (parent/files/trusted_path.hpp).
 #pragma once
 
 #include <string>
 
 #include "common/options.hpp"
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 namespace proxy {
 
-UniqueFd open_unix_listener(const Options& o, std::string& error);
+Result<UniqueFd> open_unix_listener(const Options& o);
 
 }  // namespace proxy

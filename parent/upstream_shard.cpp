@@ -6,7 +6,7 @@
 
 #include "common/event_base.hpp"
 #include "common/log.hpp"
-#include "parent/access_control.hpp"
+#include "parent/users/access_control.hpp"
 
 namespace proxy {
 
@@ -46,26 +46,22 @@ UpstreamShard::~UpstreamShard() {
     supervisor_.reset();
     env_.reset();
     pool_.reset();
-    if (shared_.access != nullptr && own_base_) shared_.access->unbind_loop(own_base_.get());
+    if (own_base_) shared_.access.unbind_loop(own_base_.get());
 }
 
-bool UpstreamShard::init(event_base* main_base, evdns_base* main_dns, std::string& error) {
+Result<void> UpstreamShard::init(event_base* main_base, evdns_base* main_dns) {
     if (main_base != nullptr) {
         base_ = main_base;
         dns_ = main_dns;
     } else {
         own_base_.reset(new_event_base());
-        if (!own_base_) {
-            error = "cannot create an event base";
-            return false;
-        }
+        if (!own_base_) return Error{"cannot create an event base"};
         base_ = own_base_.get();
         own_dns_ = make_resolver(base_);
         dns_ = own_dns_.get();
     }
-    if (!mailbox_.open(
-            base_, [this](unsigned bits) { on_commands(bits); }, error))
-        return false;
+    if (auto opened = mailbox_.open(base_, [this](unsigned bits) { on_commands(bits); }); !opened)
+        return opened;
     pool_ = std::make_unique<UpstreamPool>(base_, dns_, shared_.pool);
     env_ = std::make_unique<UpstreamEnv>(
         UpstreamEnv{*pool_, shared_.credential, shared_.options, shared_.dump, shared_.access});
@@ -74,26 +70,25 @@ bool UpstreamShard::init(event_base* main_base, evdns_base* main_dns, std::strin
     supervisor_->set_stop_handler(
         [this](int status) { main_.post(status == 0 ? kWantStopOk : kWantStopFailed); });
     pool_->set_on_emptied(&Supervisor::pool_emptied, supervisor_.get());
-    return true;
+    return {};
 }
 
-bool UpstreamShard::start_workers(std::string& error) {
-    return supervisor_->start_all(error);
+Result<void> UpstreamShard::start_workers() {
+    return supervisor_->start_all();
 }
 
-bool UpstreamShard::start_thread(std::shared_future<void> gate, std::string& error) {
-    if (!own_base_) return true;
+Result<void> UpstreamShard::start_thread(std::shared_future<void> gate) {
+    if (!own_base_) return {};
     try {
         thread_ = std::thread([this, gate] { run(gate); });
     } catch (const std::system_error& e) {
-        error = std::string("cannot start upstream thread: ") + e.what();
-        return false;
+        return Error{std::string("cannot start upstream thread: ") + e.what()};
     }
-    return true;
+    return {};
 }
 
 void UpstreamShard::run(std::shared_future<void> gate) {
-    if (shared_.access != nullptr) shared_.access->bind_loop(base_);
+    shared_.access.bind_loop(base_);
     gate.wait();  // the parent's seccomp filter is in place
     // Idle from the start, as the main loop: see common/idle_trim.hpp.
     supervisor_->maybe_idle();

@@ -22,11 +22,12 @@
 #include <vector>
 
 #include "common/event_ptr.hpp"
+#include "common/result.hpp"
 #include "parent/loop_mailbox.hpp"
 #include "parent/parent_ptr.hpp"
-#include "parent/supervisor.hpp"
-#include "parent/upstream_exchange.hpp"
-#include "parent/upstream_pool.hpp"
+#include "parent/upstream/upstream_exchange.hpp"
+#include "parent/upstream/upstream_pool.hpp"
+#include "parent/workers/supervisor.hpp"
 
 namespace proxy {
 
@@ -34,8 +35,8 @@ namespace proxy {
 struct ShardShared {
     const Options& options;
     Credential& credential;
-    DumpWriter* dump = nullptr;
-    AccessControl* access = nullptr;
+    DumpWriter* dump;
+    AccessControl& access;
     UpstreamPool::Config pool;
     int listen_fd = -1;
     int unix_fd = -1;
@@ -64,10 +65,10 @@ class UpstreamShard {
 
     // main_base/main_dns: the parent's own loop and resolver for shard 0;
     // null for a loop on a thread of its own.
-    bool init(event_base* main_base, evdns_base* main_dns, std::string& error);
-    bool start_workers(std::string& error);
+    Result<void> init(event_base* main_base, evdns_base* main_dns);
+    Result<void> start_workers();
     // Shard 0 runs on the caller's loop and needs no thread.
-    bool start_thread(std::shared_future<void> gate, std::string& error);
+    Result<void> start_thread(std::shared_future<void> gate);
     // From the main loop: through the mailbox once the shard's thread runs,
     // directly before that and always for shard 0 (same thread).
     void command(unsigned commands);

@@ -8,7 +8,7 @@ ForwardRules make_forward_rules(const Options& opts) {
     return r;
 }
 
-std::optional<HeaderFault> check_forwarded_request(const ipc::OpenRequest& open,
+std::optional<HeaderFault> check_forwarded_request(const ipc::ReqOpen& open,
                                                    const ForwardRules& rules) {
     if (open.framing == BodyFraming::UntilClose)
         return HeaderFault{&refusal::kBadRequest, "request framing until close"};

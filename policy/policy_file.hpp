@@ -53,7 +53,7 @@ std::variant<UserPolicy, std::string> load_policy_file(const std::string& path,
                                                        const UserPolicy& base,
                                                        const NameResolver& names);
 // The same from a file the caller opened (the proxy checks who may change it
-// first: parent/trusted_path.hpp); `path` names it in errors.
+// first: parent/files/trusted_path.hpp); `path` names it in errors.
 std::variant<UserPolicy, std::string> read_policy_file(int fd, const std::string& path,
                                                        const UserPolicy& base,
                                                        const NameResolver& names);

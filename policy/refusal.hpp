@@ -82,7 +82,7 @@ inline constexpr const char* kRateLimitType = "requests";  // OpenAI's type for 
 inline constexpr const char* kTokenLimitType = "tokens";
 inline constexpr Refusal kUserNotAllowed{403, kClient, "user_not_allowed",
                                          "this user may not use the proxy"};
-// The kernel could not vouch for the caller (parent/peer_identity.cpp), and
+// The kernel could not vouch for the caller (parent/users/peer_identity.cpp), and
 // the policy names users: see policy/user_policy.hpp.
 inline constexpr Refusal kUserUnidentified{
     403, kClient, "user_unidentified",

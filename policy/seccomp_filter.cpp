@@ -62,7 +62,7 @@ int apply_seccomp_policy(const SeccompPolicy& policy) {
     rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 1);
     if (rc != 0) return rc;
     // Every thread, not only the caller: the parent's --dump-dir writer
-    // thread exists before its filter (parent/dump_writer.hpp). The kernel
+    // thread exists before its filter (parent/upstream/dump_writer.hpp). The kernel
     // also gives those threads no_new_privs.
     rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1);
     if (rc != 0) return rc;

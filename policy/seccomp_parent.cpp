@@ -7,12 +7,11 @@
 //
 // Respawn. The parent restarts dead workers with fork + execveat(exe_fd, "",
 // argv, envp, AT_EMPTY_PATH), where exe_fd is the worker executable opened
-// and checked at start (parent/hardening.hpp). A seccomp filter is inherited by children and
-// survives execve, so a respawned worker runs the dynamic loader and its
-// whole pre-sandbox setup (getpwnam, chroot, setresuid, capabilities, rlimits,
-// prctl, seccomp) under THIS filter; its own filter is then stacked on top and
-// the stricter action wins. Hence the add_worker_bootstrap() set below: each
-// of those calls is here because a respawned worker needs it, not the parent.
+// and checked at start (parent/workers/worker_setup.hpp). A seccomp filter is inherited by children
+// and survives execve, so a respawned worker runs the dynamic loader and its whole pre-sandbox
+// setup (getpwnam, chroot, setresuid, capabilities, rlimits, prctl, seccomp) under THIS filter; its
+// own filter is then stacked on top and the stricter action wins. Hence the add_worker_bootstrap()
+// set below: each of those calls is here because a respawned worker needs it, not the parent.
 //
 // Residual risk, stated plainly (an attacker who already runs code in the
 // parent keeps these):

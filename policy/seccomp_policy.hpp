@@ -54,7 +54,7 @@ using SeccompPolicy = std::vector<SyscallRule>;
 
 // The policies as data, for inspection and tests. `self_pid` is the pid the
 // worker may signal (itself, for abort()); `exe_fd` is the only fd the parent
-// may execveat (the worker executable, see parent/hardening.hpp).
+// may execveat (the worker executable, see parent/workers/worker_setup.hpp).
 SeccompPolicy worker_seccomp_policy(int self_pid);
 SeccompPolicy parent_seccomp_policy(int exe_fd);
 

@@ -44,7 +44,7 @@ char* append_number(char* out, const char* end, long v) {
     return out;
 }
 
-void on_sigsys(int, siginfo_t* info, void*) {
+void on_sigsys(int, siginfo_t* info, void*) noexcept {
     const int nr = info->si_syscall;
     const std::uint32_t arch = info->si_arch;
     const char* name = nullptr;

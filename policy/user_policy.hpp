@@ -7,7 +7,7 @@
 // the users named and the members of the groups named. A deny rule beats any
 // allow rule. A caller whose uid the kernel could not vouch for (a peer
 // socket that is gone, a time-wait or FIN_WAIT2 mini-socket, one with no
-// inode: parent/peer_identity.cpp) is unidentified: never root, never anyone
+// inode: parent/users/peer_identity.cpp) is unidentified: never root, never anyone
 // else, and refused wherever a rule names users (any allow or deny rule, any
 // limit), since no rule can be applied to it; only a policy without any rule
 // lets it through, as the original proxy would. Limits come from the

@@ -123,21 +123,21 @@ void ClientConnection::handle_head(std::string_view block) {
     if (in.kind == Intake::Kind::Shutdown) {
         // The answer comes back as ShutdownAnswer.
         resp_ = RespState::Waiting;
-        worker_.channel().send(ipc::Type::ShutdownAsk, 0, ipc::encode_u32(conn_id_));
+        worker_.parent().ask_shutdown_ask(conn_id_);
         return;
     }
     const std::string& payload = in.open;
     stream_ = worker_.open_stream(this);
-    worker_.channel().send(ipc::Type::ReqOpen, stream_, payload);
+    worker_.parent().ask_req_open(stream_, payload);
     resp_ = RespState::Waiting;
     body_remaining_ = head_.content_length;
     body_seen_ = 0;
-    req_uncredited_ = 0;
+    req_window_.clear();
     if (head_.framing == BodyFraming::Chunked) chunked_.emplace();
     if (head_.framing == BodyFraming::None ||
         (head_.framing == BodyFraming::Length && head_.content_length == 0)) {
         req_ = ReqState::Done;
-        worker_.channel().send(ipc::Type::ReqEnd, stream_);
+        worker_.parent().ask_req_end(stream_);
         return;
     }
     req_ = ReqState::Body;
@@ -153,7 +153,7 @@ void ClientConnection::pump_body() {
     while (req_ == ReqState::Body && !closed_ && !closing_) {
         // Flow control: the upstream has not taken what we sent; stop
         // consuming, and update_reading stops reading the socket at read_cap.
-        if (req_uncredited_ >= kStreamWindow) return;
+        if (req_window_.full()) return;
         std::size_t len = evbuffer_get_length(in);
         if (len == 0) return;
         std::size_t want = std::min<std::size_t>(len, ipc::kMaxPayload);
@@ -163,8 +163,8 @@ void ClientConnection::pump_body() {
         auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(want)));
         std::string_view avail(p, want);
         if (head_.framing == BodyFraming::Length) {
-            worker_.channel().send_data(ipc::Type::ReqBody, stream_, avail);
-            req_uncredited_ += want;
+            worker_.parent().ask_req_body(stream_, avail);
+            req_window_.sent(want);
             body_remaining_ -= want;
             evbuffer_drain(in, want);
             if (body_remaining_ == 0) request_body_done();
@@ -184,8 +184,8 @@ void ClientConnection::pump_body() {
                 body_failed(refusal::kBodyTooLarge);
                 return;
             }
-            worker_.channel().send_data(ipc::Type::ReqBody, stream_, data);
-            req_uncredited_ += data.size();
+            worker_.parent().ask_req_body(stream_, data);
+            req_window_.sent(data.size());
         }
         evbuffer_drain(in, consumed);
         if (st == ChunkedDecoder::Status::Done)
@@ -199,7 +199,7 @@ void ClientConnection::request_body_done() {
     req_ = ReqState::Done;
     chunked_.reset();
     set_read_timeout(0);
-    if (stream_ != 0) worker_.channel().send(ipc::Type::ReqEnd, stream_);
+    if (stream_ != 0) worker_.parent().ask_req_end(stream_);
     if (resp_ == RespState::Done) exchange_finished();
 }
 
@@ -231,16 +231,18 @@ void ClientConnection::on_shutdown_answer(ipc::ShutdownVerdict verdict) {
     close_after_flush();
 }
 
-void ClientConnection::on_req_credit(std::uint32_t bytes) {
-    req_uncredited_ -= std::min<std::uint64_t>(bytes, req_uncredited_);
+bool ClientConnection::on_req_credit(std::uint32_t bytes) {
+    // The parent credits what the upstream took of what we sent: never more.
+    if (!req_window_.take_credit(bytes)) return false;
     if (req_ == ReqState::Body) pump_body();
+    return true;
 }
 
 // ---- closing ----
 
 void ClientConnection::cancel_stream() {
     if (stream_ == 0) return;
-    worker_.channel().send(ipc::Type::ReqCancel, stream_);
+    worker_.parent().ask_req_cancel(stream_);
     worker_.end_stream(stream_);
     stream_ = 0;
 }
@@ -256,7 +258,7 @@ void ClientConnection::close_after_flush() {
 void ClientConnection::finish_close() {
     if (shutdown_pending_) {
         shutdown_pending_ = false;
-        worker_.channel().send(ipc::Type::Shutdown, 0);
+        worker_.parent().ask_shutdown();
     }
     if (!linger_after_flush_) {
         close_now();
@@ -305,7 +307,7 @@ void ClientConnection::begin_drain() {
     if (req_ == ReqState::Head && resp_ == RespState::None && !closing_) close_now();
 }
 
-void ClientConnection::on_head_timer(evutil_socket_t, short, void* arg) {
+void ClientConnection::on_head_timer(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (self->lingering_ || self->closing_) {
         self->close_now();
@@ -319,7 +321,7 @@ void ClientConnection::on_head_timer(evutil_socket_t, short, void* arg) {
     }
 }
 
-void ClientConnection::on_event(bufferevent*, short what, void* arg) {
+void ClientConnection::on_event(bufferevent*, short what, void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (self->lingering_) {
         self->close_now();

@@ -12,6 +12,7 @@
 #include "common/event_ptr.hpp"
 #include "common/http_types.hpp"
 #include "common/ipc.hpp"
+#include "common/stream_window.hpp"
 
 namespace proxy {
 
@@ -26,13 +27,15 @@ class ClientConnection {
     ClientConnection(const ClientConnection&) = delete;
     ClientConnection& operator=(const ClientConnection&) = delete;
 
-    // Parent -> worker messages for this connection's current stream.
-    void on_resp_head(const ipc::ResponseStart& start);
+    // Parent -> worker messages for this connection's current stream, from
+    // ParentLink's heard_X (worker/parent_link.hpp).
+    void on_resp_head(const ipc::RespHead& start);
     void on_resp_body(std::string_view data);
     void on_resp_end();
     void on_resp_abort();
-    void on_resp_error(const ipc::ErrorReply& error);
-    void on_req_credit(std::uint32_t bytes);
+    void on_resp_error(const ipc::RespError& error);
+    // False when the parent credits more than we sent (fatal).
+    bool on_req_credit(std::uint32_t bytes);
     // The parent's answer to our ShutdownAsk for GET /shutdown on this connection.
     void on_shutdown_answer(ipc::ShutdownVerdict verdict);
     std::uint32_t conn_id() const { return conn_id_; }
@@ -58,13 +61,13 @@ class ClientConnection {
     enum class ReqState { Head, Body, Done };
     enum class RespState { None, Waiting, Streaming, Done };
 
-    static void on_readable(evutil_socket_t, short what, void* arg);
-    static void on_input_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
-    static void on_write(bufferevent*, void* arg);
-    static void on_event(bufferevent*, short what, void* arg);
-    static void on_head_timer(evutil_socket_t, short, void* arg);
-    static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg);
-    static void on_output_added(evbuffer*, const evbuffer_cb_info*, void* arg);
+    static void on_readable(evutil_socket_t, short what, void* arg) noexcept;
+    static void on_input_drained(evbuffer*, const evbuffer_cb_info*, void* arg) noexcept;
+    static void on_write(bufferevent*, void* arg) noexcept;
+    static void on_event(bufferevent*, short what, void* arg) noexcept;
+    static void on_head_timer(evutil_socket_t, short, void* arg) noexcept;
+    static void on_output_drained(evbuffer*, const evbuffer_cb_info*, void* arg) noexcept;
+    static void on_output_added(evbuffer*, const evbuffer_cb_info*, void* arg) noexcept;
 
     enum class ReadResult { Data, Again, Eof, Error };
     ReadResult read_more();
@@ -123,10 +126,10 @@ class ClientConnection {
     std::uint64_t body_remaining_ = 0;  // Length framing
     std::uint64_t body_seen_ = 0;
     std::optional<ChunkedDecoder> chunked_;
-    std::uint64_t req_uncredited_ = 0;  // body bytes sent to the parent, not yet taken upstream
-    bool resp_chunked_ = false;         // we frame the body with chunked coding
+    StreamWindow req_window_;    // we send: what the upstream has not taken yet
+    bool resp_chunked_ = false;  // we frame the body with chunked coding
     bool resp_close_delimited_ = false;
-    std::uint64_t resp_uncredited_ = 0;  // body bytes handed to us, not yet taken by the client
+    StreamWindow resp_window_;  // we receive: credit the parent what the client took
 };
 
 }  // namespace proxy

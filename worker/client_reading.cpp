@@ -14,7 +14,7 @@
 
 namespace proxy {
 
-void ClientConnection::on_readable(evutil_socket_t, short what, void* arg) {
+void ClientConnection::on_readable(evutil_socket_t, short what, void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (what & EV_TIMEOUT) {
         on_event(self->bev_.get(), BEV_EVENT_TIMEOUT | BEV_EVENT_READING, self);
@@ -108,7 +108,8 @@ void ClientConnection::set_read_timeout(unsigned s) {
     if (read_ev_ && !read_paused_) arm_read_event();
 }
 
-void ClientConnection::on_input_drained(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+void ClientConnection::on_input_drained(evbuffer*, const evbuffer_cb_info* info,
+                                        void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (info->n_deleted > 0 && self->read_paused_) self->update_reading();
 }

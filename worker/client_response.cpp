@@ -12,12 +12,6 @@
 
 namespace proxy {
 
-namespace {
-// Send response-body credit to the parent once this much has drained, or
-// whenever the client's output buffer runs empty.
-constexpr std::uint64_t kCreditBatch = 16 * 1024;
-}  // namespace
-
 void ClientConnection::write_response_head(int status, const HeaderList& headers,
                                            BodyFraming framing, std::uint64_t length,
                                            bool keep_alive) {
@@ -48,13 +42,13 @@ void ClientConnection::send_error(int status, const char* type, const char* code
                                   std::string_view message, bool note, std::uint32_t retry_after) {
     if (closed_ || closing_) return;
     if (note) {
-        ipc::RefusalNote n;
+        ipc::Refused n;
         n.conn = conn_id_;
         n.status = static_cast<std::uint16_t>(status);
         n.code = code;
-        n.method = head_.method.substr(0, ipc::kMaxNotePath);
-        n.path = head_.target.substr(0, ipc::kMaxNotePath);
-        worker_.channel().send(ipc::Type::Refused, 0, ipc::encode_refusal_note(n));
+        n.method = head_.method.substr(0, ipc::kMaxRefusedField);
+        n.path = head_.target.substr(0, ipc::kMaxRefusedField);
+        worker_.parent().ask_refused(n);
     }
     std::string body = json_error_body(message, type, code);
     HeaderList headers{{"Content-Type", "application/json"}};
@@ -70,10 +64,10 @@ void ClientConnection::refuse(const Refusal& r) {
     send_error(r.status, r.type, r.code, r.message);
 }
 
-void ClientConnection::on_resp_head(const ipc::ResponseStart& start) {
+void ClientConnection::on_resp_head(const ipc::RespHead& start) {
     if (resp_ != RespState::Waiting || closed_) return;
     resp_ = RespState::Streaming;
-    resp_uncredited_ = 0;
+    resp_window_.clear();
     resp_chunked_ = false;
     resp_close_delimited_ = false;
     if (start.framing != BodyFraming::Length) {
@@ -101,7 +95,9 @@ void ClientConnection::on_resp_body(std::string_view data) {
     if (resp_chunked_) evbuffer_add_printf(out, "%zx\r\n", data.size());
     evbuffer_add(out, data.data(), data.size());
     if (resp_chunked_) evbuffer_add(out, "\r\n", 2);
-    resp_uncredited_ += data.size();
+    // The parent stops reading the upstream when the window is full; whether
+    // it overran is not checked here: the parent is the trusted side.
+    (void)resp_window_.received(data.size());
 }
 
 void ClientConnection::on_resp_end() {
@@ -129,7 +125,7 @@ void ClientConnection::on_resp_abort() {
     close_after_flush();
 }
 
-void ClientConnection::on_resp_error(const ipc::ErrorReply& error) {
+void ClientConnection::on_resp_error(const ipc::RespError& error) {
     if (closed_) return;
     worker_.end_stream(stream_);
     stream_ = 0;
@@ -162,22 +158,21 @@ void ClientConnection::exchange_finished() {
     process_input();
 }
 
-void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info, void* arg) {
+void ClientConnection::on_output_drained(evbuffer* buf, const evbuffer_cb_info* info,
+                                         void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
-    if (info->n_deleted == 0 || self->stream_ == 0 || self->resp_uncredited_ == 0) return;
-    std::uint64_t pending = evbuffer_get_length(buf);
-    if (self->resp_uncredited_ <= pending) return;
-    std::uint64_t credit = self->resp_uncredited_ - pending;
-    if (credit < kCreditBatch && pending != 0) return;
-    self->resp_uncredited_ -= credit;
-    self->worker_.channel().send(ipc::Type::RespCredit, self->stream_,
-                                 ipc::encode_u32(static_cast<std::uint32_t>(credit)));
+    if (info->n_deleted == 0 || self->stream_ == 0) return;
+    // Response credit for what the client took: at most the window and a
+    // piece, so it fits the message's u32.
+    if (std::uint64_t credit = self->resp_window_.grant(evbuffer_get_length(buf)))
+        self->worker_.parent().ask_resp_credit(self->stream_, static_cast<std::uint32_t>(credit));
 }
 
 // Every byte added to the output, whatever wrote it, schedules one direct
 // write for this loop turn; while libevent's write event finishes a partial
 // write, it takes the new bytes too.
-void ClientConnection::on_output_added(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+void ClientConnection::on_output_added(evbuffer*, const evbuffer_cb_info* info,
+                                       void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     if (info->n_added == 0 || self->closed_ || self->flush_scheduled_ || self->write_waiting_)
         return;
@@ -213,7 +208,7 @@ void ClientConnection::flush_output() {
 }
 
 // libevent drained what flush_output left: back to write-through.
-void ClientConnection::on_write(bufferevent* bev, void* arg) {
+void ClientConnection::on_write(bufferevent* bev, void* arg) noexcept {
     auto* self = static_cast<ClientConnection*>(arg);
     self->write_waiting_ = false;
     bufferevent_disable(bev, EV_WRITE);

@@ -1,12 +1,12 @@
 // codex-responses-api-proxy-worker: the sandboxed worker. Only the parent
 // starts it (fork + execveat, fds 3 and 4 set up, --worker-mode); it links
 // neither OpenSSL nor evdns and never sees the key.
-#include <cstdio>
 #include <string>
 
 #include "common/cli.hpp"
 #include "common/exit_codes.hpp"
 #include "common/process_start.hpp"
+#include "common/startup_failure.hpp"
 #include "policy/seccomp_policy.hpp"
 #include "worker/worker_process.hpp"
 
@@ -20,15 +20,14 @@ int main(int argc, char** argv, char** envp) {
     if (proxy::parse_options(argc, argv, options, error) != proxy::ParseStatus::Ok ||
         !options.worker_mode) {
         if (error.empty()) error = "started by codex-responses-api-proxy only";
-        std::fprintf(stderr, "codex-responses-api-proxy-worker: %s\n", error.c_str());
-        return proxy::exit_code::worker_no_respawn;
+        return proxy::startup_failure(proxy::exit_code::worker_no_respawn, error,
+                                      proxy::kWorkerProgram);
     }
     if (options.worker_version != PROXY_VERSION) {
-        std::fprintf(stderr,
-                     "codex-responses-api-proxy-worker: version " PROXY_VERSION
-                     " does not match the parent's %s; reinstall the package\n",
-                     options.worker_version.c_str());
-        return proxy::exit_code::worker_no_respawn;
+        return proxy::startup_failure(proxy::exit_code::worker_no_respawn,
+                                      "version " PROXY_VERSION " does not match the parent's " +
+                                          options.worker_version + "; reinstall the package",
+                                      proxy::kWorkerProgram);
     }
     return proxy::run_worker(options);
 }

@@ -30,7 +30,7 @@ Intake take_request_head(std::string_view block, const IntakeRules& rules, bool 
         return in;
     }
     if (draining) return refuse(std::move(in), refusal::kShuttingDown);
-    ipc::OpenRequest open;
+    ipc::ReqOpen open;
     open.conn = conn_id;
     open.framing = in.head.framing;
     open.content_length = in.head.content_length;
@@ -39,7 +39,7 @@ Intake take_request_head(std::string_view block, const IntakeRules& rules, bool 
     // take for a broken worker is refused here, with the client's status.
     if (auto fault = check_forwarded_request(open, rules.forward))
         return refuse(std::move(in), *fault->refusal);
-    in.open = ipc::encode_open(open);
+    in.open = ipc::encode_req_open(open);
     if (in.open.empty() || in.open.size() > ipc::kMaxPayload)
         return refuse(std::move(in), refusal::kHeaderTooLarge);
     in.kind = Intake::Kind::Forward;

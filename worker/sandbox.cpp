@@ -18,6 +18,7 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#include "common/c_ptr.hpp"
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "policy/capabilities.hpp"
@@ -38,15 +39,14 @@ namespace {
 
 std::vector<int> open_fds() {
     std::vector<int> fds;
-    if (DIR* dir = ::opendir("/proc/self/fd")) {
-        const int own = ::dirfd(dir);
-        while (const dirent* entry = ::readdir(dir)) {
+    if (const DirPtr dir{::opendir("/proc/self/fd")}) {
+        const int own = ::dirfd(dir.get());
+        while (const dirent* entry = ::readdir(dir.get())) {
             char* end = nullptr;
             long fd = std::strtol(entry->d_name, &end, 10);
             if (end == entry->d_name || *end != '\0' || fd == own) continue;
             fds.push_back(static_cast<int>(fd));
         }
-        ::closedir(dir);
         return fds;
     }
     // No /proc: probe every descriptor number the limit allows.

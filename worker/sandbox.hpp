@@ -9,7 +9,7 @@ namespace proxy {
 
 struct WorkerSandboxConfig {
     std::string user;        // --worker-user: switched to when privileged (below)
-    std::string chroot_dir;  // --chroot-dir: empty, root-owned (parent/chroot_dir.hpp)
+    std::string chroot_dir;  // --chroot-dir: empty, root-owned (parent/workers/chroot_dir.hpp)
     // Listener(s) and IPC socket; 0, 1, 2 are always kept. Defaults to the
     // fixed worker fds (common/worker_fds.hpp: kWorkerListenFd 3, kWorkerIpcFd 4).
     std::vector<int> keep_fds{3, 4};

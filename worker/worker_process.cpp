@@ -21,7 +21,7 @@ namespace proxy {
 WorkerProcess::WorkerProcess(const Options& options) : options_(options) {}
 
 WorkerProcess::~WorkerProcess() {
-    // Connections reference the base and channel: free them first.
+    // Connections reference the base and the parent link: free them first.
     dirty_.clear();
     graveyard_.clear();
     connections_.clear();
@@ -53,7 +53,7 @@ int WorkerProcess::run() {
         LOG_ERROR("cannot create event base");
         return exit_code::runtime;
     }
-    channel_ = std::make_unique<Channel>(base_.get(), UniqueFd(kWorkerIpcFd), *this);
+    parent_ = std::make_unique<ParentLink>(base_.get(), UniqueFd(kWorkerIpcFd), *this);
     listener_.reset(evconnlistener_new(base_.get(), &WorkerProcess::on_accept, this,
                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
                                        kWorkerListenFd));
@@ -101,7 +101,8 @@ int WorkerProcess::run() {
     return exit_status_;
 }
 
-void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, void* arg) {
+void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int,
+                              void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     if (self->draining_) {
         evutil_closesocket(fd);
@@ -124,7 +125,7 @@ void WorkerProcess::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* pee
     // the peer socket, or SO_PEERCRED), not from anything we say.
     const std::uint32_t id = self->next_conn_++;
     if (self->next_conn_ == 0) self->next_conn_ = 1;
-    if (!self->channel_->send_with_fd(ipc::Type::ConnOpen, 0, ipc::encode_u32(id), fd)) {
+    if (!self->parent_->ask_conn_open(id, fd)) {
         LOG_WARN(
             "cannot hand a new connection to the parent (channel down or out of "
             "descriptors); closing it");
@@ -153,7 +154,7 @@ bool WorkerProcess::shed_one() {
     return false;
 }
 
-void WorkerProcess::on_accept_error(evconnlistener* listener, void* arg) {
+void WorkerProcess::on_accept_error(evconnlistener* listener, void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     int err = EVUTIL_SOCKET_ERROR();
     // Out of descriptors: stop accepting briefly instead of spinning on
@@ -168,7 +169,7 @@ void WorkerProcess::on_accept_error(evconnlistener* listener, void* arg) {
     }
 }
 
-void WorkerProcess::on_accept_resume(evutil_socket_t, short, void* arg) {
+void WorkerProcess::on_accept_resume(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     if (self->draining_) return;
     if (self->listener_) evconnlistener_enable(self->listener_.get());
@@ -187,7 +188,7 @@ void WorkerProcess::end_stream(std::uint32_t stream) {
     if (streams_.empty() && idle_trim_) idle_trim_->went_idle();
 }
 
-bool WorkerProcess::no_open_streams(void* arg) {
+bool WorkerProcess::no_open_streams(void* arg) noexcept {
     return static_cast<WorkerProcess*>(arg)->streams_.empty();
 }
 
@@ -196,14 +197,14 @@ void WorkerProcess::connection_closed(ClientConnection* conn) {
     if (it == connections_.end()) return;
     arrival_order_.remove(conn);
     conn_ids_.erase(conn->conn_id());
-    channel_->send(ipc::Type::ConnClose, 0, ipc::encode_u32(conn->conn_id()));
+    parent_->ask_conn_close(conn->conn_id());
     // The connection is usually deep in its own callback: free it later.
     graveyard_.push_back(std::move(it->second));
     connections_.erase(it);
     event_active(reap_event_.get(), 0, 0);
 }
 
-void WorkerProcess::on_reap(evutil_socket_t, short, void* arg) {
+void WorkerProcess::on_reap(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     self->graveyard_.clear();
     self->maybe_exit();
@@ -224,7 +225,7 @@ void WorkerProcess::cancel_flush(ClientConnection* conn) {
     std::erase(dirty_, conn);
 }
 
-void WorkerProcess::on_flush(evutil_socket_t, short, void* arg) {
+void WorkerProcess::on_flush(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<WorkerProcess*>(arg);
     // A flush may close its connection (graveyard, freed by a later on_reap,
     // never during this callback), which edits dirty_: work on a copy. The
@@ -237,77 +238,22 @@ void WorkerProcess::on_flush(evutil_socket_t, short, void* arg) {
     batch.clear();
 }
 
-void WorkerProcess::on_message(const ipc::MessageView& msg) {
-    if (!ipc::is_parent_to_worker(msg.type)) {
-        LOG_ERROR("parent sent %s; exiting", ipc::type_name(msg.type));
-        exit_status_ = exit_code::runtime;
-        event_base_loopbreak(base_.get());
-        return;
-    }
-    if (msg.type == ipc::Type::ShutdownAnswer) {
-        auto answer = ipc::decode_shutdown_answer(msg.payload);
-        if (!answer) return;
-        // A connection that left meanwhile gets nothing.
-        if (auto c = conn_ids_.find(answer->first); c != conn_ids_.end())
-            c->second->on_shutdown_answer(answer->second);
-        return;
-    }
-    auto it = streams_.find(msg.stream);
-    // A stream whose client already left: the parent learns from our cancel.
-    if (it == streams_.end()) return;
-    ClientConnection* conn = it->second;
-    // What rode along may find the stream ended by what came before it; only
-    // a stream that is still this connection's gets the rest.
-    auto still_open = [&] {
-        auto again = streams_.find(msg.stream);
-        return again != streams_.end() && again->second == conn;
-    };
-    const bool last = (msg.flags & ipc::kFlagLast) != 0;
-    switch (msg.type) {
-        case ipc::Type::RespHead: {
-            std::string_view body;  // kFlagBody: the first body bytes
-            auto start = ipc::decode_response_start(msg.payload, msg.flags, body);
-            if (!start) {
-                conn->on_resp_abort();
-                break;
-            }
-            conn->on_resp_head(*start);
-            if (!body.empty() && still_open()) conn->on_resp_body(body);
-            if (last && still_open()) conn->on_resp_end();
-            break;
-        }
-        case ipc::Type::RespBody:
-            conn->on_resp_body(msg.payload);
-            if (last && still_open()) conn->on_resp_end();
-            break;
-        case ipc::Type::RespEnd:
-            conn->on_resp_end();
-            break;
-        case ipc::Type::RespAbort:
-            conn->on_resp_abort();
-            break;
-        case ipc::Type::RespError:
-            if (auto err = ipc::decode_error(msg.payload))
-                conn->on_resp_error(*err);
-            else
-                conn->on_resp_abort();
-            break;
-        case ipc::Type::ReqCredit:
-            if (auto n = ipc::decode_u32(msg.payload)) conn->on_req_credit(*n);
-            break;
-        default:
-            break;
-    }
+ClientConnection* WorkerProcess::stream_client(std::uint32_t stream) const {
+    auto it = streams_.find(stream);
+    return it == streams_.end() ? nullptr : it->second;
 }
 
-void WorkerProcess::on_channel_down(const char* why, bool) {
-    // Without the parent nothing can be served: leave at once.
-    LOG_WARN("channel to parent lost (%s); exiting", why);
-    exit_status_ = exit_code::runtime;
+ClientConnection* WorkerProcess::client(std::uint32_t conn_id) const {
+    auto it = conn_ids_.find(conn_id);
+    return it == conn_ids_.end() ? nullptr : it->second;
+}
+
+void WorkerProcess::quit(int status) {
+    exit_status_ = status;
     event_base_loopbreak(base_.get());
 }
 
-void WorkerProcess::on_signal(evutil_socket_t, short, void* arg) {
+void WorkerProcess::on_signal(evutil_socket_t, short, void* arg) noexcept {
     static_cast<WorkerProcess*>(arg)->begin_drain();
 }
 

@@ -8,7 +8,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/channel.hpp"
 #include "common/event_ptr.hpp"
 #include "common/http_error.hpp"
 #include "common/idle_trim.hpp"
@@ -16,20 +15,17 @@
 #include "common/worker_fds.hpp"
 #include "policy/header_policy.hpp"
 #include "policy/request_policy.hpp"
+#include "worker/parent_link.hpp"
 #include "worker/request_intake.hpp"
 
 namespace proxy {
 
 class ClientConnection;
 
-// Flow-control window per stream and direction: how many body bytes may be in
-// flight between the client socket and the upstream socket.
-inline constexpr std::uint32_t kStreamWindow = 256 * 1024;
-
-class WorkerProcess : public ChannelOwner {
+class WorkerProcess {
   public:
     explicit WorkerProcess(const Options& options);
-    ~WorkerProcess() override;
+    ~WorkerProcess();
     int run();
 
     // For ClientConnection.
@@ -39,9 +35,15 @@ class WorkerProcess : public ChannelOwner {
     const IntakeRules& intake_rules(bool unix_peer) const {
         return unix_peer ? unix_intake_rules_ : intake_rules_;
     }
-    Channel& channel() { return *channel_; }
+    // The one link to the parent: every message to it is an ask_X there.
+    ParentLink& parent() { return *parent_; }
     std::uint32_t open_stream(ClientConnection* conn);
     void end_stream(std::uint32_t stream);
+    // For ParentLink: the connection a stream or a connection id names, or
+    // null once it has ended; and leaving the loop with `status`.
+    ClientConnection* stream_client(std::uint32_t stream) const;
+    ClientConnection* client(std::uint32_t conn_id) const;
+    void quit(int status);
     void connection_closed(ClientConnection* conn);
     // Write-through: conn's output is written once, this loop turn.
     void schedule_flush(ClientConnection* conn);
@@ -49,22 +51,20 @@ class WorkerProcess : public ChannelOwner {
     bool draining() const { return draining_; }
 
   private:
-    void on_message(const ipc::MessageView& msg) override;
-    void on_channel_down(const char* why, bool malformed) override;
-    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg);
-    static void on_signal(evutil_socket_t sig, short, void* arg);
-    static void on_reap(evutil_socket_t, short, void* arg);
-    static void on_flush(evutil_socket_t, short, void* arg);
-    static void on_accept_error(evconnlistener*, void* arg);
-    static void on_accept_resume(evutil_socket_t, short, void* arg);
+    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) noexcept;
+    static void on_signal(evutil_socket_t sig, short, void* arg) noexcept;
+    static void on_reap(evutil_socket_t, short, void* arg) noexcept;
+    static void on_flush(evutil_socket_t, short, void* arg) noexcept;
+    static void on_accept_error(evconnlistener*, void* arg) noexcept;
+    static void on_accept_resume(evutil_socket_t, short, void* arg) noexcept;
     bool shed_one();
     void begin_drain();
     void maybe_exit();
-    static bool no_open_streams(void* arg);
+    static bool no_open_streams(void* arg) noexcept;
 
     Options options_;
     EventBasePtr base_;
-    std::unique_ptr<Channel> channel_;
+    std::unique_ptr<ParentLink> parent_;
     EvListenerPtr listener_;
     EventPtr sigterm_, sigint_, sighup_, reap_event_, accept_pause_, flush_event_;
     std::uint32_t max_connections_ = 0;           // --max-connections, capped by RLIMIT_NOFILE

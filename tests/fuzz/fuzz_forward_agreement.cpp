@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(got.open.size() <= ipc::kMaxPayload);
         // The parent's side: decode, then its check under its own options.
         std::string_view body;
-        auto open = ipc::decode_open(got.open, 0, body);
+        auto open = ipc::decode_req_open(got.open, 0, body);
         FUZZ_CHECK(open.has_value());
         FUZZ_CHECK(body.empty());
         FUZZ_CHECK(open->conn == kConn);

@@ -28,25 +28,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // Typed payloads: the whole input, and the payload of a decoded message.
     for (std::string_view payload : {in, std::string_view(msg.payload)}) {
-        if (auto o = ipc::decode_open(payload)) FUZZ_CHECK(ipc::encode_open(*o) == payload);
-        if (auto s = ipc::decode_response_start(payload)) {
-            FUZZ_CHECK(ipc::encode_response_start(*s) == payload);
+        if (auto o = ipc::decode_req_open(payload)) FUZZ_CHECK(ipc::encode_req_open(*o) == payload);
+        if (auto s = ipc::decode_resp_head(payload)) {
+            FUZZ_CHECK(ipc::encode_resp_head(*s) == payload);
         }
         // A start with a body behind it (kFlagBody), under every flag
         // combination: the split is unique, the body never empty, and
         // without kFlagBody nothing may follow the start.
         for (std::uint16_t flags : {0, 1, 2, 3}) {
             std::string_view body;
-            if (auto o = ipc::decode_open(payload, flags, body)) {
-                FUZZ_CHECK(ipc::encode_open(*o) + std::string(body) == payload);
+            if (auto o = ipc::decode_req_open(payload, flags, body)) {
+                FUZZ_CHECK(ipc::encode_req_open(*o) + std::string(body) == payload);
                 FUZZ_CHECK(body.empty() == ((flags & ipc::kFlagBody) == 0));
             }
-            if (auto s = ipc::decode_response_start(payload, flags, body)) {
-                FUZZ_CHECK(ipc::encode_response_start(*s) + std::string(body) == payload);
+            if (auto s = ipc::decode_resp_head(payload, flags, body)) {
+                FUZZ_CHECK(ipc::encode_resp_head(*s) + std::string(body) == payload);
                 FUZZ_CHECK(body.empty() == ((flags & ipc::kFlagBody) == 0));
             }
         }
-        if (auto e = ipc::decode_error(payload)) FUZZ_CHECK(ipc::encode_error(*e) == payload);
+        if (auto e = ipc::decode_resp_error(payload))
+            FUZZ_CHECK(ipc::encode_resp_error(*e) == payload);
         if (auto v = ipc::decode_u32(payload)) FUZZ_CHECK(ipc::encode_u32(*v) == payload);
     }
     return 0;

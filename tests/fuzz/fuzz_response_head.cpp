@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "common/http_syntax.hpp"
-#include "parent/response_head_parser.hpp"
+#include "parent/upstream/response_head_parser.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 using namespace proxy;

@@ -55,8 +55,16 @@ class IdentityIsNeverGuessed(ProxyTestCase):
             if os.path.exists(ready):
                 os.unlink(ready)
 
-    def audit(self):
-        return [l for l in self.proxy.stderr().splitlines() if " audit " in l]
+    def audit(self, path=None, timeout=10.0):
+        """The audit lines so far, waiting (up to `timeout`) for one with `path`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [l for l in self.proxy.stderr().splitlines() if " audit " in l]
+            if path is None or any("path=" + path in l for l in lines):
+                return lines
+            if time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
 
     def test_shutdown_by_a_user_who_left_is_not_root(self):
         self.start(extra_args=["--http-shutdown", "--allow-user", "cpxtest1"])
@@ -65,7 +73,7 @@ class IdentityIsNeverGuessed(ProxyTestCase):
         time.sleep(1.0)
         self.assertTrue(self.proxy.alive(), "the proxy shut down for a user who left:\n"
                         + self.proxy.stderr_tail())
-        lines = [l for l in self.audit() if "path=/shutdown" in l]
+        lines = [l for l in self.audit("/shutdown") if "path=/shutdown" in l]
         self.assertTrue(lines, self.proxy.stderr_tail())
         for l in lines:
             self.assertNotIn("uid=0 ", l)
@@ -102,7 +110,7 @@ class IdentityIsNeverGuessed(ProxyTestCase):
         time.sleep(1.0)
         self.assertEqual(len(self.upstream.requests), 0,
                          "a denied user's request went upstream:\n" + self.proxy.stderr_tail())
-        lines = self.audit()
+        lines = self.audit("/v1/responses")
         self.assertTrue(lines, self.proxy.stderr_tail())
         for l in lines:
             self.assertNotIn("uid=0 ", l)

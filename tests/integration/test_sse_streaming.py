@@ -135,7 +135,7 @@ class Streaming(ProxyTestCase):
         # reused pooled connection the parent's kernel used to delay that ACK
         # (it had just sent the request) by up to 40 ms: one event per stream
         # arrived ~40 ms late. The parent now acknowledges at once
-        # (TCP_QUICKACK after each read; parent/upstream_transport.cpp).
+        # (TCP_QUICKACK after each read; parent/upstream/upstream_transport.cpp).
         def handler(req, conn):
             nodelay = conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
             assert nodelay == 0, "the stand-in must keep Nagle on"

@@ -35,7 +35,7 @@ constexpr timeval kShort{0, 20 * 1000};
 struct Loop {
     EventBasePtr base{event_base_new()};
     bool idle = true;
-    static bool check(void* arg) { return static_cast<Loop*>(arg)->idle; }
+    static bool check(void* arg) noexcept { return static_cast<Loop*>(arg)->idle; }
     // Runs the loop until nothing is pending (the trim timer fired or was
     // never armed).
     void run() { event_base_dispatch(base.get()); }

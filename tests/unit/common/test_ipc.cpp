@@ -96,39 +96,39 @@ TEST_CASE("ipc: only body pieces and starts may carry kFlagLast, only starts kFl
 }
 
 TEST_CASE("ipc: a body rides behind a start only under kFlagBody, and is never empty") {
-    OpenRequest r;
+    ReqOpen r;
     r.conn = 1;
     r.framing = BodyFraming::Length;
     r.content_length = 2;
     r.headers = {{"content-type", "application/json"}};
-    const std::string open = encode_open(r);
+    const std::string open = encode_req_open(r);
     std::string_view body = "stale";
     const std::string folded = open + "{}";  // body views into it: it must outlive them
-    auto o = decode_open(folded, kFlagBody | kFlagLast, body);
+    auto o = decode_req_open(folded, kFlagBody | kFlagLast, body);
     REQUIRE(o);
     CHECK(body == "{}");
     CHECK(o->headers.size() == 1);
-    CHECK(decode_open(open, kFlagLast, body));
+    CHECK(decode_req_open(open, kFlagLast, body));
     CHECK(body.empty());
-    CHECK_FALSE(decode_open(open + "{}", kFlagLast, body));  // bytes behind, no kFlagBody
-    CHECK_FALSE(decode_open(open + "{}", 0, body));
-    CHECK_FALSE(decode_open(open, kFlagBody, body));  // kFlagBody, nothing behind
+    CHECK_FALSE(decode_req_open(open + "{}", kFlagLast, body));  // bytes behind, no kFlagBody
+    CHECK_FALSE(decode_req_open(open + "{}", 0, body));
+    CHECK_FALSE(decode_req_open(open, kFlagBody, body));  // kFlagBody, nothing behind
     // A cut start never lends its tail to the body.
     for (std::size_t n = 0; n < open.size(); ++n)
-        CHECK_FALSE(decode_open(open.substr(0, n), 0, body));
+        CHECK_FALSE(decode_req_open(open.substr(0, n), 0, body));
 
-    ResponseStart s{200, BodyFraming::Length, 5, {{"content-type", "text/plain"}}};
-    const std::string head = encode_response_start(s);
+    RespHead s{200, BodyFraming::Length, 5, {{"content-type", "text/plain"}}};
+    const std::string head = encode_resp_head(s);
     const std::string head_and_body = head + "hello";
-    auto back = decode_response_start(head_and_body, kFlagBody, body);
+    auto back = decode_resp_head(head_and_body, kFlagBody, body);
     REQUIRE(back);
     CHECK(back->status == 200);
     CHECK(body == "hello");
-    CHECK_FALSE(decode_response_start(head + "hello", 0, body));
-    CHECK_FALSE(decode_response_start(head, kFlagBody, body));
+    CHECK_FALSE(decode_resp_head(head + "hello", 0, body));
+    CHECK_FALSE(decode_resp_head(head, kFlagBody, body));
     // The one-argument decoders take a start alone.
-    CHECK_FALSE(decode_response_start(head + "hello"));
-    CHECK_FALSE(decode_open(open + "{}"));
+    CHECK_FALSE(decode_resp_head(head + "hello"));
+    CHECK_FALSE(decode_req_open(open + "{}"));
 }
 
 TEST_CASE("ipc: direction of each message type") {
@@ -145,15 +145,15 @@ TEST_CASE("ipc: direction of each message type") {
         CHECK_FALSE(carries_fd(t));
 }
 
-TEST_CASE("ipc: OpenRequest round trip and strict decoding") {
-    OpenRequest r;
+TEST_CASE("ipc: ReqOpen round trip and strict decoding") {
+    ReqOpen r;
     r.conn = 0x01020304;
     r.framing = BodyFraming::Length;
     r.content_length = 1ull << 40;
     r.headers = {
         {"content-type", "application/json"}, {"x-codex-turn", std::string("v\0", 2)}, {"e", ""}};
-    std::string p = encode_open(r);
-    auto back = decode_open(p);
+    std::string p = encode_req_open(r);
+    auto back = decode_req_open(p);
     REQUIRE(back);
     CHECK(back->conn == 0x01020304u);
     CHECK(back->framing == BodyFraming::Length);
@@ -161,52 +161,52 @@ TEST_CASE("ipc: OpenRequest round trip and strict decoding") {
     REQUIRE(back->headers.size() == 3);
     CHECK(back->headers[1].value == std::string("v\0", 2));
 
-    for (std::size_t n = 0; n < p.size(); ++n) CHECK_FALSE(decode_open(p.substr(0, n)));
-    CHECK_FALSE(decode_open(p + "z"));
+    for (std::size_t n = 0; n < p.size(); ++n) CHECK_FALSE(decode_req_open(p.substr(0, n)));
+    CHECK_FALSE(decode_req_open(p + "z"));
     std::string bad_framing = p;
     bad_framing[4] = 9;  // after the u32 connection id
-    CHECK_FALSE(decode_open(bad_framing));
+    CHECK_FALSE(decode_req_open(bad_framing));
     // A header count the payload cannot possibly hold.
     std::string lying = p.substr(0, 13) + std::string("\xff\xff", 2);
-    CHECK_FALSE(decode_open(lying));
+    CHECK_FALSE(decode_req_open(lying));
 }
 
-TEST_CASE("ipc: ResponseStart, ErrorReply and u32 round trips") {
-    ResponseStart s{429, BodyFraming::Chunked, 0, {{"retry-after", "3"}}};
-    auto sb = decode_response_start(encode_response_start(s));
+TEST_CASE("ipc: RespHead, RespError and u32 round trips") {
+    RespHead s{429, BodyFraming::Chunked, 0, {{"retry-after", "3"}}};
+    auto sb = decode_resp_head(encode_resp_head(s));
     REQUIRE(sb);
     CHECK(sb->status == 429);
     CHECK(sb->framing == BodyFraming::Chunked);
     CHECK(sb->headers[0].name == "retry-after");
     s.status = 42;
-    CHECK_FALSE(decode_response_start(encode_response_start(s)));
+    CHECK_FALSE(decode_resp_head(encode_resp_head(s)));
 
-    ErrorReply e{504, "upstream_timeout", "upstream did not answer", {}, 0};
-    auto eb = decode_error(encode_error(e));
+    RespError e{504, "upstream_timeout", "upstream did not answer", {}, 0};
+    auto eb = decode_resp_error(encode_resp_error(e));
     REQUIRE(eb);
     CHECK(eb->status == 504);
     CHECK(eb->code == "upstream_timeout");
     CHECK(eb->message == "upstream did not answer");
     CHECK(eb->type.empty());
     CHECK(eb->retry_after == 0);
-    ErrorReply limited{429, "rate_limit_exceeded", "slow down", "requests", 17};
-    auto lb = decode_error(encode_error(limited));
+    RespError limited{429, "rate_limit_exceeded", "slow down", "requests", 17};
+    auto lb = decode_resp_error(encode_resp_error(limited));
     REQUIRE(lb);
     CHECK(lb->type == "requests");
     CHECK(lb->retry_after == 17u);
     e.status = 200;
-    CHECK_FALSE(decode_error(encode_error(e)));
+    CHECK_FALSE(decode_resp_error(encode_resp_error(e)));
 
-    RefusalNote n{9, 421, "misdirected_request", "POST", std::string(300, 'p')};
-    auto nb = decode_refusal_note(encode_refusal_note(n));
+    Refused n{9, 421, "misdirected_request", "POST", std::string(300, 'p')};
+    auto nb = decode_refused(encode_refused(n));
     REQUIRE(nb);
     CHECK(nb->conn == 9u);
     CHECK(nb->status == 421);
     CHECK(nb->code == "misdirected_request");
-    CHECK(nb->path.size() == kMaxNotePath);  // cut, not refused
-    CHECK_FALSE(decode_refusal_note(encode_refusal_note(n) + "x"));
+    CHECK(nb->path.size() == kMaxRefusedField);  // cut, not refused
+    CHECK_FALSE(decode_refused(encode_refused(n) + "x"));
     n.status = 200;
-    CHECK_FALSE(decode_refusal_note(encode_refusal_note(n)));
+    CHECK_FALSE(decode_refused(encode_refused(n)));
 
     for (auto v :
          {ShutdownVerdict::Granted, ShutdownVerdict::Refused, ShutdownVerdict::Unidentified})

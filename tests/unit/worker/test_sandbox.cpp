@@ -22,8 +22,8 @@
 #include <doctest/doctest.h>
 
 #include "common/process_start.hpp"
-#include "parent/chroot_dir.hpp"
-#include "parent/hardening.hpp"
+#include "parent/parent_sandbox.hpp"
+#include "parent/workers/chroot_dir.hpp"
 #include "policy/seccomp_policy.hpp"
 #include "tests/unit/policy/seccomp_child.hpp"
 #include "worker/sandbox.hpp"

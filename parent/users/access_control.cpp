@@ -1,0 +1,168 @@
+#include "parent/users/access_control.hpp"
+
+#include <chrono>
+
+#include "common/log.hpp"
+#include "parent/files/trusted_config.hpp"
+#include "parent/users/user_policy_load.hpp"
+
+namespace proxy {
+
+namespace {
+
+constexpr int kSaveSeconds = 5;
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+double mono_now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+bool any_token_budget(const UserPolicy& p) {
+    if (p.defaults.tokens_per_day.value_or(0) != 0) return true;
+    for (const auto& [_, l] : p.users)
+        if (l.tokens_per_day.value_or(0) != 0) return true;
+    for (const auto& [_, l] : p.groups)
+        if (l.tokens_per_day.value_or(0) != 0) return true;
+    return false;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AccessControl>> AccessControl::create(event_base* base, const Options& o,
+                                                             std::span<const int> listen_fds) {
+    std::unique_ptr<AccessControl> ac(new AccessControl(o));
+    auto policy = load_user_policy(o, o.policy_file, PolicyFileRead::Trusted);
+    if (!policy) return Error{policy.error()};
+    ac->set_policy(std::move(*policy));
+    if (!o.state_file.empty()) {
+        auto state = load_trusted_usage_state(o.state_file);
+        if (!state) return Error{"--state-file: " + state.error()};
+        ac->accounts_ = UserAccounts(std::move(*state));
+        ac->state_loaded_ = true;
+        // Can we write it? Better to know now than at the first save.
+        if (auto saved = save_usage_state(o.state_file, ac->accounts_.today(unix_now())); !saved)
+            return Error{"--state-file: " + saved.error()};
+        ac->accounts_.mark_saved();
+        ac->save_timer_.reset(
+            event_new(base, -1, EV_PERSIST, &AccessControl::on_save_timer, ac.get()));
+        const timeval tv{kSaveSeconds, 0};
+        event_add(ac->save_timer_.get(), &tv);
+    } else if (ac->counts_tokens()) {
+        LOG_WARN("a token budget without --state-file: today's counts are lost on restart");
+    }
+    if (auto opened = ac->audit_.open(base, o.audit_log); !opened) return Error{opened.error()};
+    if (auto ready = ac->identifier_.init(listen_fds); !ready) return Error{ready.error()};
+    return ac;
+}
+
+AccessControl::~AccessControl() {
+    save();
+}
+
+void AccessControl::set_policy(UserPolicy p) {
+    policy_ = std::move(p);
+    counts_tokens_.store(any_token_budget(policy_), std::memory_order_relaxed);
+    needs_groups_ =
+        !policy_.allow_groups.empty() || !policy_.deny_groups.empty() || !policy_.groups.empty();
+}
+
+Caller AccessControl::caller_of(const PeerIdentity& who) {
+    Caller c;
+    c.known = who.known;
+    c.uid = who.uid;
+    // Only a policy that names groups needs the caller's (a copy per request).
+    if (who.known && needs_groups_) c.groups = directory_.lookup(who.uid).groups;
+    return c;
+}
+
+uid_t AccessControl::account_of(const PeerIdentity& who) {
+    return who.known ? who.uid : kUnknownUid;
+}
+
+AccessControl::Verdict AccessControl::admit_request(const PeerIdentity& who,
+                                                    std::uint64_t reserve_tokens) {
+    std::lock_guard lock(mu_);
+    const Admission a = admit(policy_, caller_of(who));
+    if (!a.allowed) {
+        accounts_.count_refusal(account_of(who), unix_now());
+        return {a.unidentified ? &refusal::kUserUnidentified : &refusal::kUserNotAllowed, 0};
+    }
+    auto v = accounts_.admit(account_of(who), a.limits, reserve_tokens, unix_now(), mono_now());
+    return {v.refusal, v.retry_after};
+}
+
+void AccessControl::stream_ended(const PeerIdentity& who, std::uint64_t reserve_tokens,
+                                 const TokenCharge& charge) {
+    std::lock_guard lock(mu_);
+    accounts_.stream_ended(account_of(who), reserve_tokens, charge, unix_now());
+}
+
+const Refusal* AccessControl::may_shutdown(const PeerIdentity& who) {
+    std::lock_guard lock(mu_);
+    const Caller c = caller_of(who);
+    if (proxy::may_shutdown(policy_, c)) return nullptr;
+    return c.known ? &refusal::kUserNotAllowed : &refusal::kUserUnidentified;
+}
+
+void AccessControl::count_refusal(const PeerIdentity& who) {
+    std::lock_guard lock(mu_);
+    accounts_.count_refusal(account_of(who), unix_now());
+}
+
+void AccessControl::audit(const PeerIdentity& who, AuditRecord& r) {
+    std::lock_guard lock(mu_);
+    r.uid_known = who.known;
+    r.uid = who.uid;
+    r.pid = who.pid;
+    if (who.known) r.user = directory_.lookup(who.uid).name;
+    audit_.write(r);
+}
+
+void AccessControl::reload() {
+    {
+        std::lock_guard lock(mu_);
+        directory_.clear();
+    }
+    audit_.reopen();
+    // The files and names are read without the lock; only the swap takes it.
+    auto policy = load_user_policy(options_, options_.policy_file, PolicyFileRead::Trusted);
+    if (!policy) {
+        LOG_ERROR("reload refused, old policy kept: %s", policy.error().c_str());
+        return;
+    }
+    {
+        std::lock_guard lock(mu_);
+        set_policy(std::move(*policy));
+    }
+    LOG_INFO("policy reloaded%s%s", options_.policy_file.empty() ? "" : " from ",
+             options_.policy_file.c_str());
+}
+
+void AccessControl::save() {
+    std::lock_guard lock(mu_);
+    save_locked();
+}
+
+void AccessControl::save_locked() {
+    // Never over a file that could not be read: the operator must see it.
+    if (!state_loaded_) return;
+    const UsageDay& day = accounts_.today(unix_now());
+    if (!accounts_.dirty()) return;
+    if (auto saved = save_usage_state(options_.state_file, day); !saved) {
+        LOG_WARN("%s", saved.error().c_str());
+        return;
+    }
+    accounts_.mark_saved();
+}
+
+void AccessControl::on_save_timer(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<AccessControl*>(arg)->save();
+}
+
+}  // namespace proxy

@@ -1,0 +1,176 @@
+#include "parent/users/usage_scanner.hpp"
+
+#include <charconv>
+
+namespace proxy {
+
+namespace {
+// Both keys are as long, start with a quote, and differ at their next byte.
+constexpr std::string_view kUsageKey = "\"usage\"";
+constexpr std::string_view kDeltaKey = "\"delta\"";
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+}  // namespace
+
+void UsageScanner::feed(std::string_view data) {
+    std::size_t i = 0;
+    while (i < data.size()) {
+        if (state_ == State::Delta) {
+            i = skip_delta(data, i);
+            continue;
+        }
+        if (state_ == State::Search && matched_ == 0) {
+            // Only a quote can start a key, and every other byte here just
+            // becomes prev_: skip to the next quote (memchr), not byte by byte.
+            const std::size_t q = data.find('"', i);
+            if (q == std::string_view::npos) {
+                prev_ = data.back();
+                return;
+            }
+            if (q > i) prev_ = data[q - 1];
+            i = q;
+        }
+        step(data[i++]);
+    }
+}
+
+// Inside a delta's string value from data[i]: counts its bytes up to the
+// closing quote, one memchr per quote. A quote is escaped when an odd run of
+// backslashes precedes it, the run possibly begun in an earlier piece
+// (escaped_).
+std::size_t UsageScanner::skip_delta(std::string_view data, std::size_t i) {
+    const std::size_t start = i;
+    bool carried = escaped_;  // data[i] is escaped by the piece before
+    for (;;) {
+        const std::size_t q = data.find('"', i);
+        const std::size_t end = q == std::string_view::npos ? data.size() : q;
+        std::size_t k = end;
+        while (k > i && data[k - 1] == '\\') --k;
+        const bool odd = ((end - k) + (k == i && carried ? 1 : 0)) % 2 == 1;
+        if (q == std::string_view::npos) {
+            delta_bytes_ += data.size() - start;
+            escaped_ = odd;
+            prev_ = data.back();
+            return data.size();
+        }
+        if (!odd) {
+            delta_bytes_ += q - start;
+            escaped_ = false;
+            state_ = State::Search;
+            prev_ = '"';
+            return q + 1;
+        }
+        i = q + 1;
+        carried = false;
+    }
+}
+
+void UsageScanner::step(char c) {
+    switch (state_) {
+        case State::Search:
+            // Inside a JSON string a quote is escaped (\"), so an unescaped
+            // "usage" or "delta" can only be a key (or a whole value, which
+            // no colon follows).
+            if (matched_ == 1 && (c == 'u' || c == 'd')) {
+                key_ = c == 'u' ? kUsageKey : kDeltaKey;
+                matched_ = 2;
+            } else if (matched_ >= 2 && c == key_[matched_]) {
+                if (++matched_ == key_.size()) {
+                    matched_ = 0;
+                    state_ = State::AfterKey;
+                }
+            } else {
+                matched_ = (c == '"' && prev_ != '\\') ? 1 : 0;
+            }
+            break;
+        case State::AfterKey:
+            if (c == ':')
+                state_ = State::AfterColon;
+            else if (!is_space(c))
+                state_ = State::Search;
+            break;
+        case State::AfterColon:
+            if (c == '{' && key_ == kUsageKey) {
+                state_ = State::Capture;
+                object_.assign(1, c);
+                depth_ = 1;
+                in_string_ = escaped_ = false;
+            } else if (c == '"' && key_ == kDeltaKey) {
+                state_ = State::Delta;
+                escaped_ = false;
+            } else if (!is_space(c)) {
+                state_ = State::Search;  // "usage": null, before the response is complete
+            }
+            break;
+        case State::Delta:
+            break;  // feed() hands these bytes to skip_delta()
+        case State::Capture:
+            object_.push_back(c);
+            if (in_string_) {
+                if (escaped_)
+                    escaped_ = false;
+                else if (c == '\\')
+                    escaped_ = true;
+                else if (c == '"')
+                    in_string_ = false;
+            } else if (c == '"') {
+                in_string_ = true;
+            } else if (c == '{') {
+                ++depth_;
+            } else if (c == '}' && --depth_ == 0) {
+                if (auto u = parse_object(object_)) usage_ = u;
+                object_.clear();
+                state_ = State::Search;
+            }
+            if (state_ == State::Capture && object_.size() > kMaxObject) {
+                object_.clear();
+                state_ = State::Search;
+            }
+            break;
+    }
+    prev_ = c;
+}
+
+// Top-level "input_tokens" and "output_tokens" of one object; nested ones
+// (input_tokens_details.cached_tokens, ...) are skipped by depth.
+std::optional<TokenUsage> UsageScanner::parse_object(std::string_view s) {
+    std::optional<std::uint64_t> in, out;
+    int depth = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c == '{' || c == '[') {
+            ++depth;
+            continue;
+        }
+        if (c == '}' || c == ']') {
+            --depth;
+            continue;
+        }
+        if (c != '"') continue;
+        std::size_t end = i + 1;
+        while (end < s.size() && s[end] != '"') end += s[end] == '\\' ? 2 : 1;
+        if (end >= s.size()) break;
+        std::string_view key = s.substr(i + 1, end - i - 1);
+        i = end;
+        if (depth != 1) continue;
+        std::size_t j = end + 1;
+        while (j < s.size() && is_space(s[j])) ++j;
+        if (j >= s.size() || s[j] != ':') continue;  // a string value, not a key
+        ++j;
+        while (j < s.size() && is_space(s[j])) ++j;
+        std::uint64_t v = 0;
+        auto [p, ec] = std::from_chars(s.data() + j, s.data() + s.size(), v);
+        if (ec != std::errc()) continue;
+        if (key == "input_tokens")
+            in = v;
+        else if (key == "output_tokens")
+            out = v;
+        i = static_cast<std::size_t>(p - s.data()) - 1;
+    }
+    if (!in || !out) return std::nullopt;
+    return TokenUsage{*in, *out};
+}
+
+}  // namespace proxy

@@ -1,0 +1,89 @@
+// UserAccounts and the token budget: requests in flight reserve, every end
+// releases its reservation and charges (reported or estimated), and the
+// estimated part is kept apart.
+#include <doctest/doctest.h>
+
+#include "parent/users/user_accounts.hpp"
+#include "policy/token_budget.hpp"
+
+using namespace proxy;
+
+namespace {
+constexpr std::int64_t kT0 = 1796169600;  // 2026-12-02 00:00:00 UTC
+}
+
+TEST_CASE("user accounts: parallel streams reserve, and the reservations fill the budget") {
+    UserAccounts acc;
+    EffectiveLimits lim;
+    lim.tokens_per_day = 10000;
+    const std::uint64_t r = token_reservation(41, 64 << 20);  // 11 + 4096
+    unsigned admitted = 0;
+    for (int i = 0; i < 8; ++i) {
+        auto v = acc.admit(1000, lim, r, kT0, i);
+        if (v.refusal == nullptr) {
+            ++admitted;
+            continue;
+        }
+        CHECK(std::string(v.refusal->code) == "token_budget_exceeded");
+        CHECK(v.refusal == &refusal::kTokenBudgetHeld);
+        CHECK(v.retry_after == 1);  // not tomorrow: when a stream ends
+    }
+    CHECK(admitted == 2);  // 2 * 4107 <= 10000 < 3 * 4107
+    CHECK(acc.reserved_tokens(1000) == 2 * r);
+    CHECK(acc.today(kT0).users.at(1000).refused == 6);
+    // Another user has their own budget.
+    CHECK(acc.admit(1001, lim, r, kT0, 9).refusal == nullptr);
+
+    // A stream ends: its reservation goes, its charge stays.
+    acc.stream_ended(1000, r, TokenCharge{11, 20, true}, kT0 + 1);
+    CHECK(acc.reserved_tokens(1000) == r);
+    CHECK(acc.open_streams(1000) == 1);
+    const UsageCounters& c = acc.today(kT0).users.at(1000);
+    CHECK(c.tokens_in == 11);
+    CHECK(c.tokens_out == 20);
+    CHECK(c.tokens_estimated == 31);
+    CHECK(acc.admit(1000, lim, r, kT0 + 1, 10).refusal == nullptr);
+    acc.stream_ended(1000, r, TokenCharge{60, 50, false}, kT0 + 2);
+    acc.stream_ended(1000, r, TokenCharge{}, kT0 + 2);  // never reached the upstream
+    CHECK(acc.reserved_tokens(1000) == 0);
+    CHECK(acc.open_streams(1000) == 0);
+    CHECK(acc.today(kT0).users.at(1000).tokens_estimated == 31);
+    CHECK(acc.today(kT0).users.at(1000).tokens_in == 71);
+}
+
+TEST_CASE("user accounts: alone, a request starts below the budget whatever it reserves") {
+    UserAccounts acc;
+    EffectiveLimits lim;
+    lim.tokens_per_day = 150;
+    const std::uint64_t r = token_reservation(41, 64 << 20);
+    // The five-streams attack, one after the other: each is charged its
+    // estimate, and the budget ends up refusing.
+    int served = 0;
+    for (int i = 0; i < 10; ++i) {
+        auto v = acc.admit(7, lim, r, kT0, i);
+        if (v.refusal != nullptr) {
+            CHECK(v.refusal == &refusal::kTokenBudget);
+            CHECK(v.retry_after == 86400);
+            break;
+        }
+        // A second one while the first is in flight: held.
+        CHECK(acc.admit(7, lim, r, kT0, i + 0.5).refusal == &refusal::kTokenBudgetHeld);
+        ++served;
+        acc.stream_ended(7, r, TokenCharge{11, 20, true}, kT0);
+    }
+    CHECK(served == 5);  // 5 * 31 = 155 >= 150
+    CHECK(acc.today(kT0).users.at(7).tokens_estimated == 155);
+    CHECK(acc.reserved_tokens(7) == 0);
+}
+
+TEST_CASE("user accounts: a stream that ends on the next day is charged there") {
+    UserAccounts acc;
+    EffectiveLimits lim;
+    lim.tokens_per_day = 100;
+    REQUIRE(acc.admit(3, lim, 4096, kT0 + 86399, 0).refusal == nullptr);
+    acc.stream_ended(3, 4096, TokenCharge{40, 200, true}, kT0 + 86400 + 5);
+    CHECK(acc.today(kT0 + 86400 + 5).day == "2026-12-03");
+    CHECK(acc.today(kT0 + 86400 + 5).users.at(3).tokens_estimated == 240);
+    CHECK(acc.reserved_tokens(3) == 0);
+    CHECK(acc.admit(3, lim, 4096, kT0 + 86400 + 6, 1).refusal == &refusal::kTokenBudget);
+}
