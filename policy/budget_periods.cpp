@@ -88,6 +88,18 @@ PeriodSpan period_at(const TimeZone& zone, BudgetPeriod period, std::int64_t now
     return span;
 }
 
+std::string period_key_of_day(BudgetPeriod period, sys_days day) {
+    switch (period) {
+        case BudgetPeriod::Day:
+            return date_key(year_month_day{day});
+        case BudgetPeriod::Week:
+            return iso_week_key(monday_of(day));
+        case BudgetPeriod::Month:
+            return month_key(year_month_day{day});
+    }
+    return {};
+}
+
 std::uint32_t seconds_until_reset(const PeriodSpan& span, std::int64_t now) {
     if (span.reset <= now) return 1;
     const std::int64_t left = span.reset - now;

@@ -42,6 +42,10 @@ std::chrono::sys_days budget_day(const TimeZone& zone, std::int64_t now);
 // The period of that kind containing `now`.
 PeriodSpan period_at(const TimeZone& zone, BudgetPeriod period, std::int64_t now);
 
+// The keys of the periods of each kind that contain the local date `day`
+// (what a version 2 state file's day is carried into).
+std::string period_key_of_day(BudgetPeriod period, std::chrono::sys_days day);
+
 // Seconds from `now` to span.reset, at least 1: the
 // Retry-After of a budget spent for this period.
 std::uint32_t seconds_until_reset(const PeriodSpan& span, std::int64_t now);

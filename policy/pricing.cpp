@@ -52,4 +52,26 @@ const PriceEntry* PriceTable::find(std::string_view model) const {
     return best;
 }
 
+ModelPrice PriceTable::highest() const {
+    ModelPrice top;
+    for (const auto& [pattern, entry] : entries_) {
+        top.input = std::max(top.input, entry.price.input);
+        top.cached_input = std::max(top.cached_input, entry.price.cached_input);
+        top.output = std::max(top.output, entry.price.output);
+    }
+    return top;
+}
+
+MicroDollars PriceTable::price_answer(const std::vector<std::string>& models,
+                                      const AnswerTokens& tokens) const {
+    if (entries_.empty()) return 0;
+    if (models.empty()) return answer_price(highest(), tokens);
+    MicroDollars most = 0;
+    for (const std::string& model : models) {
+        const PriceEntry* entry = find(model);
+        most = std::max(most, answer_price(entry ? entry->price : highest(), tokens));
+    }
+    return most;
+}
+
 }  // namespace proxy

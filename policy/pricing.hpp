@@ -24,6 +24,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/dollars.hpp"
 
@@ -70,6 +71,20 @@ class PriceTable {
     // The entry that prices `model`: its exact name, else the longest pattern
     // that matches; nullptr when none does.
     const PriceEntry* find(std::string_view model) const;
+
+    // The highest input, cached input and output prices of any entry: what
+    // an answer is priced at when the model it names has no price (or it
+    // names none), and what a request whose model the parent has not read
+    // reserves. Zero for an empty table.
+    ModelPrice highest() const;
+
+    // The price of an answer that named `models` (the upstream's report;
+    // the answer's JSON may name several: response.model, and anything a
+    // client echoes back such as metadata). The most expensive of them, so
+    // that an answer cannot be made cheaper by naming a cheap model; any
+    // unpriced name, or none at all, costs highest() prices.
+    MicroDollars price_answer(const std::vector<std::string>& models,
+                              const AnswerTokens& tokens) const;
 
     bool empty() const { return entries_.empty(); }
     std::size_t size() const { return entries_.size(); }

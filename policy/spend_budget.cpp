@@ -52,7 +52,11 @@ PeriodDecision period_budgets_admit(const PeriodAmounts& budgets, const PeriodAm
 }
 
 const Refusal& token_budget_refusal(const PeriodDecision& decision) {
-    if (decision.verdict == BudgetVerdict::Held) return refusal::kTokenBudgetHeldPeriod;
+    if (decision.verdict == BudgetVerdict::Held) {
+        // The day's own message, as before weeks and months existed.
+        return decision.period == BudgetPeriod::Day ? refusal::kTokenBudgetHeld
+                                                    : refusal::kTokenBudgetHeldPeriod;
+    }
     switch (decision.period.value_or(BudgetPeriod::Day)) {
         case BudgetPeriod::Day:
             return refusal::kTokenBudget;

@@ -1,12 +1,15 @@
 #include "parent/users/user_policy_load.hpp"
 
 #include <charconv>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <variant>
 
+#include "common/log.hpp"
 #include "parent/files/trusted_config.hpp"
 #include "policy/policy_file.hpp"
+#include "policy/time_zone.hpp"
 
 namespace proxy {
 
@@ -47,6 +50,20 @@ Result<UserPolicy> policy_from_flags(const Options& o) {
     if (o.requests_per_minute_per_user)
         p.defaults.requests_per_minute = o.requests_per_minute_per_user;
     if (o.tokens_per_day_per_user) p.defaults.tokens_per_day = o.tokens_per_day_per_user;
+    if (o.tokens_per_minute_per_user) p.defaults.tokens_per_minute = o.tokens_per_minute_per_user;
+    if (o.dollars_per_day_per_user) p.defaults.dollars_per_day = o.dollars_per_day_per_user;
+    if (o.dollars_per_month_per_user) p.defaults.dollars_per_month = o.dollars_per_month_per_user;
+    // The budget zone: the flag's, else the system's (a policy file's
+    // `timezone` replaces either).
+    if (!o.budget_timezone.empty()) {
+        auto zone = load_time_zone(o.budget_timezone);
+        if (auto* err = std::get_if<std::string>(&zone)) return Error{"--budget-timezone: " + *err};
+        p.zone = std::get<std::shared_ptr<const TimeZone>>(std::move(zone));
+    } else {
+        LocalTimeZone local = load_local_time_zone(std::getenv("TZ"));
+        if (!local.warning.empty()) LOG_WARN("budget periods: %s", local.warning.c_str());
+        p.zone = std::move(local.zone);
+    }
     return p;
 }
 

@@ -106,6 +106,9 @@ TEST_CASE("period budgets: reservations of requests in flight hold the rest") {
     CHECK(d.retry_after_s == 1);
     CHECK(&spend_budget_refusal(d) == &refusal::kSpendBudgetHeld);
     CHECK(&token_budget_refusal(d) == &refusal::kTokenBudgetHeldPeriod);
+    PeriodDecision day_held = d;
+    day_held.period = BudgetPeriod::Day;
+    CHECK(&token_budget_refusal(day_held) == &refusal::kTokenBudgetHeld);
     // 40 does.
     CHECK(period_budgets_admit(budgets, amounts(0, 900, 0), 60, 1, 40, kUtc, kNow).verdict ==
           BudgetVerdict::Admit);
