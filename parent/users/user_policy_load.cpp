@@ -60,9 +60,15 @@ Result<UserPolicy> policy_from_flags(const Options& o) {
         if (auto* err = std::get_if<std::string>(&zone)) return Error{"--budget-timezone: " + *err};
         p.zone = std::get<std::shared_ptr<const TimeZone>>(std::move(zone));
     } else {
-        LocalTimeZone local = load_local_time_zone(std::getenv("TZ"));
-        if (!local.warning.empty()) LOG_WARN("budget periods: %s", local.warning.c_str());
-        p.zone = std::move(local.zone);
+        // Read once, at start: the local zone does not change while the
+        // proxy runs, and finding it needs readlink(2), which the parent's
+        // sandbox does not allow when SIGHUP rebuilds the policy.
+        static const LocalTimeZone local = [] {
+            LocalTimeZone l = load_local_time_zone(std::getenv("TZ"));
+            if (!l.warning.empty()) LOG_WARN("budget periods: %s", l.warning.c_str());
+            return l;
+        }();
+        p.zone = local.zone;
     }
     return p;
 }

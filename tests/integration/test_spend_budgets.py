@@ -17,7 +17,7 @@ import time
 
 from harness import main
 from local_users import header, request_as, uid_of
-from test_per_user import PerUserTestCase, wait_for
+from test_per_user import PerUserTestCase, sighup_and_wait, wait_for
 
 
 def answer_naming(model):
@@ -205,6 +205,18 @@ class SpendBudgets(PerUserTestCase):
         self.assertEqual(len(month), 1, out.stdout)
         # ... TOKENS TOKEN_LIMIT ESTIMATED DOLLARS DOLLAR_LIMIT
         self.assertEqual(month[0][8:], ["330", "-", "0", "0.303", "10"], out.stdout)
+
+    def test_sighup_with_budgets_in_the_local_zone(self):
+        """SIGHUP rebuilds the policy, zone included, inside the parent's
+        sandbox: the local zone is read once at start (finding it needs
+        readlink(2), which the sandbox kills)."""
+        pol = self.policy(PRICES)
+        self.start(handler=answer_naming("gpt-5"),
+                   extra_args=["--policy", pol, "--dollars-per-day-per-user", "1"])
+        self.assertEqual(request_as("cpxtest1", self.proxy.port).get("status"), 200)
+        sighup_and_wait(self.proxy)
+        self.assertEqual(self.usage_of("cpxtest1")["periods"]["day"]["dollars"], 0.101)
+        self.assertEqual(request_as("cpxtest1", self.proxy.port).get("status"), 200)
 
 
 if __name__ == "__main__":
