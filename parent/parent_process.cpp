@@ -29,6 +29,7 @@
 #include "parent/listener.hpp"
 #include "parent/loop_mailbox.hpp"
 #include "parent/oidc/oidc_startup.hpp"
+#include "parent/parent_loop.hpp"
 #include "parent/parent_sandbox.hpp"
 #include "parent/systemd.hpp"
 #include "parent/unix_listener.hpp"
@@ -75,163 +76,17 @@ unsigned usable_cores() {
     return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
 }
 
-struct Parent {
-    explicit Parent(const Options& o) : options(o) {}
-    const Options& options;
-    EventBasePtr base;
-    EvDnsBasePtr dns;
-    SslCtxPtr tls;
-    Credential credential;  // the key's page, or --github-oidc's access token
-    SslCtxPtr oidc_tls;
-    std::unique_ptr<OidcTokenSource> oidc;
-    std::unique_ptr<DumpWriter> dump;
-    std::unique_ptr<AccessControl> access;
-    std::unique_ptr<ShardShared> shared;
-    LoopMailbox mailbox;  // notes from the upstream loops (UpstreamShard)
-    // The upstream loops: shard 0 on this loop, the others on threads.
-    std::vector<std::unique_ptr<UpstreamShard>> shards;
-    UniqueFd listen_fd;
-    UniqueFd unix_fd;
-    EventPtr sigterm, sigint, sighup, sigchld;
-    EventPtr watchdog;  // WATCHDOG=1 to systemd while the loop turns (WatchdogSec=)
-    int exit_status = exit_code::ok;
-    bool stopping = false;
-
-    void command_all(unsigned commands) {
-        for (auto& shard : shards) shard->command(commands);
-    }
-
-    void stop(int status) {
-        if (stopping) return;
-        stopping = true;
-        exit_status = status;
-        systemd_notify("STOPPING=1");
-        LOG_INFO("stopping: draining open streams (up to %us)", options.shutdown_timeout_s);
-        command_all(UpstreamShard::kStop);
-        on_progress();
-    }
-
-    // A shard stopped respawning workers, or finished draining.
-    void on_progress() {
-        if (!stopping) return;
-        bool acked = true, drained = true;
-        for (auto& shard : shards) {
-            acked = acked && shard->stop_acknowledged();
-            drained = drained && shard->drained();
-        }
-        // Workers close their copies as they drain; once ours is gone too,
-        // new connections are refused instead of waiting in the backlog.
-        // Not before every supervisor has stopped respawning (it would hand
-        // a new worker a closed descriptor).
-        if (acked && listen_fd) {
-            listen_fd.reset();
-            unix_fd.reset();
-            if (!options.listen_unix.empty()) ::unlink(options.listen_unix.c_str());
-        }
-        if (!drained) return;
-        for (auto& shard : shards) {
-            if (shard->threaded()) shard->command(UpstreamShard::kExit);
-        }
-        event_base_loopexit(base.get(), nullptr);
-    }
-
-    void on_note(unsigned bits) {
-        if (bits & UpstreamShard::kWantStopFailed) stop(exit_code::runtime);
-        if (bits & UpstreamShard::kWantStopOk) stop(exit_code::ok);
-        if (bits & UpstreamShard::kProgress) on_progress();
-        if (bits & UpstreamShard::kReloaded) on_reloaded();
-    }
-
-    unsigned reloads = 0;         // the generation of the last reload asked for
-    bool reload_pending = false;  // RELOADING=1 said, READY=1 not yet
-
-    // READY=1 ends a reload once every loop has replaced its workers
-    // (`systemctl reload` waits for it), not when the threads were asked to.
-    void on_reloaded() {
-        if (!reload_pending) return;
-        for (auto& shard : shards) {
-            if (shard->reloads() != reloads) return;
-        }
-        reload_pending = false;
-        if (stopping) return;  // STOPPING=1 was said; READY=1 would take it back
-        LOG_INFO("reload: done");
-        systemd_notify("READY=1");
-    }
-
-    static void on_signal(evutil_socket_t sig, short, void* arg) noexcept {
-        auto* self = static_cast<Parent*>(arg);
-        switch (sig) {
-            case SIGTERM:
-            case SIGINT:
-                self->stop(exit_code::ok);
-                break;
-            case SIGHUP:
-                systemd_notify(systemd_reloading_state());
-                self->access->reload();
-                self->reload_pending = true;
-                if (!self->stopping) {
-                    ++self->reloads;
-                    for (auto& shard : self->shards) shard->ask_reload(self->reloads);
-                }
-                self->on_reloaded();  // shard 0 reloads at once; the others post kReloaded
-                break;
-            case SIGCHLD:
-                self->command_all(UpstreamShard::kChildExit);
-                break;
-            default:
-                break;
-        }
-    }
-
-    unsigned pings = 0;  // kPing sent to each upstream thread so far
-
-    // WATCHDOG=1 only while every loop turns: the main loop (this callback)
-    // and each upstream thread, which must have answered the previous ping.
-    static void on_watchdog(evutil_socket_t, short, void* arg) noexcept {
-        auto* self = static_cast<Parent*>(arg);
-        bool all = true;
-        for (auto& shard : self->shards) {
-            if (shard->threaded() && shard->pongs() != self->pings) {
-                LOG_WARN("upstream thread %u does not answer: no WATCHDOG=1", shard->index());
-                all = false;
-            }
-        }
-        if (!all) return;
-        systemd_notify("WATCHDOG=1");
-        ++self->pings;
-        for (auto& shard : self->shards) {
-            if (shard->threaded()) shard->command(UpstreamShard::kPing);
-        }
-    }
-
-    // Under WatchdogSec= systemd kills and restarts a parent whose loop has
-    // stopped turning; the pings go on while open streams drain at shutdown.
-    void start_watchdog() {
-        const std::uint64_t period = systemd_watchdog_period_usec();
-        if (period == 0) return;
-        watchdog.reset(event_new(base.get(), -1, EV_PERSIST, &Parent::on_watchdog, this));
-        const timeval tv{static_cast<time_t>(period / 1000000),
-                         static_cast<suseconds_t>(period % 1000000)};
-        if (!watchdog || event_add(watchdog.get(), &tv) != 0) {
-            LOG_WARN("systemd: cannot schedule watchdog notifications");
-            return;
-        }
-        LOG_DEBUG("systemd: WATCHDOG=1 every %llu ms",
-                  static_cast<unsigned long long>(period / 1000));
-    }
-};
-
 // What start-up carries from one phase to the next.
 struct Startup {
-    OidcStart oidc;           // --github-oidc: the request token, until the first access token
+    OidcStart oidc;               // --github-oidc: the request token, until the first access token
     std::optional<KeyPage> page;  // the key, until the credential takes it
     UpstreamUrl url;
     std::optional<RouteChoice> route;
     UpstreamPool::Config pool;
     unsigned port = 0;
-    int exe_fd = -1;          // the worker executable, kept for every respawn
+    int exe_fd = -1;  // the worker executable, kept for every respawn
     unsigned loops = 1;
-    std::string skipped;      // privileges that could not be dropped, said once serving
+    std::string skipped;  // privileges that could not be dropped, said once serving
 };
 
 // The start-up phases, in the order DESIGN.md gives. Each answers
@@ -342,9 +197,9 @@ int start_loops(const Options& o, Parent& p, Startup& s) {
          : sig == SIGHUP ? p.sighup
                          : p.sigchld) = std::move(ev);
     }
-    p.shared = std::make_unique<ShardShared>(ShardShared{o, p.credential, p.dump.get(), *p.access,
-                                                         s.pool, p.listen_fd.get(),
-                                                         p.unix_fd.get(), s.exe_fd});
+    p.shared =
+        std::make_unique<ShardShared>(ShardShared{o, p.credential, p.dump.get(), *p.access, s.pool,
+                                                  p.listen_fd.get(), p.unix_fd.get(), s.exe_fd});
     if (auto opened = p.mailbox.open(p.base.get(), [&p](unsigned bits) { p.on_note(bits); });
         !opened)
         return startup_failure(exit_code::runtime, opened.error());
@@ -424,8 +279,8 @@ int serve(const Options& o, Parent& p, const Startup& s) {
     const std::string threads =
         s.loops > 1 ? ", " + std::to_string(s.loops) + " upstream threads" : std::string();
     LOG_INFO("listening on 127.0.0.1:%u%s%s, forwarding to %s%s", s.port,
-             o.listen_unix.empty() ? "" : " and ", o.listen_unix.c_str(),
-             s.url.host_header.c_str(), threads.c_str());
+             o.listen_unix.empty() ? "" : " and ", o.listen_unix.c_str(), s.url.host_header.c_str(),
+             threads.c_str());
     systemd_notify("READY=1\nMAINPID=" + std::to_string(getpid()));
     p.start_watchdog();
 

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "common/log.hpp"
 #include "parent/upstream/tls_context.hpp"
 
 namespace proxy {
@@ -11,6 +12,8 @@ namespace {
 // connection, not per SSL_CTX: the upstream threads' pools share one context).
 int g_pool_index = -1;
 std::once_flag g_pool_index_once;
+// One TLS record's plaintext, the most UpstreamTransport joins.
+constexpr std::size_t kStagingSize = 16 * 1024;
 }  // namespace
 
 UpstreamPool::UpstreamPool(event_base* base, evdns_base* dns, Config config)
@@ -20,6 +23,10 @@ UpstreamPool::UpstreamPool(event_base* base, evdns_base* dns, Config config)
             g_pool_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
         });
         SSL_CTX_sess_set_new_cb(config_.tls, &UpstreamPool::on_new_session);
+        std::string error;
+        staging_ = KeyPage::create(error, kStagingSize);
+        if (!staging_)
+            LOG_WARN("upstream: no staging page (%s): a TLS record per piece", error.c_str());
     }
 }
 
@@ -60,6 +67,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::connect_new(std::string& error
         if (session_) SSL_set_session(ssl.get(), session_.get());
     }
     conn->transport = std::make_unique<UpstreamTransport>(base_, std::move(ssl));
+    if (staging_) conn->transport->set_staging(staging_->writable());
     if (const UpstreamProxyRoute* proxy = config_.proxy) {
         conn->transport->connect_via_proxy(dns_, proxy->host, proxy->port, proxy->connect_request);
     } else {

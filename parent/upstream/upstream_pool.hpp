@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/options.hpp"
+#include "common/secret_page.hpp"
 #include "parent/parent_ptr.hpp"
 #include "parent/upstream/upstream_proxy_route.hpp"
 #include "parent/upstream/upstream_transport.hpp"
@@ -68,6 +70,12 @@ class UpstreamPool {
     Config config_;
     std::list<std::unique_ptr<UpstreamConnection>> idle_;
     SslSessionPtr session_;  // newest session, offered for resumption
+    // Where this loop's transports join small pieces into one TLS record
+    // (UpstreamTransport::set_staging): locked, never dumped, wiped on fork,
+    // like the key's page, since the request head it joins holds the key.
+    // Made now, before the parent's sandbox forbids mlock; none (each piece
+    // its own record) if it cannot be made.
+    std::optional<KeyPage> staging_;
     std::uint64_t next_id_ = 1;
     void (*on_emptied_)(void*) noexcept = nullptr;
     void* on_emptied_arg_ = nullptr;

@@ -1,6 +1,7 @@
-// UpstreamTransport, its data path: reading and decrypting, encrypting and
-// writing, the events, the inactivity timer and the owner's callbacks. Setting
-// up (resolve, connect, handshake, the BIO) is in upstream_transport_setup.cpp.
+// UpstreamTransport, its data path: reading and decrypting, the events, the
+// inactivity timer and the owner's callbacks. Encrypting and writing are in
+// upstream_transport_write.cpp; setting up (resolve, connect, handshake, the
+// BIO) in upstream_transport_setup.cpp.
 #include "parent/upstream/upstream_transport.hpp"
 
 #include <netinet/in.h>
@@ -11,8 +12,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+
+#include "parent/upstream/upstream_transport_io.hpp"
 
 namespace proxy {
+
+using transport_io::clear_tls_errors;
+using transport_io::would_block;
 
 namespace {
 // Reads start small and double while they fill the buffer, up to the max: a
@@ -21,19 +28,6 @@ namespace {
 constexpr std::size_t kReadMin = 16 * 1024;
 constexpr std::size_t kReadMax = 128 * 1024;
 constexpr std::size_t kDecryptChunk = 64 * 1024;  // plaintext reserved per SSL_read round, at most
-constexpr std::size_t kCipherHigh = 256 * 1024;   // stop encrypting while this much is unsent
-
-bool would_block(int err) {
-    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
-}
-
-// SSL_get_error judges a failed call by the thread's error queue, so the
-// queue must be empty before each call. OpenSSL 3.0's ERR_clear_error walks
-// all 16 slots with a free() each even when nothing is queued, and this runs
-// five times a request: clear only a queue that holds something.
-void clear_tls_errors() {
-    if (ERR_peek_error() != 0) ERR_clear_error();
-}
 }  // namespace
 
 // ---- reading ----
@@ -179,85 +173,6 @@ bool UpstreamTransport::finish_eof() {
         report(BEV_EVENT_EOF | BEV_EVENT_READING);
     }
     return false;
-}
-
-// ---- writing ----
-
-void UpstreamTransport::on_output_added(evbuffer*, const evbuffer_cb_info* info,
-                                        void* arg) noexcept {
-    auto* self = static_cast<UpstreamTransport*>(arg);
-    // Everything added in one loop turn leaves in one writev.
-    if (info->n_added > 0 && self->state_ == State::Open) self->defer();
-}
-
-bool UpstreamTransport::flush() {
-    if (state_ != State::Open) return state_ != State::Failed;
-    if (ssl_ && !encrypt()) return false;
-    return write_socket();
-}
-
-bool UpstreamTransport::encrypt() {
-    evbuffer* out = out_.get();
-    while (evbuffer_get_length(out) > 0 && evbuffer_get_length(cipher_out_.get()) < kCipherHigh) {
-        evbuffer_iovec vec[4];
-        int n = evbuffer_peek(out, -1, nullptr, vec, 4);
-        std::size_t written = 0;
-        for (int i = 0; i < std::min(n, 4) && written == 0; ++i) {
-            if (vec[i].iov_len == 0) continue;
-            clear_tls_errors();
-            if (SSL_write_ex(ssl_.get(), vec[i].iov_base, vec[i].iov_len, &written) != 1) {
-                int e = SSL_get_error(ssl_.get(), 0);
-                if (e == SSL_ERROR_WANT_READ) return true;  // renegotiation: after the next read
-                fail_tls("TLS write", e);
-                return false;
-            }
-        }
-        if (written == 0) break;
-        // Drained = taken upstream; the owner's credit callback runs here.
-        evbuffer_drain(out, written);
-    }
-    return true;
-}
-
-bool UpstreamTransport::write_socket() {
-    for (;;) {
-        evbuffer* src = ssl_ ? cipher_out_.get() : out_.get();
-        const std::size_t len = evbuffer_get_length(src);
-        if (len == 0) break;
-        int n = evbuffer_write(src, fd_.get());
-        if (n < 0) {
-            if (would_block(errno)) break;
-            socket_error_ = errno;
-            fail(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
-            return false;
-        }
-        update_timer();
-        if (static_cast<std::size_t>(n) < len) break;  // the socket is full
-        if (!ssl_ || state_ != State::Open || evbuffer_get_length(out_.get()) == 0) break;
-        if (!encrypt()) return false;
-    }
-    update_write_interest();
-    return true;
-}
-
-void UpstreamTransport::update_write_interest() {
-    bool want = false;
-    if (state_ == State::Connecting) {
-        want = true;
-    } else if (state_ == State::Tunneling || state_ == State::Handshaking ||
-               state_ == State::Open) {
-        want = evbuffer_get_length(ssl_ ? cipher_out_.get() : out_.get()) > 0;
-    }
-    if (want == write_armed_ || !write_ev_) return;
-    write_armed_ = want;
-    if (want)
-        event_add(write_ev_.get(), nullptr);
-    else
-        event_del(write_ev_.get());
-}
-
-std::size_t UpstreamTransport::unsent() const {
-    return evbuffer_get_length(out_.get()) + (ssl_ ? evbuffer_get_length(cipher_out_.get()) : 0);
 }
 
 // ---- events, timer, callbacks ----

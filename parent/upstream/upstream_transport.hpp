@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,13 @@ class UpstreamTransport {
                            const std::string& connect_request);
 
     void set_callbacks(ReadCb read_cb, EventCb event_cb, void* arg);
+    // A locked, never-dumped buffer (the pool's, one per upstream loop) in
+    // which encrypt() joins the small pieces of the output, the request
+    // head's three among them (before the key, the key by reference, after
+    // it), into one TLS record instead of one each. It holds them only for
+    // the length of one SSL_write and is wiped at once: at rest the key page
+    // is still the key's only copy. Empty: every piece its own record.
+    void set_staging(std::span<char> staging) { staging_ = staging; }
     // Inactivity limit while reading is on or output is pending: no bytes
     // moved in that time reports BEV_EVENT_TIMEOUT. 0 turns it off.
     void set_timeout(unsigned seconds);
@@ -109,6 +117,7 @@ class UpstreamTransport {
     bool finish_eof();
     bool flush();
     bool encrypt();
+    std::size_t join_pieces(const evbuffer_iovec* vec, int n);
     bool write_socket();
     void update_write_interest();
     void update_timer();
@@ -147,6 +156,7 @@ class UpstreamTransport {
     int socket_error_ = 0;
     std::string tls_error_;
     const std::string* tunnel_request_ = nullptr;  // CONNECT head; null: direct
+    std::span<char> staging_;                      // set_staging
     bool tunnel_open_ = false;
     std::string proxy_error_;
     // Last, so it is freed first: before the buffers and events its BIO

@@ -18,6 +18,9 @@
 #
 #   bash tests/packaging/check_deb.sh                 # build + all checks
 #   REUSE_BUILD=1 bash tests/packaging/check_deb.sh   # checks of what build-deb/ holds
+#   NOCHECK=1 bash tests/packaging/check_deb.sh       # build without the test suite
+#       (tests/run_all.sh does this: its release suite has just run the same
+#       tests on the same sources; everything from step 2 on is unchanged)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -61,10 +64,16 @@ trap cleanup EXIT
 
 # 1. build, with the tests ----------------------------------------------------
 if [ -z "${REUSE_BUILD:-}" ]; then
-    say "build-deb.sh --install-deps (source + binary, with the test suite)"
+    build_args=(--install-deps -o "$OUT")
+    if [ -n "${NOCHECK:-}" ]; then
+        say "build-deb.sh --install-deps --nocheck (source + binary, no test suite)"
+        build_args+=(--nocheck)
+    else
+        say "build-deb.sh --install-deps (source + binary, with the test suite)"
+    fi
     rm -rf "$OUT"
     start=$SECONDS
-    packaging/build-deb.sh --install-deps -o "$OUT" >"$tmp/build.log" 2>&1 || {
+    packaging/build-deb.sh "${build_args[@]}" >"$tmp/build.log" 2>&1 || {
         tail -150 "$tmp/build.log"; fail "package build (log above)"; }
     grep -E "tests passed|tests failed|Total Test time" "$tmp/build.log" || true
     say "built in $((SECONDS - start)) s: $(cd "$OUT" && echo *.deb *.dsc)"
