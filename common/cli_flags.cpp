@@ -13,6 +13,8 @@
 #include "common/cli_values.hpp"
 #include "common/proxy_config.hpp"
 #include "common/upstream_url.hpp"
+#include "policy/dollars.hpp"
+#include "policy/time_zone.hpp"
 
 namespace proxy::cli {
 
@@ -43,6 +45,32 @@ bool apply_text(Options& o, std::string_view v, std::string& expected) {
 template <auto M>
 std::string show_text(const Options& o) {
     return o.*M;
+}
+
+// Dollars as prices are written (2.50), held as micro-dollars (policy/dollars.hpp).
+template <auto M>
+bool apply_dollars(Options& o, std::string_view v, std::string& expected) {
+    const auto amount = parse_dollars(v);
+    if (!amount || *amount > kMaxMicroDollars) {
+        expected = "dollars, at most 6 decimals (2.50; 0: unlimited)";
+        return false;
+    }
+    o.*M = *amount;
+    return true;
+}
+
+template <auto M>
+std::string show_dollars(const Options& o) {
+    return dollars_text(o.*M);
+}
+
+bool apply_zone_name(Options& o, std::string_view v, std::string& expected) {
+    if (!valid_zone_name(v)) {
+        expected = "a tz database name (Europe/Berlin, UTC)";
+        return false;
+    }
+    o.budget_timezone = std::string(v);
+    return true;
 }
 
 // Sent upstream as a header value: visible ASCII and inner spaces only.
@@ -305,7 +333,7 @@ const FlagSpec kFlags[] = {
     {"--requests-per-minute-per-user", "N", "requests per minute per user (0: unlimited)", nullptr,
      apply_number<&Options::requests_per_minute_per_user, 0, UINT32_MAX>,
      show_number<&Options::requests_per_minute_per_user>, nullptr, false, false},
-    {"--tokens-per-day-per-user", "N", "tokens (in + out) per UTC day per user (0: unlimited)", nullptr,
+    {"--tokens-per-day-per-user", "N", "tokens (in + out) per day per user (0: unlimited)", nullptr,
      apply_number<&Options::tokens_per_day_per_user, 0, UINT64_MAX>,
      show_number<&Options::tokens_per_day_per_user>, nullptr, false, false},
     {"--allow-model", "PATTERN", "only these models: a name, or a prefix ending in '*' "
@@ -317,17 +345,32 @@ const FlagSpec kFlags[] = {
     {"--response-ownership", "WHEN", "refuse previous_response_id of responses another user "
      "created: auto (with a per-user policy admitting more than one user), on, off", nullptr,
      apply_response_ownership, show_text<&Options::response_ownership>, nullptr, false, false},
+    {"--tokens-per-minute-per-user", "N", "tokens (in + out) per minute per user, charged as "
+     "answers end (0: unlimited)", nullptr,
+     apply_number<&Options::tokens_per_minute_per_user, 0, UINT64_MAX>,
+     show_number<&Options::tokens_per_minute_per_user>, nullptr, false, false},
+    {"--dollars-per-day-per-user", "USD", "spend per day per user, priced by the policy's "
+     "[prices] (0: unlimited)", nullptr,
+     apply_dollars<&Options::dollars_per_day_per_user>,
+     show_dollars<&Options::dollars_per_day_per_user>, nullptr, false, false},
+    {"--dollars-per-month-per-user", "USD", "spend per calendar month per user (0: unlimited)",
+     nullptr, apply_dollars<&Options::dollars_per_month_per_user>,
+     show_dollars<&Options::dollars_per_month_per_user>, nullptr, false, false},
+    {"--budget-timezone", "ZONE", "the zone whose days, ISO weeks and months budgets count in "
+     "(the policy's timezone overrides it)", nullptr,
+     apply_zone_name, show_text<&Options::budget_timezone>, "the system's local zone", false,
+     false},
     {"--policy", "FILE", "per-user and per-group rules (TOML, root's or ours, writable by no one "
      "else); SIGHUP re-reads it", nullptr,
      apply_text<&Options::policy_file>, show_text<&Options::policy_file>, "none", false, false},
     {"--check-policy", "FILE", "validate a policy file and exit (0 valid, 9 not)", nullptr,
      apply_text<&Options::check_policy>, show_text<&Options::check_policy>, "none", false, false},
-    {"--state-file", "FILE", "keep today's per-user usage here across restarts (root's or ours, "
+    {"--state-file", "FILE", "keep every budget period's per-user usage here across restarts (root's or ours, "
      "writable by no one else)", nullptr,
      apply_text<&Options::state_file>, show_text<&Options::state_file>, "none", false, false},
     {"--audit-log", "FILE", "also write audit lines here as JSON (reopened on SIGHUP)", nullptr,
      apply_text<&Options::audit_log>, show_text<&Options::audit_log>, "stderr only", false, false},
-    {"--usage", nullptr, "print today's per-user usage from --state-file and exit",
+    {"--usage", nullptr, "print the per-user usage of every period in --state-file and exit",
      &Options::usage_report, nullptr, nullptr, "off", false, false},
     {"--listen-unix", "PATH", "also listen on this unix socket (peer uid by SO_PEERCRED; its "
      "directory root's or ours, not writable by others unless sticky)", nullptr,

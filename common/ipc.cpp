@@ -141,17 +141,21 @@ const char* type_name(Type t) {
             return "REFUSED";
         case Type::ShutdownAnswer:
             return "SHUTDOWN_ANSWER";
+        case Type::UsageAsk:
+            return "USAGE_ASK";
+        case Type::UsageAnswer:
+            return "USAGE_ANSWER";
     }
     return "UNKNOWN";
 }
 
 bool is_worker_to_parent(Type t) {
     auto v = static_cast<std::uint16_t>(t);
-    return v >= 1 && v <= 10;
+    return (v >= 1 && v <= 10) || t == Type::UsageAsk;
 }
 bool is_parent_to_worker(Type t) {
     auto v = static_cast<std::uint16_t>(t);
-    return v >= 32 && v <= 38;
+    return (v >= 32 && v <= 38) || t == Type::UsageAnswer;
 }
 
 std::uint16_t allowed_flags(Type t) {
@@ -376,6 +380,26 @@ std::optional<std::pair<std::uint32_t, ShutdownVerdict>> decode_shutdown_answer(
     if (!r.done() || verdict > static_cast<std::uint8_t>(ShutdownVerdict::Unidentified))
         return std::nullopt;
     return std::make_pair(conn, static_cast<ShutdownVerdict>(verdict));
+}
+
+std::string encode_usage_answer(const UsageAnswer& a) {
+    std::string out;
+    put_u32(out, a.conn);
+    put_u16(out, a.status);
+    out += a.body;
+    return out;
+}
+
+std::optional<UsageAnswer> decode_usage_answer(std::string_view payload) {
+    Reader r{payload};
+    UsageAnswer a;
+    a.conn = static_cast<std::uint32_t>(r.uint(4));
+    a.status = static_cast<std::uint16_t>(r.uint(2));
+    std::string_view rest;
+    if (!r.ok || !r.take(r.in.size(), rest) || rest.empty()) return std::nullopt;
+    if (a.status != 200 && (a.status < 400 || a.status > 499)) return std::nullopt;
+    a.body.assign(rest);
+    return a;
 }
 
 std::string encode_u32(std::uint32_t v) {

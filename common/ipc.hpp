@@ -42,6 +42,7 @@ enum class Type : std::uint16_t {
     ConnClose = 8,    // payload: u32 connection id; the client connection is gone
     ShutdownAsk = 9,  // payload: u32 connection id; that client sent GET /shutdown
     Refused = 10,     // payload: struct Refused; the worker refused a request on its own
+    UsageAsk = 12,    // payload: u32 connection id; that client sent GET /usage
     // parent -> worker
     RespHead = 32,        // payload: struct RespHead below
     RespBody = 33,        // payload: raw response body bytes (de-chunked)
@@ -50,6 +51,7 @@ enum class Type : std::uint16_t {
     RespError = 36,       // payload: struct RespError; answer the client with this error instead
     ReqCredit = 37,       // payload: u32 bytes of request body the upstream has taken
     ShutdownAnswer = 38,  // payload: u32 connection id, u8 ShutdownVerdict
+    UsageAnswer = 40,     // payload: struct UsageAnswer; the answer to that GET /usage
 };
 
 // Header flags. kFlagLast on a ReqBody or RespBody: the body ends with this
@@ -188,6 +190,17 @@ enum class ShutdownVerdict : std::uint8_t {
 std::string encode_shutdown_answer(std::uint32_t conn, ShutdownVerdict verdict);
 std::optional<std::pair<std::uint32_t, ShutdownVerdict>> decode_shutdown_answer(
     std::string_view payload);
+
+// UsageAnswer: the status and JSON body the worker answers GET /usage with,
+// about the caller the parent identified itself (parent/users/usage_view.hpp);
+// a 403 body when it could not or the policy refuses the caller.
+struct UsageAnswer {
+    std::uint32_t conn = 0;
+    std::uint16_t status = 0;  // 200, or 4xx
+    std::string body;          // JSON, not empty
+};
+std::string encode_usage_answer(const UsageAnswer& a);
+std::optional<UsageAnswer> decode_usage_answer(std::string_view payload);
 
 std::string encode_u32(std::uint32_t v);
 std::optional<std::uint32_t> decode_u32(std::string_view payload);

@@ -46,14 +46,18 @@ struct Options {
     std::uint32_t max_streams_per_user = 0;          // --max-streams-per-user N (0: unlimited)
     std::uint32_t requests_per_minute_per_user = 0;  // --requests-per-minute-per-user N
     std::uint64_t tokens_per_day_per_user = 0;       // --tokens-per-day-per-user N
-    std::string policy_file;                         // --policy FILE (TOML)
-    std::string check_policy;                        // --check-policy FILE: validate and exit
-    std::string state_file;                          // --state-file FILE: today's usage
-    std::string audit_log;                           // --audit-log FILE: JSON lines
-    bool usage_report = false;                       // --usage: print the state file's table
-    std::string listen_unix;                         // --listen-unix PATH
-    unsigned listen_unix_mode = 0666;                // --listen-unix-mode OCTAL
-    std::string listen_unix_group;                   // --listen-unix-group NAME|GID
+    std::uint64_t tokens_per_minute_per_user = 0;    // --tokens-per-minute-per-user N
+    std::uint64_t dollars_per_day_per_user = 0;    // --dollars-per-day-per-user USD, micro-dollars
+    std::uint64_t dollars_per_month_per_user = 0;  // --dollars-per-month-per-user USD
+    std::string budget_timezone;                   // --budget-timezone ZONE ("": local)
+    std::string policy_file;                       // --policy FILE (TOML)
+    std::string check_policy;                      // --check-policy FILE: validate and exit
+    std::string state_file;                        // --state-file FILE: today's usage
+    std::string audit_log;                         // --audit-log FILE: JSON lines
+    bool usage_report = false;                     // --usage: print the state file's table
+    std::string listen_unix;                       // --listen-unix PATH
+    unsigned listen_unix_mode = 0666;              // --listen-unix-mode OCTAL
+    std::string listen_unix_group;                 // --listen-unix-group NAME|GID
     // Request bodies (policy/body_rules.hpp): the base the policy file overrides.
     std::vector<std::string> allow_models;    // --allow-model PATTERN (repeatable)
     std::uint64_t max_output_tokens = 0;      // --max-output-tokens N (0: no cap)

@@ -10,7 +10,10 @@
 #include "parent/users/user_accounts.hpp"
 #include "parent/users/user_directory.hpp"
 #include "parent/users/user_policy_load.hpp"
+#include "policy/budget_periods.hpp"
+#include "policy/dollars.hpp"
 #include "policy/rate_limit.hpp"
+#include "policy/spend_budget.hpp"
 
 namespace proxy {
 
@@ -30,9 +33,17 @@ int check_policy_command(const Options& o) {
     const UserPolicy& p = *loaded;
     std::printf(
         "%s: ok (%zu allowed users, %zu allowed groups, %zu denied users, %zu denied "
-        "groups, %zu user and %zu group overrides)\n",
+        "groups, %zu user and %zu group overrides, %zu prices, budget zone %s)\n",
         o.check_policy.c_str(), p.allow_users.size(), p.allow_groups.size(), p.deny_users.size(),
-        p.deny_groups.size(), p.users.size(), p.groups.size());
+        p.deny_groups.size(), p.users.size(), p.groups.size(), p.prices.size(),
+        p.budget_zone().name().c_str());
+    // The price table as the proxy reads it, in USD per million tokens.
+    for (const auto& [pattern, entry] : p.prices.entries()) {
+        std::printf("price %s: input %s, cached_input %s, output %s\n", pattern.c_str(),
+                    dollars_text(entry.price.input).c_str(),
+                    dollars_text(entry.price.cached_input).c_str(),
+                    dollars_text(entry.price.output).c_str());
+    }
     return exit_code::ok;
 }
 
@@ -40,39 +51,49 @@ int usage_command(const Options& o) {
     const std::string path = o.state_file.empty() ? kDefaultStateFile : o.state_file;
     auto state = load_usage_state(path);
     if (!state) return startup_failure(exit_code::config_failed, state.error());
-    const UsageDay& day = *state;
     // The limits shown are what the same flags and --policy would apply.
     auto policy = load_user_policy(o, o.policy_file, PolicyFileRead::AsGiven);
     if (!policy) return startup_failure(exit_code::config_failed, policy.error());
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    const bool stale = !day.day.empty() && day.day != utc_day(now);
-    std::printf("usage for %s (UTC)%s, from %s\n", day.day.empty() ? "today" : day.day.c_str(),
-                stale ? " [an earlier day: nothing used today yet]" : "", path.c_str());
-    // ESTIMATED: how many of TOKENS are estimates (streams that ended before
-    // the upstream reported usage); last, so scripts reading the columns
-    // before it still work.
-    std::printf("%-10s %-16s %9s %8s %12s %12s %12s %14s %12s\n", "UID", "USER", "REQUESTS",
-                "REFUSED", "TOKENS_IN", "TOKENS_OUT", "TOKENS", "TOKENS/DAY", "ESTIMATED");
-    for (const auto& [uid, c] : day.users) {
+    const TimeZone& zone = policy->budget_zone();
+    std::printf("usage per period (%s), from %s\n", zone.name().c_str(), path.c_str());
+    // One row per user and period. ESTIMATED: how many of TOKENS are
+    // estimates (streams that ended before the upstream reported usage).
+    // A period marked "*" is over: nothing was used in the current one yet.
+    std::printf("%-10s %-16s %-6s %-11s %9s %8s %12s %12s %12s %12s %10s %12s %12s\n", "UID",
+                "USER", "PERIOD", "KEY", "REQUESTS", "REFUSED", "TOKENS_IN", "TOKENS_OUT", "TOKENS",
+                "TOKEN_LIMIT", "ESTIMATED", "DOLLARS", "DOLLAR_LIMIT");
+    for (const auto& [uid, periods] : state->users) {
         const bool unknown = uid == kUnknownUid;
         UserInfo info;
         if (!unknown) info = UserDirectory::fetch(uid);
         Caller caller{!unknown, uid, info.groups};
         const EffectiveLimits lim = limits_for(*policy, caller);
-        std::printf("%-10s %-16s %9llu %8llu %12llu %12llu %12llu %14s %12llu\n",
-                    unknown ? "?" : std::to_string(uid).c_str(),
-                    unknown             ? "(unidentified)"
-                    : info.name.empty() ? "?"
-                                        : info.name.c_str(),
-                    static_cast<unsigned long long>(c.requests),
-                    static_cast<unsigned long long>(c.refused),
-                    static_cast<unsigned long long>(c.tokens_in),
-                    static_cast<unsigned long long>(c.tokens_out),
-                    static_cast<unsigned long long>(c.tokens_in + c.tokens_out),
-                    limit_text(lim.tokens_per_day).c_str(),
-                    static_cast<unsigned long long>(c.tokens_estimated));
+        for (const BudgetPeriod p : kBudgetPeriods) {
+            const PeriodUsage& u = periods[p];
+            if (u.key.empty()) continue;
+            const UsageCounters& c = u.counters;
+            const bool over = u.key != period_at(zone, p, now).key;
+            const MicroDollars dollar_limit = dollar_budgets(lim)[p];
+            std::printf(
+                "%-10s %-16s %-6s %-11s %9llu %8llu %12llu %12llu %12llu %12s %10llu %12s %12s\n",
+                unknown ? "?" : std::to_string(uid).c_str(),
+                unknown             ? "(unidentified)"
+                : info.name.empty() ? "?"
+                                    : info.name.c_str(),
+                std::string(period_name(p)).c_str(), (u.key + (over ? "*" : "")).c_str(),
+                static_cast<unsigned long long>(c.requests),
+                static_cast<unsigned long long>(c.refused),
+                static_cast<unsigned long long>(c.tokens_in),
+                static_cast<unsigned long long>(c.tokens_out),
+                static_cast<unsigned long long>(c.tokens()),
+                limit_text(token_budgets(lim)[p]).c_str(),
+                static_cast<unsigned long long>(c.tokens_estimated),
+                dollars_text(c.dollars).c_str(),
+                dollar_limit == 0 ? "-" : dollars_text(dollar_limit).c_str());
+        }
     }
     return exit_code::ok;
 }

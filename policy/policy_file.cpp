@@ -15,7 +15,10 @@
 #include <vector>
 
 #include "common/unique_fd.hpp"
+#include "policy/dollars.hpp"
+#include "policy/model_pattern.hpp"
 #include "policy/request_body_policy.hpp"
+#include "policy/time_zone.hpp"
 
 namespace proxy {
 namespace {
@@ -84,9 +87,14 @@ class PolicyReader {
                 read_entries(table_at(key, node), IdKind::User, policy.users);
             } else if (name == "groups") {
                 read_entries(table_at(key, node), IdKind::Group, policy.groups);
+            } else if (name == "prices") {
+                read_prices(table_at(key, node), policy.prices);
+            } else if (name == "timezone") {
+                policy.zone = zone_at(node);
             } else {
                 fail(key.source(), "unknown table or key '" + printable(name) +
-                                       "' (expected [defaults], [access], [users.*], [groups.*])");
+                                       "' (expected timezone, [defaults], [access], [prices.*], "
+                                       "[users.*], [groups.*])");
             }
         }
     }
@@ -119,7 +127,25 @@ class PolicyReader {
         return static_cast<std::uint32_t>(v);
     }
 
-    // The three limit keys, shared by [defaults], [users.X] and [groups.X].
+    // Dollars as OpenAI writes prices: 1.25, 10, 0.125; at most 6 decimals.
+    MicroDollars dollars(const toml::node& node, std::string_view what) const {
+        std::optional<MicroDollars> v;
+        if (const auto* i = node.as_integer()) {
+            if (i->get() >= 0) v = dollars_from_number(static_cast<double>(i->get()));
+        } else if (const auto* f = node.as_floating_point()) {
+            v = dollars_from_number(f->get());
+        } else {
+            fail(node.source(), std::string(what) + " must be a number of dollars");
+        }
+        if (!v) {
+            fail(node.source(), std::string(what) +
+                                    " must be a number of dollars from 0 to 1000000000 with at "
+                                    "most 6 decimals");
+        }
+        return *v;
+    }
+
+    // The limit keys, shared by [defaults], [users.X] and [groups.X].
     // Only keys present are set, so an absent key keeps the level below.
     void merge_limits(const toml::table& t, std::string_view where, UserLimits& out) const {
         for (const auto& [key, node] : t) {
@@ -130,13 +156,27 @@ class PolicyReader {
                 out.requests_per_minute = u32(node, name);
             } else if (name == "tokens_per_day") {
                 out.tokens_per_day = non_negative(node, name);
+            } else if (name == "tokens_per_week") {
+                out.tokens_per_week = non_negative(node, name);
+            } else if (name == "tokens_per_month") {
+                out.tokens_per_month = non_negative(node, name);
+            } else if (name == "tokens_per_minute") {
+                out.tokens_per_minute = non_negative(node, name);
+            } else if (name == "dollars_per_day") {
+                out.dollars_per_day = dollars(node, name);
+            } else if (name == "dollars_per_week") {
+                out.dollars_per_week = dollars(node, name);
+            } else if (name == "dollars_per_month") {
+                out.dollars_per_month = dollars(node, name);
             } else if (merge_body_key(key, node, where, out.body)) {
             } else {
                 fail(key.source(), "unknown key '" + printable(name) + "' in " +
                                        std::string(where) +
                                        " (expected max_streams, requests_per_minute, "
-                                       "tokens_per_day, models, max_output_tokens, service_tiers"
-                                       "; response_ownership in [defaults])");
+                                       "tokens_per_day, tokens_per_week, tokens_per_month, "
+                                       "tokens_per_minute, dollars_per_day, dollars_per_week, "
+                                       "dollars_per_month, models, max_output_tokens, "
+                                       "service_tiers; response_ownership in [defaults])");
             }
         }
     }
@@ -173,6 +213,43 @@ class PolicyReader {
             return false;
         }
         return true;
+    // [prices."MODEL"]: input and output required, cached_input optional
+    // (absent: the input price). The file's table replaces any before it.
+    void read_prices(const toml::table& t, PriceTable& out) const {
+        PriceTable prices;
+        for (const auto& [key, node] : t) {
+            const std::string where = "[prices.\"" + printable(key.str()) + "\"]";
+            if (!valid_model_pattern(key.str())) {
+                fail(key.source(), where + ": not a model name or a name ending in one '*'");
+            }
+            const toml::table* entry = node.as_table();
+            if (entry == nullptr) fail(node.source(), where + " must be a table");
+            std::optional<MicroDollars> input, cached, output;
+            for (const auto& [k, v] : *entry) {
+                const std::string_view name = k.str();
+                if (name == "input") {
+                    input = dollars(v, name);
+                } else if (name == "cached_input") {
+                    cached = dollars(v, name);
+                } else if (name == "output") {
+                    output = dollars(v, name);
+                } else {
+                    fail(k.source(), "unknown key '" + printable(name) + "' in " + where +
+                                         " (expected input, cached_input, output)");
+                }
+            }
+            if (!input || !output) fail(key.source(), where + " needs both input and output");
+            prices.set(key.str(), ModelPrice{*input, cached.value_or(*input), *output});
+        }
+        out = std::move(prices);
+    }
+
+    std::shared_ptr<const TimeZone> zone_at(const toml::node& node) const {
+        const auto* s = node.as_string();
+        if (s == nullptr) fail(node.source(), "timezone must be a string (\"Europe/Berlin\")");
+        auto zone = load_time_zone(s->get());
+        if (auto* err = std::get_if<std::string>(&zone)) fail(node.source(), "timezone: " + *err);
+        return std::get<std::shared_ptr<const TimeZone>>(std::move(zone));
     }
 
     void merge_defaults(const toml::table& t, UserLimits& defaults) const {

@@ -4,10 +4,19 @@
 // user or group is an error naming the file and line, and nothing of the file
 // is used.
 //
+//   timezone = "Europe/Berlin"      # budget periods; overrides --budget-timezone
+//
 //   [defaults]                      # override the --*-per-user flags
 //   max_streams = 4
 //   requests_per_minute = 60
-//   tokens_per_day = 2000000
+//   tokens_per_day = 2000000        # also tokens_per_week, tokens_per_month
+//   tokens_per_minute = 40000
+//   dollars_per_day = 5.0           # also dollars_per_week, dollars_per_month
+//
+//   [prices."gpt-5*"]               # USD per million tokens (policy/pricing.hpp)
+//   input = 1.25
+//   cached_input = 0.125
+//   output = 10.0
 //
 //   [access]                        # added to --allow-user / --allow-group
 //   allow_users = ["alice", 1001]

@@ -99,6 +99,43 @@ inline constexpr Refusal kTokenBudgetHeld{
     429, kTokenLimitType, "token_budget_exceeded",
     "this user's requests in flight hold the rest of today's token budget"};
 
+// The same budget per week and per month (policy/spend_budget.hpp); Retry-After
+// until the period resets.
+inline constexpr Refusal kTokenBudgetWeek{429, kTokenLimitType, "token_budget_exceeded",
+                                          "this user's token budget for this week is spent"};
+inline constexpr Refusal kTokenBudgetMonth{429, kTokenLimitType, "token_budget_exceeded",
+                                           "this user's token budget for this month is spent"};
+inline constexpr Refusal kTokenBudgetHeldPeriod{
+    429, kTokenLimitType, "token_budget_exceeded",
+    "this user's requests in flight hold the rest of the token budget"};
+// tokens_per_minute, charged after the fact: Retry-After until the bucket
+// holds a token again. Held: other streams in flight reserve what is left.
+inline constexpr Refusal kTokensPerMinute{429, kTokenLimitType, "tokens_per_minute_exceeded",
+                                          "too many tokens per minute for this user"};
+inline constexpr Refusal kTokensPerMinuteHeld{
+    429, kTokenLimitType, "tokens_per_minute_exceeded",
+    "this user's requests in flight hold the rest of this minute's tokens"};
+// Dollar budgets. OpenAI's own type for money that is spent is
+// "insufficient_quota", which clients (the Codex CLI among them) do not
+// retry: right for a budget that returns only when its period resets.
+inline constexpr const char* kQuotaType = "insufficient_quota";
+inline constexpr Refusal kSpendBudgetDay{429, kQuotaType, "spend_budget_exceeded",
+                                         "this user's spend budget for today is spent"};
+inline constexpr Refusal kSpendBudgetWeek{429, kQuotaType, "spend_budget_exceeded",
+                                          "this user's spend budget for this week is spent"};
+inline constexpr Refusal kSpendBudgetMonth{429, kQuotaType, "spend_budget_exceeded",
+                                           "this user's spend budget for this month is spent"};
+// Held is not spent: the requests in flight may cost less than they reserve,
+// so a client should retry (type tokens, like the token budget's Held).
+inline constexpr Refusal kSpendBudgetHeld{
+    429, kTokenLimitType, "spend_budget_exceeded",
+    "this user's requests in flight hold the rest of the spend budget"};
+// A dollar budget is in force and the price table has no price for the
+// model: what it costs could not be charged.
+inline constexpr Refusal kModelNotPriced{
+    403, kClient, "model_not_priced",
+    "this model has no price in the proxy's policy, and a spend budget is in force"};
+
 inline constexpr Refusal kUpstreamProxyError{502, kServer, "upstream_proxy_error",
                                              "the HTTP proxy to the upstream API refused"};
 
@@ -148,6 +185,7 @@ inline constexpr const Refusal* kBodyPolicyAll[] = {
 };
 
 // Every refusal above, so tests can check the table as a whole.
+// clang-format off
 inline constexpr const Refusal* kAll[] = {
     &kForbidden,           &kMisdirectedRequest,
     &kBrowserRequest,      &kWebsocketUpgrade,
@@ -163,7 +201,15 @@ inline constexpr const Refusal* kAll[] = {
     &kTooManyStreams,      &kRateLimited,
     &kTokenBudget,         &kCredentialUnavailable,
     &kUpstreamProxyError,  &kTokenBudgetHeld,
+    // periods, rates and dollars (policy/spend_budget.hpp)
+    &kTokenBudgetWeek,     &kTokenBudgetMonth,
+    &kTokenBudgetHeldPeriod,
+    &kTokensPerMinute,     &kTokensPerMinuteHeld,
+    &kSpendBudgetDay,      &kSpendBudgetWeek,
+    &kSpendBudgetMonth,    &kSpendBudgetHeld,
+    &kModelNotPriced,
 };
+// clang-format on
 
 }  // namespace refusal
 

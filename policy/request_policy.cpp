@@ -15,6 +15,7 @@ constexpr std::string_view kForwardMethod = "POST";
 constexpr std::string_view kForwardTarget = "/v1/responses";
 constexpr std::string_view kShutdownMethod = "GET";
 constexpr std::string_view kShutdownTarget = "/shutdown";
+constexpr std::string_view kUsageTarget = "/usage";
 
 // Names by which a loopback client addresses us. Browsers send IP literals
 // in this canonical form, so other spellings of loopback are not needed.
@@ -148,6 +149,9 @@ Decision decide(const RequestHead& head, const RequestPolicy& policy) {
     }
     if (policy.http_shutdown && head.method == kShutdownMethod && head.target == kShutdownTarget) {
         return {Route::Shutdown, std::nullopt};
+    }
+    if (head.method == kShutdownMethod && head.target == kUsageTarget) {
+        return {Route::Usage, std::nullopt};
     }
     return {Route::Forward, refusal::kForbidden};
 }

@@ -30,7 +30,8 @@ struct RequestPolicy {
 
 RequestPolicy make_request_policy(const Options& opts, std::uint16_t bound_port);
 
-enum class Route { Forward, Shutdown };
+// Usage: GET /usage, the caller's own standing (parent/users/usage_view.hpp).
+enum class Route { Forward, Shutdown, Usage };
 
 // When refusal is set, route means nothing: answer with the refusal.
 struct Decision {

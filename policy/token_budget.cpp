@@ -1,5 +1,7 @@
 #include "policy/token_budget.hpp"
 
+#include <algorithm>
+
 namespace proxy {
 
 std::uint64_t token_reservation(std::optional<std::uint64_t> body_bytes,
@@ -12,7 +14,10 @@ std::uint64_t token_reservation(std::optional<std::uint64_t> body_bytes,
 }
 
 TokenCharge charge_for(const StreamTally& t) {
-    if (t.reported) return {t.reported->input, t.reported->output, false};
+    if (t.reported) {
+        return {t.reported->input, t.reported->output, false,
+                std::min(t.reported->cached_input, t.reported->input)};
+    }
     TokenCharge c;
     c.estimated = true;
     if (!t.request_sent || t.status >= 400) return c;

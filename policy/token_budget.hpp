@@ -46,12 +46,14 @@ std::uint64_t token_reservation(std::optional<std::uint64_t> body_bytes,
 struct TokenUsage {
     std::uint64_t input = 0;
     std::uint64_t output = 0;
+    std::uint64_t cached_input = 0;  // of input: input_tokens_details.cached_tokens
 };
 
 struct TokenCharge {
     std::uint64_t input = 0;
     std::uint64_t output = 0;
-    bool estimated = false;  // not the upstream's own count
+    bool estimated = false;          // not the upstream's own count
+    std::uint64_t cached_input = 0;  // of input, as reported (0 for an estimate)
     std::uint64_t total() const { return input + output; }
 };
 

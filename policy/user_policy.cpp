@@ -36,13 +36,48 @@ void override_with(T& field, const std::optional<T>& level) {
     if (level) field = *level;
 }
 
+// Every field, as a pair of members, so that no step below can forget one.
+template <typename Visit>
+void for_each_limit(Visit&& visit) {
+    visit(&UserLimits::max_streams, &EffectiveLimits::max_streams);
+    visit(&UserLimits::requests_per_minute, &EffectiveLimits::requests_per_minute);
+    visit(&UserLimits::tokens_per_day, &EffectiveLimits::tokens_per_day);
+    visit(&UserLimits::tokens_per_week, &EffectiveLimits::tokens_per_week);
+    visit(&UserLimits::tokens_per_month, &EffectiveLimits::tokens_per_month);
+    visit(&UserLimits::tokens_per_minute, &EffectiveLimits::tokens_per_minute);
+    visit(&UserLimits::dollars_per_day, &EffectiveLimits::dollars_per_day);
+    visit(&UserLimits::dollars_per_week, &EffectiveLimits::dollars_per_week);
+    visit(&UserLimits::dollars_per_month, &EffectiveLimits::dollars_per_month);
+}
+
+void override_all(EffectiveLimits& out, const UserLimits& level) {
+    for_each_limit([&](auto from, auto to) { override_with(out.*to, level.*from); });
+}
+
+// Limits that need an account per user (counters, buckets), as opposed to
+// rules on what one request may ask for.
+bool sets_account_limits(const UserLimits& l) {
+    for (const auto* v :
+         {&l.tokens_per_day, &l.tokens_per_week, &l.tokens_per_month, &l.tokens_per_minute,
+          &l.dollars_per_day, &l.dollars_per_week, &l.dollars_per_month}) {
+        if (v->value_or(0) != 0) return true;
+    }
+    return l.max_streams.value_or(0) != 0 || l.requests_per_minute.value_or(0) != 0;
+}
+
+bool sets_budget(const UserLimits& l) {
+    for (const auto* v : {&l.tokens_per_day, &l.tokens_per_week, &l.tokens_per_month,
+                          &l.dollars_per_day, &l.dollars_per_week, &l.dollars_per_month}) {
+        if (v->value_or(0) != 0) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 EffectiveLimits limits_for(const UserPolicy& policy, const Caller& caller) {
     EffectiveLimits out;
-    override_with(out.max_streams, policy.defaults.max_streams);
-    override_with(out.requests_per_minute, policy.defaults.requests_per_minute);
-    override_with(out.tokens_per_day, policy.defaults.tokens_per_day);
+    override_all(out, policy.defaults);
     // Without a uid the groups are not the caller's either: defaults only.
     if (!caller.known) return out;
 
@@ -50,29 +85,34 @@ EffectiveLimits limits_for(const UserPolicy& policy, const Caller& caller) {
     for (gid_t g : caller.groups) {
         const auto it = policy.groups.find(g);
         if (it == policy.groups.end()) continue;
-        fold_group(from_groups.max_streams, it->second.max_streams);
-        fold_group(from_groups.requests_per_minute, it->second.requests_per_minute);
-        fold_group(from_groups.tokens_per_day, it->second.tokens_per_day);
+        for_each_limit([&](auto from, auto) { fold_group(from_groups.*from, it->second.*from); });
     }
-    override_with(out.max_streams, from_groups.max_streams);
-    override_with(out.requests_per_minute, from_groups.requests_per_minute);
-    override_with(out.tokens_per_day, from_groups.tokens_per_day);
+    override_all(out, from_groups);
 
     if (const auto it = policy.users.find(caller.uid); it != policy.users.end()) {
-        override_with(out.max_streams, it->second.max_streams);
-        override_with(out.requests_per_minute, it->second.requests_per_minute);
-        override_with(out.tokens_per_day, it->second.tokens_per_day);
+        override_all(out, it->second);
     }
     return out;
 }
 
 bool UserPolicy::names_users() const {
-    auto any = [](const UserLimits& l) {
-        return l.max_streams.value_or(0) != 0 || l.requests_per_minute.value_or(0) != 0 ||
-               l.tokens_per_day.value_or(0) != 0;
-    };
-    return has_allow_rules() || !deny_users.empty() || !deny_groups.empty() || any(defaults) ||
-           !users.empty() || !groups.empty();
+    return has_allow_rules() || !deny_users.empty() || !deny_groups.empty() ||
+           sets_account_limits(defaults) || !users.empty() || !groups.empty();
+}
+
+bool UserPolicy::has_budgets() const {
+    if (sets_budget(defaults)) return true;
+    for (const auto* level : {&users, &groups}) {
+        for (const auto& [id, limits] : *level) {
+            if (sets_budget(limits)) return true;
+        }
+    }
+    return false;
+}
+
+const TimeZone& UserPolicy::budget_zone() const {
+    static const TimeZone utc;
+    return zone ? *zone : utc;
 }
 
 Admission admit(const UserPolicy& policy, const Caller& caller) {

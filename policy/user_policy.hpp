@@ -13,26 +13,39 @@
 // lets it through, as the original proxy would. Limits come from the
 // flags (--max-streams-per-user, ...), overridden by the policy file's
 // [defaults], then by the most generous [groups.G] the caller belongs to,
-// then by [users.U]; 0 means unlimited.
+// then by [users.U]; 0 means unlimited. "Most generous" is per field: the
+// larger number (0, unlimited, beats all).
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "policy/body_limits.hpp"
+#include "policy/dollars.hpp"
+#include "policy/pricing.hpp"
+#include "policy/time_zone.hpp"
 
 namespace proxy {
 
 // One level of limits; nullopt means "this level says nothing", 0 unlimited.
+// Tokens are input + output; days, weeks and months are those of the
+// policy's zone (policy/budget_periods.hpp).
 struct UserLimits {
-    std::optional<std::uint32_t> max_streams;          // concurrent streams
-    std::optional<std::uint32_t> requests_per_minute;  // token bucket, burst = the rate
-    std::optional<std::uint64_t> tokens_per_day;       // input + output, per UTC day
+    std::optional<std::uint32_t> max_streams{};          // concurrent streams
+    std::optional<std::uint32_t> requests_per_minute{};  // token bucket, burst = the rate
+    std::optional<std::uint64_t> tokens_per_day{};
+    std::optional<std::uint64_t> tokens_per_week{};
+    std::optional<std::uint64_t> tokens_per_month{};
+    std::optional<std::uint64_t> tokens_per_minute{};  // policy/spend_budget.hpp
+    std::optional<MicroDollars> dollars_per_day{};     // priced by UserPolicy::prices
+    std::optional<MicroDollars> dollars_per_week{};
+    std::optional<MicroDollars> dollars_per_month{};
     BodyLimits body = {};  // what request bodies may ask for (policy/body_rules.hpp)
 };
 
@@ -41,7 +54,22 @@ struct EffectiveLimits {
     std::uint32_t max_streams = 0;
     std::uint32_t requests_per_minute = 0;
     std::uint64_t tokens_per_day = 0;
+    std::uint64_t tokens_per_week = 0;
+    std::uint64_t tokens_per_month = 0;
+    std::uint64_t tokens_per_minute = 0;
+    MicroDollars dollars_per_day = 0;
+    MicroDollars dollars_per_week = 0;
+    MicroDollars dollars_per_month = 0;
     bool operator==(const EffectiveLimits&) const = default;
+
+    // Any token budget (a day, week or month; not the per-minute rate).
+    bool has_token_budget() const {
+        return tokens_per_day != 0 || tokens_per_week != 0 || tokens_per_month != 0;
+    }
+    // Any dollar budget: then a model without a price is refused.
+    bool has_dollar_budget() const {
+        return dollars_per_day != 0 || dollars_per_week != 0 || dollars_per_month != 0;
+    }
 };
 
 struct UserPolicy {
@@ -53,10 +81,19 @@ struct UserPolicy {
     UserLimits defaults;  // flags, then the file's [defaults]
     std::map<uid_t, UserLimits> users;
     std::map<gid_t, UserLimits> groups;
+    PriceTable prices;  // the file's [prices."MODEL"]
+    // The zone budget periods are counted in: --budget-timezone, the
+    // file's `timezone`, else the system's (policy/budget_flags.hpp);
+    // nullptr: UTC.
+    std::shared_ptr<const TimeZone> zone;
 
     bool has_allow_rules() const { return !allow_users.empty() || !allow_groups.empty(); }
-    // Any rule at all that is about who the caller is: allow, deny, limits.
+    // Any rule at all that is about who the caller is: allow, deny, limits
+    // that need a per-user account.
     bool names_users() const;
+    // Any token or dollar budget at any level (not the per-minute rates).
+    bool has_budgets() const;
+    const TimeZone& budget_zone() const;
 };
 
 // The caller as the parent knows it.

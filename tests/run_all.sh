@@ -17,7 +17,7 @@ JOBS=${JOBS:-$(nproc)}
 TEST_JOBS=${TEST_JOBS:-$((2 * JOBS))}
 
 PACKAGES=(cmake g++ pkg-config libevent-dev libssl-dev libcap-ng-dev libseccomp-dev doctest-dev
-          libtomlplusplus-dev python3 openssl clang libclang-rt-14-dev mandoc)
+          libtomlplusplus-dev python3 openssl clang libclang-rt-14-dev mandoc tzdata)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,7 @@
 #include "policy/header_policy.hpp"
 #include "policy/refusal.hpp"
 #include "policy/request_policy.hpp"
+#include "worker/reason_phrase.hpp"
 #include "worker/request_head_parser.hpp"
 #include "worker/request_intake.hpp"
 #include "worker/worker_process.hpp"
@@ -126,6 +127,12 @@ void ClientConnection::handle_head(std::string_view block) {
         worker_.parent().ask_shutdown_ask(conn_id_);
         return;
     }
+    if (in.kind == Intake::Kind::Usage) {
+        // The answer comes back as UsageAnswer.
+        resp_ = RespState::Waiting;
+        worker_.parent().ask_usage_ask(conn_id_);
+        return;
+    }
     const std::string& payload = in.open;
     stream_ = worker_.open_stream(this);
     worker_.parent().ask_req_open(stream_, payload);
@@ -228,6 +235,19 @@ void ClientConnection::on_shutdown_answer(ipc::ShutdownVerdict verdict) {
         "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     bufferevent_write(bev_.get(), kOk, sizeof kOk - 1);
     shutdown_pending_ = true;
+    close_after_flush();
+}
+
+void ClientConnection::on_usage_answer(const ipc::UsageAnswer& answer) {
+    if (closed_ || resp_ != RespState::Waiting || stream_ != 0) return;
+    resp_ = RespState::Done;
+    std::string out = "HTTP/1.1 " + std::to_string(answer.status) + " " +
+                      std::string(reason_phrase(answer.status)) +
+                      "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+                      "Content-Length: " +
+                      std::to_string(answer.body.size()) + "\r\nConnection: close\r\n\r\n";
+    out += answer.body;
+    bufferevent_write(bev_.get(), out.data(), out.size());
     close_after_flush();
 }
 

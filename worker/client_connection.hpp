@@ -38,6 +38,8 @@ class ClientConnection {
     bool on_req_credit(std::uint32_t bytes);
     // The parent's answer to our ShutdownAsk for GET /shutdown on this connection.
     void on_shutdown_answer(ipc::ShutdownVerdict verdict);
+    // The parent's answer to our UsageAsk for GET /usage on this connection.
+    void on_usage_answer(const ipc::UsageAnswer& answer);
     std::uint32_t conn_id() const { return conn_id_; }
 
     // Write-through: WorkerProcess calls this once per loop turn for a

@@ -24,6 +24,7 @@ constexpr Heard kHeard[] = {
     {ipc::Type::RespError, true, &ParentLink::heard_resp_error},
     {ipc::Type::ReqCredit, true, &ParentLink::heard_req_credit},
     {ipc::Type::ShutdownAnswer, false, &ParentLink::heard_shutdown_answer},
+    {ipc::Type::UsageAnswer, false, &ParentLink::heard_usage_answer},
 };
 
 }  // namespace
@@ -63,6 +64,10 @@ void ParentLink::ask_resp_credit(std::uint32_t stream, std::uint32_t bytes) {
 
 void ParentLink::ask_shutdown_ask(std::uint32_t conn) {
     channel_.send(ipc::Type::ShutdownAsk, 0, ipc::encode_u32(conn));
+}
+
+void ParentLink::ask_usage_ask(std::uint32_t conn) {
+    channel_.send(ipc::Type::UsageAsk, 0, ipc::encode_u32(conn));
 }
 
 void ParentLink::ask_shutdown() {
@@ -162,6 +167,13 @@ bool ParentLink::heard_shutdown_answer(const ipc::MessageView& m) {
     // A connection that left meanwhile gets nothing.
     if (ClientConnection* conn = worker_.client(answer->first))
         conn->on_shutdown_answer(answer->second);
+    return true;
+}
+
+bool ParentLink::heard_usage_answer(const ipc::MessageView& m) {
+    auto answer = ipc::decode_usage_answer(m.payload);
+    if (!answer) return false;
+    if (ClientConnection* conn = worker_.client(answer->conn)) conn->on_usage_answer(*answer);
     return true;
 }
 

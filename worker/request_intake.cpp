@@ -29,6 +29,11 @@ Intake take_request_head(std::string_view block, const IntakeRules& rules, bool 
         in.kind = Intake::Kind::Shutdown;
         return in;
     }
+    if (d.route == Route::Usage) {
+        // Whose figures these are is the parent's call, as for shutdown.
+        in.kind = Intake::Kind::Usage;
+        return in;
+    }
     if (draining) return refuse(std::move(in), refusal::kShuttingDown);
     ipc::ReqOpen open;
     open.conn = conn_id;

@@ -25,7 +25,7 @@ struct IntakeRules {
 };
 
 struct Intake {
-    enum class Kind { Refuse, Shutdown, Forward };
+    enum class Kind { Refuse, Shutdown, Usage, Forward };
     Kind kind = Kind::Refuse;
     Refusal refusal{};  // Kind::Refuse
     RequestHead head;   // parsed as far as it got (method and target for the audit note)

@@ -17,10 +17,10 @@ Result<UserPolicy> load_trusted_policy(const std::string& path, const UserPolicy
     return std::get<UserPolicy>(std::move(read));
 }
 
-Result<UsageDay> load_trusted_usage_state(const std::string& path) {
+Result<UsageState> load_trusted_usage_state(const std::string& path) {
     const auto fd = open_trusted_file(path, false);
     if (!fd) return Error{fd.error()};
-    if (!*fd) return UsageDay{};  // none yet
+    if (!*fd) return UsageState{};  // none yet
     return read_usage_state(fd->get(), path);
 }
 

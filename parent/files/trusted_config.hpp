@@ -16,6 +16,6 @@ namespace proxy {
 Result<UserPolicy> load_trusted_policy(const std::string& path, const UserPolicy& base);
 // Missing: an empty day, as load_usage_state. A symbolic link is refused: the
 // proxy replaces the file, it would not write through one.
-Result<UsageDay> load_trusted_usage_state(const std::string& path);
+Result<UsageState> load_trusted_usage_state(const std::string& path);
 
 }  // namespace proxy

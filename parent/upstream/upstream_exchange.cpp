@@ -411,6 +411,11 @@ TokenCharge UpstreamExchange::charge() const {
     return charge_for(t);
 }
 
+const std::vector<std::string>& UpstreamExchange::answer_models() const {
+    static const std::vector<std::string> none;
+    return usage_ ? usage_->models() : none;
+}
+
 void UpstreamExchange::finish(ExchangeEnd end) {
     end_ = end;
     sink_.exchange_done(stream_);

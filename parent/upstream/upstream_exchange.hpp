@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/chunked_decoder.hpp"
 #include "common/event_ptr.hpp"
@@ -23,6 +24,7 @@
 #include "parent/upstream/upstream_pool.hpp"
 #include "parent/users/peer_identity.hpp"
 #include "parent/users/usage_scanner.hpp"
+#include "parent/users/user_accounts.hpp"
 #include "policy/refusal.hpp"
 
 namespace proxy {
@@ -95,10 +97,12 @@ class UpstreamExchange {
     PeerIdentity caller;  // set by the worker link: whose request this is
     // What the caller's account holds back for this request until it ends
     // (policy/token_budget.hpp), set by the worker link at admission.
-    std::uint64_t reserved_tokens = 0;
+    Reservation reserved;
     // What the caller is charged, however and whenever the stream ends: the
     // usage the upstream reported, else an estimate from what passed so far.
     TokenCharge charge() const;
+    // The model names the answer gave, to price it by (UsageScanner::models()).
+    const std::vector<std::string>& answer_models() const;
     ExchangeEnd end() const { return end_; }
     std::uint64_t uncredited_request_bytes() const { return req_window_.uncredited(); }
 

@@ -12,6 +12,7 @@
 #include "parent/upstream/exchange_dump.hpp"
 #include "parent/upstream/response_head_parser.hpp"
 #include "parent/upstream/upstream_exchange.hpp"
+#include "parent/users/access_control.hpp"
 #include "policy/header_policy.hpp"
 
 namespace proxy {
@@ -57,6 +58,9 @@ bool UpstreamExchange::parse_head() {
     start.content_length =
         resp_head_.framing == BodyFraming::Length ? resp_head_.content_length : 0;
     start.headers = filter_response_headers(resp_head_.headers);
+    // What the caller has left, where a budget is in force (usage_view.hpp).
+    for (auto& [name, value] : env_.access.budget_headers(caller))
+        start.headers.push_back(Header{std::move(name), std::move(value)});
     record_.status = resp_head_.status;
     bool compressed = false;
     for (const auto& h : resp_head_.headers) {

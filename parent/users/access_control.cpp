@@ -1,5 +1,6 @@
 #include "parent/users/access_control.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/log.hpp"
@@ -24,12 +25,14 @@ double mono_now() {
         .count();
 }
 
-bool any_token_budget(const UserPolicy& p) {
-    if (p.defaults.tokens_per_day.value_or(0) != 0) return true;
-    for (const auto& [_, l] : p.users)
-        if (l.tokens_per_day.value_or(0) != 0) return true;
-    for (const auto& [_, l] : p.groups)
-        if (l.tokens_per_day.value_or(0) != 0) return true;
+// Answers must be read for their usage: a token or dollar budget, or a
+// tokens-per-minute rate, anywhere.
+bool counts_usage(const UserPolicy& p) {
+    if (p.has_budgets() || p.defaults.tokens_per_minute.value_or(0) != 0) return true;
+    for (const auto* level : {&p.users, &p.groups}) {
+        for (const auto& [_, l] : *level)
+            if (l.tokens_per_minute.value_or(0) != 0) return true;
+    }
     return false;
 }
 
@@ -45,11 +48,12 @@ Result<std::unique_ptr<AccessControl>> AccessControl::create(event_base* base, c
         auto state = load_trusted_state_file(o.state_file, ResponseOwnersLimits{}, unix_now());
         if (!state) return Error{"--state-file: " + state.error()};
         ac->accounts_ = UserAccounts(std::move(state->usage));
+        ac->accounts_.set_zone(ac->policy_.zone);
         ac->owners_ = std::move(state->owners);
         ac->state_loaded_ = true;
         // Can we write it? Better to know now than at the first save.
         if (auto saved =
-                save_state_file(o.state_file, ac->accounts_.today(unix_now()), ac->owners_);
+                save_state_file(o.state_file, ac->accounts_.state(unix_now()), ac->owners_);
             !saved)
             return Error{"--state-file: " + saved.error()};
         ac->accounts_.mark_saved();
@@ -71,7 +75,8 @@ AccessControl::~AccessControl() {
 
 void AccessControl::set_policy(UserPolicy p) {
     policy_ = std::move(p);
-    counts_tokens_.store(any_token_budget(policy_), std::memory_order_relaxed);
+    counts_tokens_.store(counts_usage(policy_), std::memory_order_relaxed);
+    accounts_.set_zone(policy_.zone);
     needs_groups_ =
         !policy_.allow_groups.empty() || !policy_.deny_groups.empty() || !policy_.groups.empty();
 }
@@ -89,22 +94,69 @@ uid_t AccessControl::account_of(const PeerIdentity& who) {
     return who.known ? who.uid : kUnknownUid;
 }
 
-AccessControl::Verdict AccessControl::admit_request(const PeerIdentity& who,
-                                                    std::uint64_t reserve_tokens) {
+AccessControl::Verdict AccessControl::admit_request(const PeerIdentity& who, Reservation& reserve) {
     std::lock_guard lock(mu_);
     const Admission a = admit(policy_, caller_of(who));
     if (!a.allowed) {
         accounts_.count_refusal(account_of(who), unix_now());
         return {a.unidentified ? &refusal::kUserUnidentified : &refusal::kUserNotAllowed, 0};
     }
-    auto v = accounts_.admit(account_of(who), a.limits, reserve_tokens, unix_now(), mono_now());
+    // The parent has not read the body's model: a dollar budget reserves at
+    // the table's highest prices (policy/pricing.hpp).
+    reserve.dollars = 0;
+    if (a.limits.has_dollar_budget()) {
+        const std::uint64_t output = std::min(reserve.tokens, kOutputReserveTokens);
+        reserve.dollars =
+            reservation_price(policy_.prices.highest(), reserve.tokens - output, output);
+    }
+    auto v = accounts_.admit(account_of(who), a.limits, reserve, unix_now(), mono_now());
     return {v.refusal, v.retry_after};
 }
 
-void AccessControl::stream_ended(const PeerIdentity& who, std::uint64_t reserve_tokens,
-                                 const TokenCharge& charge) {
+void AccessControl::stream_ended(const PeerIdentity& who, const Reservation& reserve,
+                                 const TokenCharge& charge,
+                                 const std::vector<std::string>& models) {
     std::lock_guard lock(mu_);
-    accounts_.stream_ended(account_of(who), reserve_tokens, charge, unix_now());
+    const MicroDollars dollars = policy_.prices.price_answer(
+        models, AnswerTokens{charge.input, charge.cached_input, charge.output});
+    accounts_.stream_ended(account_of(who), reserve, charge, unix_now(), dollars, mono_now());
+}
+
+std::vector<std::pair<std::string, std::string>> AccessControl::budget_headers(
+    const PeerIdentity& who) {
+    if (!who.known || !counts_tokens()) return {};
+    std::lock_guard lock(mu_);
+    UsageView v;
+    v.limits = limits_for(policy_, caller_of(who));
+    if (!v.limits.has_token_budget() && !v.limits.has_dollar_budget() &&
+        v.limits.tokens_per_minute == 0)
+        return {};
+    v.now = unix_now();
+    v.standing = accounts_.standing(who.uid, v.now, mono_now());
+    return proxy::budget_headers(v);
+}
+
+std::optional<UsageView> AccessControl::usage_of(const PeerIdentity& who, const Refusal*& refused) {
+    std::lock_guard lock(mu_);
+    // Only an identified caller has figures of their own, and only one the
+    // policy lets use the proxy sees them.
+    const Admission a = admit(policy_, caller_of(who));
+    if (!a.allowed) {
+        refused = a.unidentified ? &refusal::kUserUnidentified : &refusal::kUserNotAllowed;
+        return std::nullopt;
+    }
+    if (!who.known) {
+        refused = &refusal::kUserUnidentified;
+        return std::nullopt;
+    }
+    UsageView v;
+    v.uid = who.uid;
+    v.user = directory_.lookup(who.uid).name;
+    v.limits = a.limits;
+    v.standing = accounts_.standing(who.uid, unix_now(), mono_now());
+    v.now = unix_now();
+    v.zone = policy_.budget_zone().name();
+    return v;
 }
 
 const Refusal* AccessControl::may_shutdown(const PeerIdentity& who) {
@@ -156,9 +208,9 @@ void AccessControl::save() {
 void AccessControl::save_locked() {
     // Never over a file that could not be read: the operator must see it.
     if (!state_loaded_) return;
-    const UsageDay& day = accounts_.today(unix_now());
+    const UsageState& state = accounts_.state(unix_now());
     if (!accounts_.dirty() && !owners_dirty_) return;
-    if (auto saved = save_state_file(options_.state_file, day, owners_); !saved) {
+    if (auto saved = save_state_file(options_.state_file, state, owners_); !saved) {
         LOG_WARN("%s", saved.error().c_str());
         return;
     }

@@ -13,12 +13,14 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/event_ptr.hpp"
 #include "common/options.hpp"
 #include "common/result.hpp"
 #include "parent/users/audit_log.hpp"
 #include "parent/users/peer_identity.hpp"
+#include "parent/users/usage_view.hpp"
 #include "parent/users/user_accounts.hpp"
 #include "parent/users/user_directory.hpp"
 #include "policy/request_body_policy.hpp"
@@ -51,10 +53,19 @@ class AccessControl {
         std::uint32_t retry_after = 0;
     };
     // Before anything goes upstream. Success opens a stream for the caller's
-    // account, holding `reserve_tokens` of its budget, until stream_ended().
-    Verdict admit_request(const PeerIdentity& who, std::uint64_t reserve_tokens);
-    void stream_ended(const PeerIdentity& who, std::uint64_t reserve_tokens,
-                      const TokenCharge& charge);
+    // account, holding `reserve` (its tokens given; the dollars filled in
+    // here) of its budgets, until stream_ended() with the same figures.
+    Verdict admit_request(const PeerIdentity& who, Reservation& reserve);
+    // `models`: the names the answer gave (UsageScanner::models()); it is
+    // priced by the most expensive (policy/pricing.hpp price_answer()).
+    void stream_ended(const PeerIdentity& who, const Reservation& reserve,
+                      const TokenCharge& charge, const std::vector<std::string>& models = {});
+    // The x-codex-proxy-budget-remaining-* headers for the caller's answer
+    // (none without a budget, or for an unidentified caller).
+    std::vector<std::pair<std::string, std::string>> budget_headers(const PeerIdentity& who);
+    // GET /usage: the caller's own figures; nullopt, and `refused` set, for
+    // a caller that is unidentified or that the policy does not admit.
+    std::optional<UsageView> usage_of(const PeerIdentity& who, const Refusal*& refused);
     // GET /shutdown: nullptr when granted, else the refusal.
     const Refusal* may_shutdown(const PeerIdentity& who);
     void count_refusal(const PeerIdentity& who);

@@ -1,13 +1,15 @@
 #include "parent/users/usage_scanner.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace proxy {
 
 namespace {
-// Both keys are as long, start with a quote, and differ at their next byte.
+// The keys are as long, start with a quote, and differ at their next byte.
 constexpr std::string_view kUsageKey = "\"usage\"";
 constexpr std::string_view kDeltaKey = "\"delta\"";
+constexpr std::string_view kModelKey = "\"model\"";
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -73,8 +75,8 @@ void UsageScanner::step(char c) {
             // Inside a JSON string a quote is escaped (\"), so an unescaped
             // "usage" or "delta" can only be a key (or a whole value, which
             // no colon follows).
-            if (matched_ == 1 && (c == 'u' || c == 'd')) {
-                key_ = c == 'u' ? kUsageKey : kDeltaKey;
+            if (matched_ == 1 && (c == 'u' || c == 'd' || c == 'm')) {
+                key_ = c == 'u' ? kUsageKey : c == 'd' ? kDeltaKey : kModelKey;
                 matched_ = 2;
             } else if (matched_ >= 2 && c == key_[matched_]) {
                 if (++matched_ == key_.size()) {
@@ -100,12 +102,32 @@ void UsageScanner::step(char c) {
             } else if (c == '"' && key_ == kDeltaKey) {
                 state_ = State::Delta;
                 escaped_ = false;
+            } else if (c == '"' && key_ == kModelKey) {
+                state_ = State::Model;
+                model_.clear();
+                model_bad_ = false;
             } else if (!is_space(c)) {
                 state_ = State::Search;  // "usage": null, before the response is complete
             }
             break;
         case State::Delta:
             break;  // feed() hands these bytes to skip_delta()
+        case State::Model:
+            // Names are plain ASCII: an escape, a control byte or a long
+            // name is kept as "unpriced" (""), and the string skipped.
+            if (c == '"' && prev_ != '\\') {
+                note_model(model_bad_ ? std::string() : std::move(model_));
+                state_ = State::Search;
+            } else if (c == '\\' || static_cast<unsigned char>(c) < 0x20 ||
+                       model_.size() >= kMaxModelName) {
+                model_bad_ = true;
+                // An escaped quote must not end the string: track it by
+                // prev_ (a backslash pair is two bytes, so "\\\\" ends it).
+                if (c == '\\' && prev_ == '\\') c = 0;
+            } else if (!model_bad_) {
+                model_.push_back(c);
+            }
+            break;
         case State::Capture:
             object_.push_back(c);
             if (in_string_) {
@@ -133,10 +155,18 @@ void UsageScanner::step(char c) {
     prev_ = c;
 }
 
+void UsageScanner::note_model(std::string name) {
+    if (std::find(models_.begin(), models_.end(), name) != models_.end()) return;
+    if (models_.size() >= kMaxModels) name.clear();  // past the cap: unpriced
+    if (std::find(models_.begin(), models_.end(), name) != models_.end()) return;
+    if (models_.size() < kMaxModels + 1) models_.push_back(std::move(name));
+}
+
 // Top-level "input_tokens" and "output_tokens" of one object; nested ones
 // (input_tokens_details.cached_tokens, ...) are skipped by depth.
 std::optional<TokenUsage> UsageScanner::parse_object(std::string_view s) {
     std::optional<std::uint64_t> in, out;
+    std::uint64_t cached = 0;
     int depth = 0;
     for (std::size_t i = 0; i < s.size(); ++i) {
         char c = s[i];
@@ -154,6 +184,20 @@ std::optional<TokenUsage> UsageScanner::parse_object(std::string_view s) {
         if (end >= s.size()) break;
         std::string_view key = s.substr(i + 1, end - i - 1);
         i = end;
+        if (depth == 2 && key == "cached_tokens") {
+            // input_tokens_details.cached_tokens (the only cached_tokens
+            // the usage object has): priced at the cached price.
+            std::size_t j = end + 1;
+            while (j < s.size() && is_space(s[j])) ++j;
+            if (j < s.size() && s[j] == ':') {
+                ++j;
+                while (j < s.size() && is_space(s[j])) ++j;
+                std::uint64_t v = 0;
+                auto [p, ec] = std::from_chars(s.data() + j, s.data() + s.size(), v);
+                if (ec == std::errc()) cached = v;
+            }
+            continue;
+        }
         if (depth != 1) continue;
         std::size_t j = end + 1;
         while (j < s.size() && is_space(s[j])) ++j;
@@ -170,7 +214,7 @@ std::optional<TokenUsage> UsageScanner::parse_object(std::string_view s) {
         i = static_cast<std::size_t>(p - s.data()) - 1;
     }
     if (!in || !out) return std::nullopt;
-    return TokenUsage{*in, *out};
+    return TokenUsage{*in, *out, cached};
 }
 
 }  // namespace proxy

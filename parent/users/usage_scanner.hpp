@@ -5,7 +5,12 @@
 // itself is held, up to kMaxObject bytes. For a stream that ends before its
 // usage, it also counts the bytes of every `"delta": "..."` string value (as
 // written, escapes included): what the model generated so far, for the
-// estimate (policy/token_budget.hpp). Compressed bodies are not scanned (the
+// estimate (policy/token_budget.hpp). It also notes the string values of
+// `"model"` keys (response.created and response.completed carry the model
+// that answered; a client's metadata may add others): the answer is priced
+// by the most expensive of them (policy/pricing.hpp price_answer()), so a
+// name a client makes the answer repeat can only raise its price. A name
+// that is too long or escaped counts as unpriced. Compressed bodies are not scanned (the
 // parent asks for identity when a token budget is in force).
 #pragma once
 
@@ -14,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/token_budget.hpp"
 
@@ -28,12 +34,18 @@ class UsageScanner {
     const std::optional<TokenUsage>& usage() const { return usage_; }
     // Bytes of "delta" string values so far (between their quotes).
     std::uint64_t delta_bytes() const { return delta_bytes_; }
+    // The distinct model names seen, at most kMaxModels; a name that could
+    // not be kept (too long, escaped, past the cap) is kept as "".
+    static constexpr std::size_t kMaxModels = 8;
+    static constexpr std::size_t kMaxModelName = 128;
+    const std::vector<std::string>& models() const { return models_; }
 
     // The counts in one usage object's text ("{...}"), if it has both.
     static std::optional<TokenUsage> parse_object(std::string_view object);
 
   private:
-    enum class State { Search, AfterKey, AfterColon, Capture, Delta };
+    enum class State { Search, AfterKey, AfterColon, Capture, Delta, Model };
+    void note_model(std::string name);
     void step(char c);
     std::size_t skip_delta(std::string_view data, std::size_t i);
 
@@ -47,6 +59,9 @@ class UsageScanner {
     std::string object_;
     std::optional<TokenUsage> usage_;
     std::uint64_t delta_bytes_ = 0;
+    std::string model_;  // the "model" value being read
+    bool model_bad_ = false;
+    std::vector<std::string> models_;
 };
 
 }  // namespace proxy

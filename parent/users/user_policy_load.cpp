@@ -1,12 +1,15 @@
 #include "parent/users/user_policy_load.hpp"
 
 #include <charconv>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <variant>
 
+#include "common/log.hpp"
 #include "parent/files/trusted_config.hpp"
 #include "policy/policy_file.hpp"
+#include "policy/time_zone.hpp"
 
 namespace proxy {
 
@@ -51,6 +54,26 @@ Result<UserPolicy> policy_from_flags(const Options& o) {
     if (o.max_output_tokens) p.defaults.body.max_output_tokens = o.max_output_tokens;
     if (o.response_ownership != "auto")
         p.defaults.body.response_ownership = o.response_ownership == "on";
+    if (o.tokens_per_minute_per_user) p.defaults.tokens_per_minute = o.tokens_per_minute_per_user;
+    if (o.dollars_per_day_per_user) p.defaults.dollars_per_day = o.dollars_per_day_per_user;
+    if (o.dollars_per_month_per_user) p.defaults.dollars_per_month = o.dollars_per_month_per_user;
+    // The budget zone: the flag's, else the system's (a policy file's
+    // `timezone` replaces either).
+    if (!o.budget_timezone.empty()) {
+        auto zone = load_time_zone(o.budget_timezone);
+        if (auto* err = std::get_if<std::string>(&zone)) return Error{"--budget-timezone: " + *err};
+        p.zone = std::get<std::shared_ptr<const TimeZone>>(std::move(zone));
+    } else {
+        // Read once, at start: the local zone does not change while the
+        // proxy runs, and finding it needs readlink(2), which the parent's
+        // sandbox does not allow when SIGHUP rebuilds the policy.
+        static const LocalTimeZone local = [] {
+            LocalTimeZone l = load_local_time_zone(std::getenv("TZ"));
+            if (!l.warning.empty()) LOG_WARN("budget periods: %s", l.warning.c_str());
+            return l;
+        }();
+        p.zone = local.zone;
+    }
     return p;
 }
 

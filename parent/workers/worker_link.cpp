@@ -43,6 +43,7 @@ constexpr Answer kAnswers[] = {
     {ipc::Type::ConnClose, kControl, &WorkerLink::answer_conn_close},
     {ipc::Type::ShutdownAsk, kControl, &WorkerLink::answer_shutdown_ask},
     {ipc::Type::Refused, kControl, &WorkerLink::answer_refused},
+    {ipc::Type::UsageAsk, kControl, &WorkerLink::answer_usage_ask},
 };
 
 // A body riding on a ReqOpen must fit the framing it declares, checked before
@@ -147,7 +148,7 @@ void WorkerLink::on_reap(evutil_socket_t, short, void* arg) noexcept {
 void WorkerLink::account_for(UpstreamExchange& ex) {
     const ExchangeRecord& rec = ex.record();
     const TokenCharge charge = ex.charge();
-    env_.access.stream_ended(ex.caller, ex.reserved_tokens, charge);
+    env_.access.stream_ended(ex.caller, ex.reserved, charge, ex.answer_models());
     AuditRecord a;
     a.method = "POST";
     a.path = "/v1/responses";
@@ -255,7 +256,7 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
         return true;
     }
     const PeerIdentity who = conn->second->who;
-    const std::uint64_t reserve = token_reservation(
+    Reservation reserve = token_reservation(
         open->framing == BodyFraming::Chunked ? std::nullopt
                                               : std::optional<std::uint64_t>(open->content_length),
         o.max_body_bytes);
@@ -267,7 +268,7 @@ bool WorkerLink::answer_req_open(const ipc::MessageView& m, UpstreamExchange*) {
     }
     auto ex = std::make_unique<UpstreamExchange>(env_, *this, m.stream, std::move(*open));
     ex->caller = who;
-    ex->reserved_tokens = reserve;
+    ex->reserved = reserve;
     // What the body may ask for is the parent's to decide, on the bytes it
     // sends upstream (docs/design.md, "Request bodies").
     if (const BodyRules rules = env_.access.body_rules(who); rules.reads_body())

@@ -70,6 +70,7 @@ class WorkerLink : public ChannelOwner, public StreamSink {
     bool answer_conn_close(const ipc::MessageView& m, UpstreamExchange* ex);
     bool answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange* ex);
     bool answer_refused(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_usage_ask(const ipc::MessageView& m, UpstreamExchange* ex);
 
   private:
     void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) override;
@@ -77,6 +78,7 @@ class WorkerLink : public ChannelOwner, public StreamSink {
     // ParentLink::heard_shutdown_answer (the rest of what the parent says is
     // StreamSink's tell_X).
     void tell_shutdown_answer(std::uint32_t conn, ipc::ShutdownVerdict verdict);
+    void tell_usage_answer(const ipc::UsageAnswer& answer);
     void on_message(const ipc::MessageView& msg) override;
     void on_channel_down(const char* why, bool malformed) override;
     void on_channel_drained() override;

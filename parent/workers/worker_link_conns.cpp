@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "common/json.hpp"
 #include "common/log.hpp"
 #include "parent/users/access_control.hpp"
 #include "parent/workers/supervisor.hpp"
@@ -122,6 +123,42 @@ bool WorkerLink::answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange
 
 void WorkerLink::tell_shutdown_answer(std::uint32_t conn, ipc::ShutdownVerdict verdict) {
     send_to_worker(ipc::Type::ShutdownAnswer, 0, ipc::encode_shutdown_answer(conn, verdict));
+}
+
+// GET /usage: the figures of the caller the kernel vouched for on this
+// connection, never of anyone the worker names.
+bool WorkerLink::answer_usage_ask(const ipc::MessageView& m, UpstreamExchange*) {
+    auto id = ipc::decode_u32(m.payload);
+    if (!id) return false;
+    auto conn = conns_.find(*id);
+    if (conn == conns_.end()) return false;
+    const ClientConn& c = *conn->second;
+    ipc::UsageAnswer answer;
+    answer.conn = *id;
+    const Refusal* refused = nullptr;
+    if (c.gone) {
+        refused = &refusal::kClientGone;
+    } else if (auto view = env_.access.usage_of(c.who, refused)) {
+        answer.status = 200;
+        answer.body = usage_json(*view);
+    }
+    if (refused != nullptr) {
+        answer.status = refused->status >= 400 && refused->status < 500 ? refused->status : 403;
+        answer.body = json_error_body(refused->message, refused->type, refused->code);
+    }
+    AuditRecord a;
+    a.method = "GET";
+    a.path = "/usage";
+    a.status = answer.status;
+    a.outcome = refused ? "refused" : "ok";
+    if (refused) a.code = refused->code;
+    audit_refusal(c.who, a);
+    tell_usage_answer(answer);
+    return true;
+}
+
+void WorkerLink::tell_usage_answer(const ipc::UsageAnswer& answer) {
+    send_to_worker(ipc::Type::UsageAnswer, 0, ipc::encode_usage_answer(answer));
 }
 
 bool WorkerLink::answer_refused(const ipc::MessageView& m, UpstreamExchange*) {

@@ -49,6 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (auto e = ipc::decode_resp_error(payload))
             FUZZ_CHECK(ipc::encode_resp_error(*e) == payload);
         if (auto v = ipc::decode_u32(payload)) FUZZ_CHECK(ipc::encode_u32(*v) == payload);
+        if (auto a = ipc::decode_usage_answer(payload))
+            FUZZ_CHECK(ipc::encode_usage_answer(*a) == payload);
     }
     return 0;
 }

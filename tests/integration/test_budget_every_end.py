@@ -134,8 +134,8 @@ class EveryEnd(PerUserTestCase):
     def state_line(self, name):
         with open(self.state_path()) as f:
             text = f.read()
-        self.assertTrue(text.startswith("codex-responses-api-proxy usage 2\n"), text)
-        rows = [l for l in text.splitlines() if l.startswith("uid %d " % uid_of(name))]
+        self.assertTrue(text.startswith("codex-responses-api-proxy usage 3\n"), text)
+        rows = [l for l in text.splitlines() if l.startswith("uid %d day " % uid_of(name))]
         self.assertEqual(len(rows), 1, text)
         return rows[0]
 
@@ -146,7 +146,7 @@ class EveryEnd(PerUserTestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("ESTIMATED", out.stdout.splitlines()[1])
         rows = [l.split() for l in out.stdout.splitlines()
-                if l.split()[:2] == [str(uid_of(name)), name]]
+                if l.split()[:3] == [str(uid_of(name)), name, "day"]]
         self.assertEqual(len(rows), 1, out.stdout)
         return rows[0]
 
@@ -176,11 +176,13 @@ class EveryEnd(PerUserTestCase):
                          [(11, 21, True)] * 5)
         self.proxy.stop()
         self.assertTrue(self.state_line("cpxtest1").endswith(
-            " requests 5 refused 1 tokens_in 55 tokens_out 105 tokens_estimated 160"),
+            " requests 5 refused 1 tokens_in 55 tokens_out 105 tokens_estimated 160"
+            " microdollars 0"),
             self.state_line("cpxtest1"))
-        # UID USER REQUESTS REFUSED TOKENS_IN TOKENS_OUT TOKENS TOKENS/DAY ESTIMATED
-        self.assertEqual(self.usage_row("cpxtest1", *budget)[2:],
-                         ["5", "1", "55", "105", "160", "150", "160"])
+        # UID USER PERIOD KEY REQUESTS REFUSED TOKENS_IN TOKENS_OUT TOKENS TOKEN_LIMIT
+        # ESTIMATED DOLLARS DOLLAR_LIMIT
+        self.assertEqual(self.usage_row("cpxtest1", *budget)[4:],
+                         ["5", "1", "55", "105", "160", "150", "160", "0", "-"])
 
     def test_worker_killed_mid_stream_is_charged(self):
         self.start(handler=hold_completion,
@@ -284,7 +286,7 @@ class EveryEnd(PerUserTestCase):
         self.assertEqual(self.proxy.wait_exit(15), 0, self.proxy.stderr_tail())
         client.result()
         self.assertRegex(self.state_line("cpxtest2"),
-                         r" requests 1 refused 0 tokens_in 11 tokens_out 21 tokens_estimated 32$")
+                         r" requests 1 refused 0 tokens_in 11 tokens_out 21 tokens_estimated 32 microdollars 0$")
         self.assertTrue(self.wait_audit("cpxtest2", 1, outcome="worker_lost"))
 
 

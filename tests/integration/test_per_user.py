@@ -207,12 +207,13 @@ class HowMuch(PerUserTestCase):
                               "--tokens-per-day-per-user", "100"],
                              capture_output=True, text=True, timeout=10)
         self.assertEqual(out.returncode, 0, out.stderr)
-        row = [l for l in out.stdout.splitlines() if l.split()[:2] == [str(uid_of("cpxtest1")), "cpxtest1"]]
+        row = [l for l in out.stdout.splitlines()
+               if l.split()[:3] == [str(uid_of("cpxtest1")), "cpxtest1", "day"]]
         self.assertEqual(len(row), 1, out.stdout)
         cols = row[0].split()
-        # UID USER REQUESTS REFUSED TOKENS_IN TOKENS_OUT TOKENS TOKENS/DAY
-        self.assertEqual(cols[4:8], ["60", "50", "110", "100"], out.stdout)
-        self.assertEqual(cols[2:4], ["1", "2"], out.stdout)  # requests, refused
+        # UID USER PERIOD KEY REQUESTS REFUSED TOKENS_IN TOKENS_OUT TOKENS TOKEN_LIMIT
+        self.assertEqual(cols[6:10], ["60", "50", "110", "100"], out.stdout)
+        self.assertEqual(cols[4:6], ["1", "2"], out.stdout)  # requests, refused
 
     def test_corrupt_state_file_is_a_startup_error(self):
         state = os.path.join(self.tmp, "usage.state")

@@ -183,21 +183,23 @@ TEST_CASE("errors name the file, line and column of the offending node") {
         {"[groups.codex]\nmax_streams = 1.0\n", "pol.toml:2:15: max_streams must be an integer"},
         {"[defaults]\nmax_stream = 1\n",
          "pol.toml:2:1: unknown key 'max_stream' in [defaults] (expected max_streams, "
-         "requests_per_minute, tokens_per_day, models, max_output_tokens, service_tiers; "
-         "response_ownership in [defaults])"},
+         "requests_per_minute, tokens_per_day, tokens_per_week, tokens_per_month, "
+         "tokens_per_minute, dollars_per_day, dollars_per_week, dollars_per_month, models, "
+         "max_output_tokens, service_tiers; response_ownership in [defaults])"},
         {"[users.alice]\nmax_streams = 1\ncolour = 2\n",
          "pol.toml:3:1: unknown key 'colour' in [users.alice] (expected max_streams, "
-         "requests_per_minute, tokens_per_day, models, max_output_tokens, service_tiers; "
-         "response_ownership in [defaults])"},
+         "requests_per_minute, tokens_per_day, tokens_per_week, tokens_per_month, "
+         "tokens_per_minute, dollars_per_day, dollars_per_week, dollars_per_month, models, "
+         "max_output_tokens, service_tiers; response_ownership in [defaults])"},
         {"# c\n[access]\nallow = [1]\n",
          "pol.toml:3:1: unknown key 'allow' in [access] (expected allow_users, allow_groups, "
          "deny_users, deny_groups)"},
         {"\n\n[limits]\n",
-         "pol.toml:3:2: unknown table or key 'limits' (expected [defaults], [access], "
-         "[users.*], [groups.*])"},
+         "pol.toml:3:2: unknown table or key 'limits' (expected timezone, [defaults], "
+         "[access], [prices.*], [users.*], [groups.*])"},
         {"max_streams = 4\n",
-         "pol.toml:1:1: unknown table or key 'max_streams' (expected [defaults], [access], "
-         "[users.*], [groups.*])"},
+         "pol.toml:1:1: unknown table or key 'max_streams' (expected timezone, [defaults], "
+         "[access], [prices.*], [users.*], [groups.*])"},
         {"defaults = 4\n", "pol.toml:1:12: 'defaults' must be a table"},
         {"[access]\nallow_users = \"alice\"\n",
          "pol.toml:2:15: allow_users must be an array of user names and ids"},

@@ -322,10 +322,11 @@ TEST_CASE("refusal table: statuses, types and codes") {
         CHECK(r->status >= 400);
         CHECK(r->status < 600);
         const std::string_view type = r->type;
-        // 429s use OpenAI's rate-limit types ("requests", "tokens"), as the
-        // API's own 429s do; everything else is a client or server error.
+        // 429s use OpenAI's rate-limit types ("requests", "tokens"), or
+        // its type for money spent ("insufficient_quota"), as the API's own
+        // 429s do; everything else is a client or server error.
         if (r->status == 429)
-            CHECK((type == "requests" || type == "tokens"));
+            CHECK((type == "requests" || type == "tokens" || type == "insufficient_quota"));
         else
             CHECK(type == (r->status < 500 ? "invalid_request_error" : "server_error"));
         CHECK(std::string_view(r->code).size() > 0);

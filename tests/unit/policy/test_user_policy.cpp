@@ -181,3 +181,119 @@ TEST_CASE("may_shutdown: root always, others as admit says") {
     CHECK_FALSE(may_shutdown(p, unknown()));
     CHECK(may_shutdown(UserPolicy{}, unknown()));
 }
+
+// --- the limits of issue 24: periods, rates, dollars ---
+
+TEST_CASE("limits: every new field folds like the old ones") {
+    UserPolicy p;
+    p.defaults.tokens_per_week = 7000;
+    p.defaults.tokens_per_month = 30000;
+    p.defaults.tokens_per_minute = 100;
+    p.defaults.dollars_per_day = 1'000'000;
+    p.defaults.dollars_per_week = 5'000'000;
+    p.defaults.dollars_per_month = 20'000'000;
+    UserLimits g50;
+    g50.tokens_per_week = 9000;
+    g50.tokens_per_minute = 50;
+    g50.dollars_per_day = 3'000'000;
+    g50.dollars_per_month = 0;  // unlimited
+    UserLimits g51;
+    g51.tokens_per_week = 8000;
+    g51.tokens_per_minute = 200;
+    g51.dollars_per_day = 2'000'000;
+    g51.dollars_per_month = 1;
+    p.groups[50] = g50;
+    p.groups[51] = g51;
+
+    const EffectiveLimits d = limits_for(p, known(1000));
+    CHECK(d.tokens_per_week == 7000);
+    CHECK(d.tokens_per_month == 30000);
+    CHECK(d.tokens_per_minute == 100);
+    CHECK(d.dollars_per_day == 1'000'000);
+    CHECK(d.dollars_per_week == 5'000'000);
+    CHECK(d.dollars_per_month == 20'000'000);
+    CHECK(d.has_dollar_budget());
+    CHECK(d.has_token_budget());
+
+    // Most generous per field, in either order; fields no group sets keep
+    // the defaults.
+    for (const auto& groups : {std::vector<gid_t>{50, 51}, std::vector<gid_t>{51, 50}}) {
+        const EffectiveLimits g = limits_for(p, known(1000, groups));
+        CHECK(g.tokens_per_week == 9000);
+        CHECK(g.tokens_per_month == 30000);
+        CHECK(g.tokens_per_minute == 200);
+        CHECK(g.dollars_per_day == 3'000'000);
+        CHECK(g.dollars_per_week == 5'000'000);
+        CHECK(g.dollars_per_month == 0);
+    }
+    // One group alone replaces the defaults, even when stricter.
+    const EffectiveLimits only51 = limits_for(p, known(1000, {51}));
+    CHECK(only51.tokens_per_week == 8000);
+    CHECK(only51.dollars_per_month == 1);
+
+    // The user's own entry replaces what the groups said, field by field.
+    UserLimits own;
+    own.tokens_per_minute = 10;
+    own.dollars_per_day = 0;
+    p.users[1000] = own;
+    const EffectiveLimits u = limits_for(p, known(1000, {50, 51}));
+    CHECK(u.tokens_per_minute == 10);
+    CHECK(u.dollars_per_day == 0);
+    CHECK(u.tokens_per_week == 9000);  // not set by the user: the groups'
+}
+
+TEST_CASE("names_users counts the new limits") {
+    const auto with = [](auto set) {
+        UserPolicy p;
+        set(p.defaults);
+        return p;
+    };
+    for (const UserPolicy& p : {
+             with([](UserLimits& l) { l.tokens_per_week = 1; }),
+             with([](UserLimits& l) { l.tokens_per_month = 1; }),
+             with([](UserLimits& l) { l.tokens_per_minute = 1; }),
+             with([](UserLimits& l) { l.dollars_per_day = 1; }),
+             with([](UserLimits& l) { l.dollars_per_week = 1; }),
+             with([](UserLimits& l) { l.dollars_per_month = 1; }),
+         }) {
+        CHECK(p.names_users());
+        CHECK_FALSE(admit(p, unknown()).allowed);
+        CHECK(admit(p, unknown()).unidentified);
+    }
+    // A budget of 0 is unlimited: it names nobody.
+    const UserPolicy zero = with([](UserLimits& l) { l.dollars_per_day = 0; });
+    CHECK_FALSE(zero.names_users());
+    CHECK(admit(zero, unknown()).allowed);
+    // Prices and a zone name nobody either.
+    UserPolicy priced;
+    priced.prices.set("gpt-5", ModelPrice{1, 1, 1});
+    CHECK_FALSE(priced.names_users());
+}
+
+TEST_CASE("has_budgets: any token or dollar budget at any level") {
+    CHECK_FALSE(UserPolicy{}.has_budgets());
+    UserPolicy rate_only;
+    rate_only.defaults.tokens_per_minute = 100;
+    rate_only.defaults.requests_per_minute = 10;
+    CHECK_FALSE(rate_only.has_budgets());
+    UserPolicy in_group;
+    in_group.groups[50].dollars_per_week = 5;
+    CHECK(in_group.has_budgets());
+    UserPolicy in_user;
+    in_user.users[1000].tokens_per_month = 5;
+    CHECK(in_user.has_budgets());
+    UserPolicy zero;
+    zero.users[1000].tokens_per_day = 0;
+    CHECK_FALSE(zero.has_budgets());
+}
+
+TEST_CASE("the budget zone: UTC unless the policy names one") {
+    UserPolicy p;
+    CHECK(p.budget_zone().name() == "UTC");
+    CHECK(p.budget_zone().offset_at(1751328000) == 0);
+    auto berlin = load_time_zone("Europe/Berlin");
+    REQUIRE(std::holds_alternative<std::shared_ptr<const TimeZone>>(berlin));
+    p.zone = std::get<std::shared_ptr<const TimeZone>>(berlin);
+    CHECK(p.budget_zone().name() == "Europe/Berlin");
+    CHECK(p.budget_zone().offset_at(1751328000) == 7200);  // 2025-07-01
+}

@@ -21,9 +21,9 @@
 #include "common/event_ptr.hpp"
 #include "common/secret_page.hpp"
 #include "common/unique_fd.hpp"
+#include "parent/key/credential.hpp"
 #include "parent/users/access_control.hpp"
 #include "parent/users/audit_log.hpp"
-#include "parent/key/credential.hpp"
 #include "parent/users/usage_state.hpp"
 #include "tests/unit/support/key_pages.hpp"
 
@@ -73,11 +73,12 @@ TEST_CASE("threads: per-user counts from several upstream threads add up exactly
         who.known = true;
         for (int i = 0; i < kPerThread; ++i) {
             who.uid = static_cast<uid_t>(50000 + (i % 2));  // two users, shared by all threads
-            if (ac->admit_request(who, 4096).refusal != nullptr) {
+            Reservation reserve{4096};
+            if (ac->admit_request(who, reserve).refusal != nullptr) {
                 ++refused;
                 continue;
             }
-            ac->stream_ended(who, 4096,
+            ac->stream_ended(who, reserve,
                              TokenCharge{1, static_cast<std::uint64_t>(t + 1), (i % 3) == 0});
         }
     });
@@ -86,7 +87,8 @@ TEST_CASE("threads: per-user counts from several upstream threads add up exactly
     auto day = load_usage_state(o.state_file);
     REQUIRE(day);
     std::uint64_t requests = 0, in = 0, out = 0, estimated = 0;
-    for (const auto& [uid, c] : day->users) {
+    for (const auto& [uid, periods] : day->users) {
+        const UsageCounters& c = periods[BudgetPeriod::Day].counters;
         requests += c.requests;
         in += c.tokens_in;
         out += c.tokens_out;

@@ -5,8 +5,11 @@
 
 #include "parent/users/user_accounts.hpp"
 #include "policy/token_budget.hpp"
+#include "tests/unit/parent/users/accounts_view.hpp"
 
 using namespace proxy;
+using proxy::test::day_of;
+using proxy::test::day_of_key;
 
 namespace {
 constexpr std::int64_t kT0 = 1796169600;  // 2026-12-02 00:00:00 UTC
@@ -30,7 +33,7 @@ TEST_CASE("user accounts: parallel streams reserve, and the reservations fill th
     }
     CHECK(admitted == 2);  // 2 * 4107 <= 10000 < 3 * 4107
     CHECK(acc.reserved_tokens(1000) == 2 * r);
-    CHECK(acc.today(kT0).users.at(1000).refused == 6);
+    CHECK(day_of(acc, 1000, kT0).refused == 6);
     // Another user has their own budget.
     CHECK(acc.admit(1001, lim, r, kT0, 9).refusal == nullptr);
 
@@ -38,7 +41,7 @@ TEST_CASE("user accounts: parallel streams reserve, and the reservations fill th
     acc.stream_ended(1000, r, TokenCharge{11, 20, true}, kT0 + 1);
     CHECK(acc.reserved_tokens(1000) == r);
     CHECK(acc.open_streams(1000) == 1);
-    const UsageCounters& c = acc.today(kT0).users.at(1000);
+    const UsageCounters c = day_of(acc, 1000, kT0);
     CHECK(c.tokens_in == 11);
     CHECK(c.tokens_out == 20);
     CHECK(c.tokens_estimated == 31);
@@ -47,8 +50,8 @@ TEST_CASE("user accounts: parallel streams reserve, and the reservations fill th
     acc.stream_ended(1000, r, TokenCharge{}, kT0 + 2);  // never reached the upstream
     CHECK(acc.reserved_tokens(1000) == 0);
     CHECK(acc.open_streams(1000) == 0);
-    CHECK(acc.today(kT0).users.at(1000).tokens_estimated == 31);
-    CHECK(acc.today(kT0).users.at(1000).tokens_in == 71);
+    CHECK(day_of(acc, 1000, kT0).tokens_estimated == 31);
+    CHECK(day_of(acc, 1000, kT0).tokens_in == 71);
 }
 
 TEST_CASE("user accounts: alone, a request starts below the budget whatever it reserves") {
@@ -72,7 +75,7 @@ TEST_CASE("user accounts: alone, a request starts below the budget whatever it r
         acc.stream_ended(7, r, TokenCharge{11, 20, true}, kT0);
     }
     CHECK(served == 5);  // 5 * 31 = 155 >= 150
-    CHECK(acc.today(kT0).users.at(7).tokens_estimated == 155);
+    CHECK(day_of(acc, 7, kT0).tokens_estimated == 155);
     CHECK(acc.reserved_tokens(7) == 0);
 }
 
@@ -82,8 +85,8 @@ TEST_CASE("user accounts: a stream that ends on the next day is charged there") 
     lim.tokens_per_day = 100;
     REQUIRE(acc.admit(3, lim, 4096, kT0 + 86399, 0).refusal == nullptr);
     acc.stream_ended(3, 4096, TokenCharge{40, 200, true}, kT0 + 86400 + 5);
-    CHECK(acc.today(kT0 + 86400 + 5).day == "2026-12-03");
-    CHECK(acc.today(kT0 + 86400 + 5).users.at(3).tokens_estimated == 240);
+    CHECK(day_of_key(acc, kT0 + 86400 + 5) == "2026-12-03");
+    CHECK(day_of(acc, 3, kT0 + 86400 + 5).tokens_estimated == 240);
     CHECK(acc.reserved_tokens(3) == 0);
     CHECK(acc.admit(3, lim, 4096, kT0 + 86400 + 6, 1).refusal == &refusal::kTokenBudget);
 }
