@@ -71,7 +71,12 @@ BodyRules body_rules_for(const UserPolicy& policy, const Caller& caller,
     if (resolved.max_output_tokens.value_or(0) != 0)
         r.max_output_tokens = resolved.max_output_tokens;
     if (resolved.service_tiers) r.service_tiers = *resolved.service_tiers;
-    r.budget_in_force = limits.tokens_per_day != 0;
+    r.budget_in_force = limits.has_token_budget() || limits.has_dollar_budget() ||
+                        limits.tokens_per_minute != 0;
+    if (limits.has_dollar_budget()) {
+        r.must_be_priced = true;
+        for (const auto& [pattern, entry] : policy.prices.entries()) r.priced_models.push_back(pattern);
+    }
     r.response_ownership = response_ownership_in_force(policy);
     return r;
 }

@@ -213,6 +213,8 @@ class PolicyReader {
             return false;
         }
         return true;
+    }
+
     // [prices."MODEL"]: input and output required, cached_input optional
     // (absent: the input price). The file's table replaces any before it.
     void read_prices(const toml::table& t, PriceTable& out) const {

@@ -1,5 +1,7 @@
 #include "policy/request_body_policy.hpp"
 
+#include <algorithm>
+
 #include "common/json.hpp"
 
 namespace proxy {
@@ -45,7 +47,7 @@ DetailedRefusal refuse(const Refusal& kind, std::string message) {
 bool in_force(BodyField f, const BodyRules& r) {
     switch (f) {
         case F::Model:
-            return !r.models.empty();
+            return !r.models.empty() || r.must_be_priced;
         case F::MaxOutputTokens:
             return r.max_output_tokens.has_value();
         case F::ServiceTier:
@@ -79,8 +81,8 @@ std::optional<DetailedRefusal> check_form(BodyField f, const JsonMember& m) {
         case F::Model:
             if (t == JsonType::Absent) {
                 return refuse(refusal::kMissingModel,
-                              "this user may use only some models, so the request must name one "
-                              "in \"model\"");
+                              "this user's policy checks the model (an allow list or a dollar "
+                              "budget), so the request must name one in \"model\"");
             }
             if (t != JsonType::String) return wrong("a string");
             break;
@@ -140,13 +142,24 @@ std::optional<DetailedRefusal> check_owner(BodyField f, const JsonMember& m,
 std::optional<DetailedRefusal> check_rule(BodyField f, const JsonMember& m, const BodyRules& r,
                                           const BodyCheckContext& c) {
     switch (f) {
-        case F::Model:
-            for (const std::string& p : r.models) {
-                if (model_matches(p, m.text)) return std::nullopt;
+        case F::Model: {
+            const auto matches_any = [&m](const std::vector<std::string>& patterns) {
+                return std::any_of(patterns.begin(), patterns.end(),
+                                   [&m](const std::string& p) { return model_matches(p, m.text); });
+            };
+            if (!r.models.empty() && !matches_any(r.models)) {
+                return refuse(refusal::kModelNotAllowed,
+                              "model " + quoted(m.text) +
+                                  " is not allowed for this user; allowed: " + listed(r.models));
             }
-            return refuse(refusal::kModelNotAllowed,
-                          "model " + quoted(m.text) +
-                              " is not allowed for this user; allowed: " + listed(r.models));
+            if (r.must_be_priced && !matches_any(r.priced_models)) {
+                return refuse(refusal::kModelNotPriced,
+                              "model " + quoted(m.text) +
+                                  " has no price in the policy's [prices], and this user has a "
+                                  "dollar budget: its answers could not be charged");
+            }
+            return std::nullopt;
+        }
         case F::MaxOutputTokens: {
             const std::string limit = std::to_string(*r.max_output_tokens);
             if (m.type == JsonType::Null) {
@@ -196,14 +209,6 @@ JsonObjectScanner make_body_scanner() {
     return JsonObjectScanner(kBodyFields);
 }
 
-bool model_matches(std::string_view pattern, std::string_view model) {
-    if (!pattern.empty() && pattern.back() == '*') {
-        pattern.remove_suffix(1);
-        return model.starts_with(pattern);
-    }
-    return model == pattern;
-}
-
 std::string model_pattern_error(std::string_view pattern) {
     if (pattern.empty()) return "a model pattern is empty";
     if (pattern.size() > JsonObjectScanner::kMaxValue)
@@ -233,12 +238,18 @@ std::optional<DetailedRefusal> check_request_body(const JsonObjectScanner& scan,
             return refuse(refusal::kDuplicateField,
                           quoted(name(f)) + " is given more than once in the request body");
     }
+    // A model read only to be priced may be absent: such a request is
+    // refused upstream, and nothing is billed for it.
+    const auto skipped = [&](BodyField f) {
+        return !in_force(f, rules) || (f == BodyField::Model && rules.models.empty() &&
+                                       body_field(scan, f).type == JsonType::Absent);
+    };
     for (BodyField f : kChecked) {
-        if (!in_force(f, rules)) continue;
+        if (skipped(f)) continue;
         if (auto r = check_form(f, body_field(scan, f))) return r;
     }
     for (BodyField f : kChecked) {
-        if (!in_force(f, rules)) continue;
+        if (skipped(f)) continue;
         if (auto r = check_rule(f, body_field(scan, f), rules, context)) return r;
     }
     return std::nullopt;

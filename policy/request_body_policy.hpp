@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "common/json_object_scanner.hpp"
+#include "policy/model_pattern.hpp"
 #include "policy/refusal.hpp"
 
 namespace proxy {
@@ -85,6 +86,11 @@ struct BodyRules {
     // refused, since such a response is generated and billed after the
     // stream ends, out of the proxy's sight.
     bool budget_in_force = false;
+    // A dollar budget applies to this caller: a model that no price pattern
+    // matches is refused (model_not_priced), since its answers could not be
+    // charged. The price table's patterns (policy/pricing.hpp).
+    bool must_be_priced = false;
+    std::vector<std::string> priced_models;
     // previous_response_id and conversation must name what this caller
     // created through the proxy (policy/response_owners.hpp). On by default;
     // off where the operator says so (one user, or users who trust each other).
@@ -93,12 +99,11 @@ struct BodyRules {
     // Whether any rule needs the body read at all.
     bool reads_body() const {
         return !models.empty() || max_output_tokens.has_value() || !service_tiers.empty() ||
-               budget_in_force || response_ownership;
+               budget_in_force || must_be_priced || response_ownership;
     }
 };
 
-// A model pattern: exact, or a prefix when it ends in '*'. Case-sensitive.
-bool model_matches(std::string_view pattern, std::string_view model);
+// model_matches: policy/model_pattern.hpp, shared with the price table.
 // Whether a pattern from the policy file or --allow-model is acceptable:
 // 1 to 256 bytes of printable ASCII without spaces, '*' only at the end.
 // The reason it is not, or empty.

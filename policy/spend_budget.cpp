@@ -81,11 +81,6 @@ const Refusal& spend_budget_refusal(const PeriodDecision& decision) {
     return refusal::kSpendBudgetDay;
 }
 
-bool model_not_priced(const EffectiveLimits& limits, const PriceTable& prices,
-                      std::string_view model) {
-    return limits.has_dollar_budget() && prices.find(model) == nullptr;
-}
-
 namespace {
 
 void refill(TokenRate& rate, double now_s, std::uint64_t per_minute) {

@@ -10,8 +10,9 @@
 // will be charged to all three. Dollars reserve reservation_price() of the
 // requested model (policy/pricing.hpp): its input estimate at the input price
 // and its output reserve or cap at the output price. While a dollar budget
-// is in force, a model the price table does not price is refused (403
-// model_not_priced): its answers could not be charged.
+// is in force, a requested model the price table does not price is refused
+// (403 model_not_priced: policy/request_body_policy.cpp, on the body the
+// parent reads): its answers could not be charged.
 //
 // Tokens per minute: a bucket holding up to a minute's tokens, refilled
 // continuously, charged AFTER the fact with what each stream was charged
@@ -65,10 +66,6 @@ PeriodDecision period_budgets_admit(const PeriodAmounts& budgets, const PeriodAm
 // The refusals for a decision that is not Admit (the period names the limit).
 const Refusal& token_budget_refusal(const PeriodDecision& decision);
 const Refusal& spend_budget_refusal(const PeriodDecision& decision);
-
-// A dollar budget is in force and the model has no price.
-bool model_not_priced(const EffectiveLimits& limits, const PriceTable& prices,
-                      std::string_view model);
 
 struct TokenRate {
     double level = 0;   // tokens available; below zero, owed

@@ -15,7 +15,7 @@ namespace {
 constexpr std::size_t kMaxFile = 32u << 20;
 }  // namespace
 
-std::string format_state_file(const UsageDay& usage, const ResponseOwners& owners) {
+std::string format_state_file(const UsageState& usage, const ResponseOwners& owners) {
     std::string out = format_usage_state(usage);
     if (owners.size() == 0) return out;
     out += kResponsesSection;
@@ -42,7 +42,7 @@ std::variant<StateFile, std::string> parse_state_file(std::string_view text,
         // Its line numbers count from the section line.
         return "after \"" + std::string(kResponsesSection) + "\": " + *err;
     }
-    return StateFile{std::get<UsageDay>(std::move(usage)),
+    return StateFile{std::get<UsageState>(std::move(usage)),
                      std::get<ResponseOwners>(std::move(owners))};
 }
 
@@ -50,7 +50,7 @@ Result<StateFile> load_trusted_state_file(const std::string& path, ResponseOwner
                                           std::int64_t now) {
     const auto fd = open_trusted_file(path, false);
     if (!fd) return Error{fd.error()};
-    if (!*fd) return StateFile{UsageDay{}, ResponseOwners(limits)};  // none yet
+    if (!*fd) return StateFile{UsageState{}, ResponseOwners(limits)};  // none yet
     std::string text;
     char buf[65536];
     for (;;) {
@@ -66,7 +66,7 @@ Result<StateFile> load_trusted_state_file(const std::string& path, ResponseOwner
     return std::get<StateFile>(std::move(parsed));
 }
 
-Result<void> save_state_file(const std::string& path, const UsageDay& usage,
+Result<void> save_state_file(const std::string& path, const UsageState& usage,
                              const ResponseOwners& owners) {
     return replace_file(path, format_state_file(usage, owners), 0600);
 }

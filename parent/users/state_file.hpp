@@ -1,10 +1,9 @@
-// The whole --state-file: today's usage (parent/users/usage_state.hpp), then,
+// The whole --state-file: the budget periods' usage (parent/users/usage_state.hpp), then,
 // after a line "responses 1", which user created each stored response
 // (policy/response_owners.hpp), one line each, oldest first:
 //
-//   codex-responses-api-proxy usage 2
-//   day 2026-12-02
-//   uid 1000 requests 12 refused 1 tokens_in 3400 tokens_out 912 tokens_estimated 300
+//   codex-responses-api-proxy usage 3
+//   uid 1000 day 2026-12-02 requests 12 refused 1 tokens_in 3400 tokens_out 912 ...
 //   responses 1
 //   response resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b 1000 1767225600
 //
@@ -24,11 +23,11 @@
 namespace proxy {
 
 struct StateFile {
-    UsageDay usage;
+    UsageState usage;
     ResponseOwners owners;
 };
 
-std::string format_state_file(const UsageDay& usage, const ResponseOwners& owners);
+std::string format_state_file(const UsageState& usage, const ResponseOwners& owners);
 std::variant<StateFile, std::string> parse_state_file(std::string_view text,
                                                       ResponseOwnersLimits limits,
                                                       std::int64_t now);
@@ -36,7 +35,7 @@ std::variant<StateFile, std::string> parse_state_file(std::string_view text,
 Result<StateFile> load_trusted_state_file(const std::string& path, ResponseOwnersLimits limits,
                                           std::int64_t now);
 // Replaced whole, mode 0600 (parent/files/atomic_file.hpp).
-Result<void> save_state_file(const std::string& path, const UsageDay& usage,
+Result<void> save_state_file(const std::string& path, const UsageState& usage,
                              const ResponseOwners& owners);
 
 }  // namespace proxy

@@ -114,6 +114,29 @@ class SpendBudgets(PerUserTestCase):
         self.assertEqual(over.get("status"), 429, over)
         self.assertEqual(json.loads(over["body"])["error"]["code"], "spend_budget_exceeded")
 
+    def test_a_requested_model_without_a_price_is_refused_under_a_dollar_budget(self):
+        """The parent reads the requested model: under a dollar budget one that no
+        [prices] entry matches is refused before the upstream gets the whole
+        request (nothing billed); a priced one goes; without a dollar budget
+        any model goes."""
+        pol = self.policy(PRICES)
+        self.start(handler=answer_naming("gpt-5"),
+                   extra_args=["--policy", pol, "--dollars-per-day-per-user", "5"])
+        refused = request_as("cpxtest1", self.proxy.port, body=b'{"model":"o3","input":"hi"}')
+        self.assertEqual(refused.get("status"), 403, refused)
+        err = json.loads(refused["body"])["error"]
+        self.assertEqual(err["code"], "model_not_priced")
+        self.assertIn('"o3"', err["message"])
+        self.assertEqual(len(self.upstream.requests), 0)
+        ok = request_as("cpxtest1", self.proxy.port, body=b'{"model":"gpt-5-mini","input":"hi"}')
+        self.assertEqual(ok.get("status"), 200, ok)
+        self.proxy.stop()
+        self.proxy.cleanup()
+        self.proxy = None
+        self.start(extra_args=["--policy", pol, "--tokens-per-day-per-user", "100000"])
+        free = request_as("cpxtest1", self.proxy.port, body=b'{"model":"o3","input":"hi"}')
+        self.assertEqual(free.get("status"), 200, free)
+
     def test_tokens_per_minute(self):
         self.start(handler=answer_naming("gpt-5"),
                    extra_args=["--tokens-per-minute-per-user", "100"])

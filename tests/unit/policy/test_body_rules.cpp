@@ -110,10 +110,34 @@ TEST_CASE("the flags are the base the file overrides") {
     CHECK(r.max_output_tokens == 300u);
 }
 
-TEST_CASE("background is refused only while a token budget applies") {
+TEST_CASE("background is refused only while a token or dollar budget applies") {
     CHECK_FALSE(rules(parse("[defaults]\nmax_streams = 2\n"), caller(1)).budget_in_force);
     CHECK(rules(parse("[defaults]\ntokens_per_day = 10\n"), caller(1)).budget_in_force);
+    CHECK(rules(parse("[defaults]\ntokens_per_month = 10\n"), caller(1)).budget_in_force);
+    CHECK(rules(parse("[defaults]\ntokens_per_minute = 10\n"), caller(1)).budget_in_force);
+    CHECK(rules(parse("[defaults]\ndollars_per_week = 1.5\n"), caller(1)).budget_in_force);
     CHECK_FALSE(rules(parse("[users.alice]\ntokens_per_day = 10\n"), caller(1002)).budget_in_force);
+}
+
+TEST_CASE("a dollar budget makes the price table's patterns the models that may be priced") {
+    const UserPolicy p = parse(R"(
+[defaults]
+tokens_per_day = 100
+[users.alice]
+dollars_per_day = 2
+[prices."gpt-5*"]
+input = 1.25
+output = 10
+[prices."o3"]
+input = 2
+output = 8
+)");
+    const BodyRules alice = rules(p, caller(1001));
+    CHECK(alice.must_be_priced);
+    CHECK(alice.priced_models == Strings{"gpt-5*", "o3"});
+    const BodyRules bob = rules(p, caller(1000));
+    CHECK_FALSE(bob.must_be_priced);
+    CHECK(bob.priced_models.empty());
 }
 
 TEST_CASE("response ownership: automatic where a per-user policy admits more than one user") {

@@ -221,3 +221,25 @@ TEST_CASE("body policy: its refusals, as the refusal table's") {
           R"({"error":{"message":"model \"a\\\"b\" is not allowed for this user; allowed: )"
           R"(gpt-5*, o3","type":"invalid_request_error","code":"model_not_allowed"}})");
 }
+
+TEST_CASE("body policy: under a dollar budget, a model no price matches is refused") {
+    BodyRules r;
+    r.response_ownership = false;
+    r.must_be_priced = true;
+    r.priced_models = {"gpt-5*", "o3"};
+    CHECK(r.reads_body());
+    CHECK(code(R"({"model":"gpt-5-mini"})", r) == "");
+    CHECK(code(R"({"model":"o3"})", r) == "");
+    CHECK(code(R"({"model":"o3-pro"})", r) == "model_not_priced");
+    CHECK(message(R"({"model":"o4-mini"})", r) ==
+          "model \"o4-mini\" has no price in the policy's [prices], and this user has a dollar "
+          "budget: its answers could not be charged");
+    // No model: the upstream refuses it, nothing to price.
+    CHECK(code(R"({"input":"x"})", r) == "");
+    CHECK(code(R"({"model":1})", r) == "invalid_type");
+    // An allow list is checked first, and names the refusal.
+    r.models = {"gpt-5*", "o4-mini"};
+    CHECK(code(R"({"model":"gpt-4o"})", r) == "model_not_allowed");
+    CHECK(code(R"({"model":"o4-mini"})", r) == "model_not_priced");
+    CHECK(code(R"({"input":"x"})", r) == "missing_required_parameter");
+}

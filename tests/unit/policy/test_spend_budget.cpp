@@ -155,21 +155,6 @@ TEST_CASE("period budgets: the reset follows the policy's zone") {
     CHECK(d.retry_after_s == 3600);
 }
 
-TEST_CASE("a model without a price is refused only under a dollar budget") {
-    PriceTable prices;
-    REQUIRE(prices.set("gpt-5*", ModelPrice{1'250'000, 125'000, 10'000'000}));
-    EffectiveLimits tokens_only;
-    tokens_only.tokens_per_day = 1000;
-    CHECK_FALSE(model_not_priced(tokens_only, prices, "o3"));
-    EffectiveLimits dollars;
-    dollars.dollars_per_month = 5'000'000;
-    CHECK(model_not_priced(dollars, prices, "o3"));
-    CHECK_FALSE(model_not_priced(dollars, prices, "gpt-5-mini"));
-    CHECK(model_not_priced(dollars, PriceTable{}, "gpt-5"));
-    CHECK(refusal::kModelNotPriced.status == 403);
-    CHECK(std::string(refusal::kModelNotPriced.code) == "model_not_priced");
-}
-
 TEST_CASE("tokens per minute: a bucket charged after the fact") {
     TokenRate rate;
     // Unlimited: always admitted, the bucket untouched.
