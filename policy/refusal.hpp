@@ -102,6 +102,12 @@ inline constexpr Refusal kTokenBudgetHeld{
 inline constexpr Refusal kUpstreamProxyError{502, kServer, "upstream_proxy_error",
                                              "the HTTP proxy to the upstream API refused"};
 
+// GET /metrics from someone who is neither root nor named by
+// --metrics-allow-user / --metrics-allow-group (or the policy file's
+// metrics_users / metrics_groups).
+inline constexpr Refusal kMetricsNotAllowed{403, kClient, "metrics_not_allowed",
+                                            "this user may not read the proxy's metrics"};
+
 // Every refusal above, so tests can check the table as a whole.
 inline constexpr const Refusal* kAll[] = {
     &kForbidden,           &kMisdirectedRequest,
@@ -118,6 +124,7 @@ inline constexpr const Refusal* kAll[] = {
     &kTooManyStreams,      &kRateLimited,
     &kTokenBudget,         &kCredentialUnavailable,
     &kUpstreamProxyError,  &kTokenBudgetHeld,
+    &kMetricsNotAllowed,
 };
 
 }  // namespace refusal

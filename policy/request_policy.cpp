@@ -15,6 +15,8 @@ constexpr std::string_view kForwardMethod = "POST";
 constexpr std::string_view kForwardTarget = "/v1/responses";
 constexpr std::string_view kShutdownMethod = "GET";
 constexpr std::string_view kShutdownTarget = "/shutdown";
+constexpr std::string_view kMetricsMethod = "GET";
+constexpr std::string_view kMetricsTarget = "/metrics";
 
 // Names by which a loopback client addresses us. Browsers send IP literals
 // in this canonical form, so other spellings of loopback are not needed.
@@ -148,6 +150,10 @@ Decision decide(const RequestHead& head, const RequestPolicy& policy) {
     }
     if (policy.http_shutdown && head.method == kShutdownMethod && head.target == kShutdownTarget) {
         return {Route::Shutdown, std::nullopt};
+    }
+    // Who may read it is the parent's call, as for /shutdown.
+    if (head.method == kMetricsMethod && head.target == kMetricsTarget) {
+        return {Route::Metrics, std::nullopt};
     }
     return {Route::Forward, refusal::kForbidden};
 }

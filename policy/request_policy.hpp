@@ -3,7 +3,8 @@
 // Options enforced by the worker's parser.
 //
 // In one sentence: POST exactly /v1/responses (and, with --http-shutdown,
-// GET exactly /shutdown), addressed to this proxy by name, not from a browser,
+// GET exactly /shutdown; and GET exactly /metrics, which the parent answers
+// only to the users the operator names), addressed to this proxy by name, not from a browser,
 // not an upgrade. Everything else gets a Refusal.
 #pragma once
 
@@ -30,7 +31,7 @@ struct RequestPolicy {
 
 RequestPolicy make_request_policy(const Options& opts, std::uint16_t bound_port);
 
-enum class Route { Forward, Shutdown };
+enum class Route { Forward, Shutdown, Metrics };
 
 // When refusal is set, route means nothing: answer with the refusal.
 struct Decision {

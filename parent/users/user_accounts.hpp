@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "parent/users/usage_state.hpp"
 #include "policy/rate_limit.hpp"
@@ -43,6 +44,8 @@ class UserAccounts {
     // Today's figures (rolled over to `now_unix`'s day first).
     const UsageDay& today(std::int64_t now_unix);
     unsigned open_streams(uid_t uid) const;
+    // Every uid with a stream open now or counted today (for GET /metrics).
+    std::vector<uid_t> uids_seen(std::int64_t now_unix);
     std::uint64_t reserved_tokens(uid_t uid) const;
     bool dirty() const { return dirty_; }
     void mark_saved() { dirty_ = false; }

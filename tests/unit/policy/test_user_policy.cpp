@@ -181,3 +181,21 @@ TEST_CASE("may_shutdown: root always, others as admit says") {
     CHECK_FALSE(may_shutdown(p, unknown()));
     CHECK(may_shutdown(UserPolicy{}, unknown()));
 }
+
+TEST_CASE("GET /metrics: root and the users and groups named, never the unidentified") {
+    UserPolicy p;
+    CHECK(may_read_metrics(p, known(0)));
+    CHECK_FALSE(may_read_metrics(p, known(1001)));
+    CHECK_FALSE(may_read_metrics(p, unknown()));
+    p.metrics_users = {1001};
+    p.metrics_groups = {50};
+    CHECK(may_read_metrics(p, known(1001)));
+    CHECK(may_read_metrics(p, known(1002, {7, 50})));
+    CHECK_FALSE(may_read_metrics(p, known(1002, {7})));
+    // Being allowed to use the proxy is not being allowed to read its metrics,
+    // and the reverse.
+    p.allow_users = {1003};
+    CHECK_FALSE(may_read_metrics(p, known(1003)));
+    CHECK_FALSE(admit(p, known(1001)).allowed);
+    CHECK(may_read_metrics(p, known(1001)));
+}
