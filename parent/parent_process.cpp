@@ -26,6 +26,7 @@
 #include "parent/files/server_info.hpp"
 #include "parent/key/credential.hpp"
 #include "parent/key/key_intake.hpp"
+#include "parent/key/key_rotation.hpp"
 #include "parent/listener.hpp"
 #include "parent/loop_mailbox.hpp"
 #include "parent/oidc/oidc_startup.hpp"
@@ -82,6 +83,7 @@ struct Parent {
     EvDnsBasePtr dns;
     SslCtxPtr tls;
     Credential credential;  // the key's page, or --github-oidc's access token
+    KeyRotation key_rotation{options, credential};  // SIGHUP: --key-file again
     SslCtxPtr oidc_tls;
     std::unique_ptr<OidcTokenSource> oidc;
     std::unique_ptr<DumpWriter> dump;
@@ -167,6 +169,7 @@ struct Parent {
                 break;
             case SIGHUP:
                 systemd_notify(systemd_reloading_state());
+                self->key_rotation.on_sighup();
                 self->access->reload();
                 self->reload_pending = true;
                 if (!self->stopping) {
