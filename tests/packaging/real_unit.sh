@@ -28,6 +28,9 @@ trap cleanup EXIT
 ss -Hltn "sport = :$port" | grep -q . && { echo "port $port in use: real unit check skipped"; exit 0; }
 umask 077
 printf 'sk-test-%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$key"
+# As packaging/README.md says: root's, readable by the service's group.
+chgrp codex-responses-api-keyholder "$key"
+chmod 0640 "$key"
 mkdir -p "$dropin"
 exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/$PKG.service)
 cat >"$dropin/test.conf" <<EOF
