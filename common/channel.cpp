@@ -96,12 +96,13 @@ void Channel::close() {
     drain_watched_ = false;
 }
 
-bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payload) {
+bool Channel::send(ipc::Type type, std::uint32_t stream, std::string_view payload,
+                   std::uint16_t flags) {
     if (!is_open() || payload.size() > ipc::kMaxPayload) return false;
-    if (payload.empty() && mark_last(type, stream)) return true;
-    if (!payload.empty() && ride_on_start(type, stream, payload)) return true;
+    if (flags == 0 && payload.empty() && mark_last(type, stream)) return true;
+    if (flags == 0 && !payload.empty() && ride_on_start(type, stream, payload)) return true;
     std::uint8_t header[ipc::kHeaderSize];
-    ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), 0, header);
+    ipc::encode_header(type, stream, static_cast<std::uint32_t>(payload.size()), flags, header);
     std::string msg;
     if (!spare_.empty()) {
         msg = std::move(spare_.back());

@@ -50,8 +50,10 @@ class Channel {
     // body piece right after its ReqOpen/RespHead rides on it (kFlagBody) if
     // the datagram stays within the cap, and ReqEnd/RespEnd right after a
     // body piece or a start become ipc::kFlagLast on it. Same meaning, same
-    // order, fewer datagrams.
-    bool send(ipc::Type type, std::uint32_t stream, std::string_view payload = {});
+    // order, fewer datagrams. `flags` (a MetricsAnswer's kFlagLast): sent as
+    // given, never folded.
+    bool send(ipc::Type type, std::uint32_t stream, std::string_view payload = {},
+              std::uint16_t flags = 0);
     // A message with a descriptor (SCM_RIGHTS; ConnOpen for a connection just
     // accepted). Sent at once when the socket has room, so it may overtake
     // queued messages: only use it for a message nothing queued can depend

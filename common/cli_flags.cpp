@@ -283,7 +283,8 @@ const FlagSpec kFlags[] = {
     {"--openai-project", "VALUE", "send this OpenAI-Project upstream", nullptr,
      apply_header_value<&Options::openai_project>, show_text<&Options::openai_project>,
      "none"},
-    {"--key-file", "FILE", "read the key from FILE instead of stdin", nullptr,
+    {"--key-file", "FILE", "read the key from FILE instead of stdin; SIGHUP reads it again "
+     "(key rotation)", nullptr,
      apply_text<&Options::key_file>, show_text<&Options::key_file>, "stdin", false, false},
     {"--oidc-token-url", "URL", "OpenAI's token exchange endpoint for --github-oidc", nullptr,
      apply_text<&Options::oidc_token_url>, show_text<&Options::oidc_token_url>, nullptr, false,
@@ -327,6 +328,11 @@ const FlagSpec kFlags[] = {
      apply_name<&Options::allow_users>, show_unused, "everyone", true, false},
     {"--allow-group", "NAME|GID", "members of these groups may use the proxy (repeatable)", nullptr,
      apply_name<&Options::allow_groups>, show_unused, "everyone", true, false},
+    {"--metrics-allow-user", "NAME|UID", "this user may read GET /metrics too (repeatable)",
+     nullptr, apply_name<&Options::metrics_allow_users>, show_unused, "root only", true, false},
+    {"--metrics-allow-group", "NAME|GID", "members of this group may read GET /metrics too "
+     "(repeatable)", nullptr, apply_name<&Options::metrics_allow_groups>, show_unused,
+     "root only", true, false},
     {"--max-streams-per-user", "N", "concurrent streams per user (0: unlimited)", nullptr,
      apply_number<&Options::max_streams_per_user, 0, UINT32_MAX>,
      show_number<&Options::max_streams_per_user>, nullptr, false, false},

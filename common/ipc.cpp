@@ -145,22 +145,26 @@ const char* type_name(Type t) {
             return "USAGE_ASK";
         case Type::UsageAnswer:
             return "USAGE_ANSWER";
+        case Type::MetricsAsk:
+            return "METRICS_ASK";
+        case Type::MetricsAnswer:
+            return "METRICS_ANSWER";
     }
     return "UNKNOWN";
 }
 
 bool is_worker_to_parent(Type t) {
     auto v = static_cast<std::uint16_t>(t);
-    return (v >= 1 && v <= 10) || t == Type::UsageAsk;
+    return v >= 1 && v <= 12;
 }
 bool is_parent_to_worker(Type t) {
     auto v = static_cast<std::uint16_t>(t);
-    return (v >= 32 && v <= 38) || t == Type::UsageAnswer;
+    return v >= 32 && v <= 40;
 }
 
 std::uint16_t allowed_flags(Type t) {
     if (t == Type::ReqOpen || t == Type::RespHead) return kFlagLast | kFlagBody;
-    return t == Type::ReqBody || t == Type::RespBody ? kFlagLast : 0;
+    return t == Type::ReqBody || t == Type::RespBody || t == Type::MetricsAnswer ? kFlagLast : 0;
 }
 
 bool carries_fd(Type t) {
@@ -399,6 +403,30 @@ std::optional<UsageAnswer> decode_usage_answer(std::string_view payload) {
     if (!r.ok || !r.take(r.in.size(), rest) || rest.empty()) return std::nullopt;
     if (a.status != 200 && (a.status < 400 || a.status > 499)) return std::nullopt;
     a.body.assign(rest);
+    return a;
+}
+
+std::string encode_metrics_answer(std::uint32_t conn, MetricsVerdict verdict,
+                                  std::string_view text) {
+    if (text.size() > kMaxMetricsPiece) return {};
+    std::string out;
+    put_u32(out, conn);
+    put_u8(out, static_cast<std::uint8_t>(verdict));
+    out.append(text);
+    return out;
+}
+
+std::optional<MetricsAnswer> decode_metrics_answer(std::string_view payload) {
+    Reader r{payload};
+    MetricsAnswer a;
+    a.conn = static_cast<std::uint32_t>(r.uint(4));
+    auto verdict = r.uint(1);
+    if (!r.ok || verdict > static_cast<std::uint8_t>(MetricsVerdict::Busy))
+        return std::nullopt;
+    a.verdict = static_cast<MetricsVerdict>(verdict);
+    a.text = r.in;
+    // Only a granted answer carries text.
+    if (a.verdict != MetricsVerdict::Granted && !a.text.empty()) return std::nullopt;
     return a;
 }
 

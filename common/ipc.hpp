@@ -43,6 +43,7 @@ enum class Type : std::uint16_t {
     ShutdownAsk = 9,  // payload: u32 connection id; that client sent GET /shutdown
     Refused = 10,     // payload: struct Refused; the worker refused a request on its own
     UsageAsk = 12,    // payload: u32 connection id; that client sent GET /usage
+    MetricsAsk = 11,  // payload: u32 connection id; that client sent GET /metrics
     // parent -> worker
     RespHead = 32,        // payload: struct RespHead below
     RespBody = 33,        // payload: raw response body bytes (de-chunked)
@@ -52,6 +53,7 @@ enum class Type : std::uint16_t {
     ReqCredit = 37,       // payload: u32 bytes of request body the upstream has taken
     ShutdownAnswer = 38,  // payload: u32 connection id, u8 ShutdownVerdict
     UsageAnswer = 40,     // payload: struct UsageAnswer; the answer to that GET /usage
+    MetricsAnswer = 39,   // payload: u32 connection id, u8 MetricsVerdict, a piece of the text
 };
 
 // Header flags. kFlagLast on a ReqBody or RespBody: the body ends with this
@@ -64,7 +66,8 @@ enum class Type : std::uint16_t {
 // can reach a peer on another core one at a time, which cost it (and the
 // upstream or the client behind it) a second wakeup and a second write (bench
 // README, 2026-12-02 evening). No other type carries flags, and a datagram
-// with any other bit set does not decode.
+// with any other bit set does not decode. kFlagLast on a MetricsAnswer: the
+// text ends with this piece (a longer text comes in several, in order).
 inline constexpr std::uint16_t kFlagLast = 0x0001;
 inline constexpr std::uint16_t kFlagBody = 0x0002;
 
@@ -201,6 +204,28 @@ struct UsageAnswer {
 };
 std::string encode_usage_answer(const UsageAnswer& a);
 std::optional<UsageAnswer> decode_usage_answer(std::string_view payload);
+// MetricsAnswer: the Prometheus text (granted), or why not. The text can
+// be longer than one datagram: the parent sends it in pieces of at most
+// kMaxMetricsPiece bytes, each with the same connection and verdict, the last
+// with kFlagLast; a refusal is one piece, empty, with kFlagLast. The whole
+// text is at most kMaxMetricsText bytes (the parent bounds what it renders;
+// a worker takes no more).
+enum class MetricsVerdict : std::uint8_t {
+    Refused = 0,  // not root, and not a user or group --metrics-allow-* names
+    Granted = 1,
+    Unidentified = 2,  // the kernel could not vouch for the caller
+    Busy = 3,          // the worker's queue has no room for the text now: 503
+};
+inline constexpr std::size_t kMaxMetricsPiece = kMaxPayload - 5;
+inline constexpr std::size_t kMaxMetricsText = 1u << 20;
+struct MetricsAnswer {
+    std::uint32_t conn = 0;
+    MetricsVerdict verdict = MetricsVerdict::Refused;
+    std::string_view text;  // this piece; points into the payload
+};
+std::string encode_metrics_answer(std::uint32_t conn, MetricsVerdict verdict,
+                                  std::string_view text);
+std::optional<MetricsAnswer> decode_metrics_answer(std::string_view payload);
 
 std::string encode_u32(std::uint32_t v);
 std::optional<std::uint32_t> decode_u32(std::string_view payload);

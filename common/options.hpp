@@ -43,6 +43,8 @@ struct Options {
     // --- per-user policy (policy/user_policy.hpp; README "Per-user policy") ---
     std::vector<std::string> allow_users;            // --allow-user NAME|UID (repeatable)
     std::vector<std::string> allow_groups;           // --allow-group NAME|GID (repeatable)
+    std::vector<std::string> metrics_allow_users;    // --metrics-allow-user NAME|UID
+    std::vector<std::string> metrics_allow_groups;   // --metrics-allow-group NAME|GID
     std::uint32_t max_streams_per_user = 0;          // --max-streams-per-user N (0: unlimited)
     std::uint32_t requests_per_minute_per_user = 0;  // --requests-per-minute-per-user N
     std::uint64_t tokens_per_day_per_user = 0;       // --tokens-per-day-per-user N

@@ -73,6 +73,7 @@ void Parent::on_signal(evutil_socket_t sig, short, void* arg) noexcept {
             break;
         case SIGHUP:
             systemd_notify(systemd_reloading_state());
+            self->key_rotation.on_sighup();
             self->access->reload();
             self->reload_pending = true;
             if (!self->stopping) {

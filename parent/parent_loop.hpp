@@ -14,6 +14,7 @@
 #include "common/options.hpp"
 #include "common/unique_fd.hpp"
 #include "parent/key/credential.hpp"
+#include "parent/key/key_rotation.hpp"
 #include "parent/loop_mailbox.hpp"
 #include "parent/oidc/oidc_token_source.hpp"
 #include "parent/parent_ptr.hpp"
@@ -30,6 +31,7 @@ struct Parent {
     EvDnsBasePtr dns;
     SslCtxPtr tls;
     Credential credential;  // the key's page, or --github-oidc's access token
+    KeyRotation key_rotation{options, credential};  // SIGHUP: --key-file again
     SslCtxPtr oidc_tls;
     std::unique_ptr<OidcTokenSource> oidc;
     std::unique_ptr<DumpWriter> dump;

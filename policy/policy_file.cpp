@@ -319,10 +319,14 @@ class PolicyReader {
                 append_ids(key, node, IdKind::User, policy.deny_users);
             } else if (name == "deny_groups") {
                 append_ids(key, node, IdKind::Group, policy.deny_groups);
+            } else if (name == "metrics_users") {
+                append_ids(key, node, IdKind::User, policy.metrics_users);
+            } else if (name == "metrics_groups") {
+                append_ids(key, node, IdKind::Group, policy.metrics_groups);
             } else {
                 fail(key.source(), "unknown key '" + printable(name) +
                                        "' in [access] (expected allow_users, allow_groups, "
-                                       "deny_users, deny_groups)");
+                                       "deny_users, deny_groups, metrics_users, metrics_groups)");
             }
         }
     }

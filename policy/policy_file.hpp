@@ -23,6 +23,8 @@
 //   allow_groups = ["codex"]
 //   deny_users = ["mallory"]
 //   deny_groups = ["contractors"]
+//   metrics_users = ["prometheus"]  # may read GET /metrics (root always may)
+//   metrics_groups = ["adm"]
 //
 //   [users.alice]                   # a name or a numeric uid
 //   tokens_per_day = 5000000

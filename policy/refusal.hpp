@@ -183,6 +183,11 @@ inline constexpr const Refusal* kBodyPolicyAll[] = {
     &kPreviousResponseNotYours,
     &kConversationNotYours,
 };
+// GET /metrics from someone who is neither root nor named by
+// --metrics-allow-user / --metrics-allow-group (or the policy file's
+// metrics_users / metrics_groups).
+inline constexpr Refusal kMetricsNotAllowed{403, kClient, "metrics_not_allowed",
+                                            "this user may not read the proxy's metrics"};
 
 // Every refusal above, so tests can check the table as a whole.
 // clang-format off
@@ -208,6 +213,7 @@ inline constexpr const Refusal* kAll[] = {
     &kSpendBudgetDay,      &kSpendBudgetWeek,
     &kSpendBudgetMonth,    &kSpendBudgetHeld,
     &kModelNotPriced,
+    &kMetricsNotAllowed,
 };
 // clang-format on
 

@@ -16,6 +16,8 @@ constexpr std::string_view kForwardTarget = "/v1/responses";
 constexpr std::string_view kShutdownMethod = "GET";
 constexpr std::string_view kShutdownTarget = "/shutdown";
 constexpr std::string_view kUsageTarget = "/usage";
+constexpr std::string_view kMetricsMethod = "GET";
+constexpr std::string_view kMetricsTarget = "/metrics";
 
 // Names by which a loopback client addresses us. Browsers send IP literals
 // in this canonical form, so other spellings of loopback are not needed.
@@ -152,6 +154,10 @@ Decision decide(const RequestHead& head, const RequestPolicy& policy) {
     }
     if (head.method == kShutdownMethod && head.target == kUsageTarget) {
         return {Route::Usage, std::nullopt};
+    }
+    // Who may read it is the parent's call, as for /shutdown.
+    if (head.method == kMetricsMethod && head.target == kMetricsTarget) {
+        return {Route::Metrics, std::nullopt};
     }
     return {Route::Forward, refusal::kForbidden};
 }

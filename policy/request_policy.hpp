@@ -3,7 +3,8 @@
 // Options enforced by the worker's parser.
 //
 // In one sentence: POST exactly /v1/responses (and, with --http-shutdown,
-// GET exactly /shutdown), addressed to this proxy by name, not from a browser,
+// GET exactly /shutdown; and GET exactly /metrics, which the parent answers
+// only to the users the operator names), addressed to this proxy by name, not from a browser,
 // not an upgrade. Everything else gets a Refusal.
 #pragma once
 
@@ -31,7 +32,8 @@ struct RequestPolicy {
 RequestPolicy make_request_policy(const Options& opts, std::uint16_t bound_port);
 
 // Usage: GET /usage, the caller's own standing (parent/users/usage_view.hpp).
-enum class Route { Forward, Shutdown, Usage };
+// Metrics: GET /metrics, the Prometheus text (parent/metrics/).
+enum class Route { Forward, Shutdown, Usage, Metrics };
 
 // When refusal is set, route means nothing: answer with the refusal.
 struct Decision {

@@ -109,7 +109,9 @@ void add_upstream_network(SeccompPolicy& p) {
 
 // --server-info and --dump-dir files, OpenSSL's CA lookups, /etc/passwd.
 void add_files(SeccompPolicy& p) {
-    p.push_back(allow("openat", "dump files, server-info, CA certificates, /etc for getpwnam"));
+    p.push_back(allow("openat",
+                      "dump files, server-info, CA certificates, /etc for getpwnam, "
+                      "--key-file again on SIGHUP"));
     p.push_back(allow("newfstatat", "stdio and OpenSSL stat what they open"));
     p.push_back(allow("fstat", "stdio and OpenSSL stat what they open"));
     p.push_back(allow("statx", "std::filesystem status queries"));

@@ -78,6 +78,11 @@ struct UserPolicy {
     std::vector<gid_t> allow_groups;
     std::vector<uid_t> deny_users;
     std::vector<gid_t> deny_groups;
+    // Who may read GET /metrics besides root (--metrics-allow-*, [access]
+    // metrics_users / metrics_groups). Not an allow rule: it lets nobody use
+    // the proxy, and the allow and deny lists do not touch it.
+    std::vector<uid_t> metrics_users;
+    std::vector<gid_t> metrics_groups;
     UserLimits defaults;  // flags, then the file's [defaults]
     std::map<uid_t, UserLimits> users;
     std::map<gid_t, UserLimits> groups;
@@ -114,6 +119,9 @@ Admission admit(const UserPolicy& policy, const Caller& caller);
 
 // GET /shutdown (with --http-shutdown): root, or a caller admit() allows.
 bool may_shutdown(const UserPolicy& policy, const Caller& caller);
+
+// GET /metrics: root, or a caller metrics_users or metrics_groups names.
+bool may_read_metrics(const UserPolicy& policy, const Caller& caller);
 
 // The limits for a caller regardless of allow/deny (for the operator view).
 EffectiveLimits limits_for(const UserPolicy& policy, const Caller& caller);

@@ -133,6 +133,14 @@ void ClientConnection::handle_head(std::string_view block) {
         worker_.parent().ask_usage_ask(conn_id_);
         return;
     }
+    if (in.kind == Intake::Kind::Metrics) {
+        // The answer comes back as MetricsAnswer, in pieces.
+        resp_ = RespState::Waiting;
+        metrics_asked_ = true;
+        metrics_text_.clear();
+        worker_.parent().ask_metrics_ask(conn_id_);
+        return;
+    }
     const std::string& payload = in.open;
     stream_ = worker_.open_stream(this);
     worker_.parent().ask_req_open(stream_, payload);
@@ -249,6 +257,37 @@ void ClientConnection::on_usage_answer(const ipc::UsageAnswer& answer) {
     out += answer.body;
     bufferevent_write(bev_.get(), out.data(), out.size());
     close_after_flush();
+}
+
+bool ClientConnection::on_metrics_answer(ipc::MetricsVerdict verdict, std::string_view text,
+                                         bool last) {
+    // The parent answers each ask once: pieces with nothing asked, or more
+    // text than it may send, mean the two disagree.
+    if (!metrics_asked_ || metrics_text_.size() + text.size() > ipc::kMaxMetricsText) return false;
+    metrics_text_.append(text);
+    if (!last) return true;
+    metrics_asked_ = false;
+    std::string body;
+    body.swap(metrics_text_);
+    if (closed_ || resp_ != RespState::Waiting || stream_ != 0) return true;
+    resp_ = RespState::Done;
+    if (verdict != ipc::MetricsVerdict::Granted) {
+        // The parent audits a refusal itself: no note.
+        const Refusal& r = verdict == ipc::MetricsVerdict::Unidentified ? refusal::kUserUnidentified
+                           : verdict == ipc::MetricsVerdict::Busy       ? refusal::kOverloaded
+                                                                  : refusal::kMetricsNotAllowed;
+        send_error(r.status, r.type, r.code, r.message, false);
+        return true;
+    }
+    // The Prometheus text exposition format, version 0.0.4. One answer per
+    // connection, as for the other answers the parent decides.
+    const HeaderList headers{{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"},
+                             {"Cache-Control", "no-store"}};
+    resp_chunked_ = false;
+    write_response_head(200, headers, BodyFraming::Length, body.size(), false);
+    bufferevent_write(bev_.get(), body.data(), body.size());
+    close_after_flush();
+    return true;
 }
 
 bool ClientConnection::on_req_credit(std::uint32_t bytes) {

@@ -40,6 +40,9 @@ class ClientConnection {
     void on_shutdown_answer(ipc::ShutdownVerdict verdict);
     // The parent's answer to our UsageAsk for GET /usage on this connection.
     void on_usage_answer(const ipc::UsageAnswer& answer);
+    // A piece of the parent's answer to our MetricsAsk (`last`: the text is
+    // complete). False when the parent sends more than it may (fatal).
+    bool on_metrics_answer(ipc::MetricsVerdict verdict, std::string_view text, bool last);
     std::uint32_t conn_id() const { return conn_id_; }
 
     // Write-through: WorkerProcess calls this once per loop turn for a
@@ -124,6 +127,8 @@ class ClientConnection {
     ReqState req_ = ReqState::Head;
     RespState resp_ = RespState::None;
     std::uint32_t stream_ = 0;
+    bool metrics_asked_ = false;  // a MetricsAsk is out: its answer is due
+    std::string metrics_text_;    // pieces of the answer so far
     RequestHead head_;
     std::uint64_t body_remaining_ = 0;  // Length framing
     std::uint64_t body_seen_ = 0;

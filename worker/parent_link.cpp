@@ -25,6 +25,7 @@ constexpr Heard kHeard[] = {
     {ipc::Type::ReqCredit, true, &ParentLink::heard_req_credit},
     {ipc::Type::ShutdownAnswer, false, &ParentLink::heard_shutdown_answer},
     {ipc::Type::UsageAnswer, false, &ParentLink::heard_usage_answer},
+    {ipc::Type::MetricsAnswer, false, &ParentLink::heard_metrics_answer},
 };
 
 }  // namespace
@@ -68,6 +69,10 @@ void ParentLink::ask_shutdown_ask(std::uint32_t conn) {
 
 void ParentLink::ask_usage_ask(std::uint32_t conn) {
     channel_.send(ipc::Type::UsageAsk, 0, ipc::encode_u32(conn));
+}
+
+void ParentLink::ask_metrics_ask(std::uint32_t conn) {
+    channel_.send(ipc::Type::MetricsAsk, 0, ipc::encode_u32(conn));
 }
 
 void ParentLink::ask_shutdown() {
@@ -175,6 +180,17 @@ bool ParentLink::heard_usage_answer(const ipc::MessageView& m) {
     if (!answer) return false;
     if (ClientConnection* conn = worker_.client(answer->conn)) conn->on_usage_answer(*answer);
     return true;
+}
+
+bool ParentLink::heard_metrics_answer(const ipc::MessageView& m) {
+    auto answer = ipc::decode_metrics_answer(m.payload);
+    if (!answer) return false;
+    const bool last = (m.flags & ipc::kFlagLast) != 0;
+    // A connection that left meanwhile gets nothing; a text longer than the
+    // parent may send, or pieces nobody asked for, break the protocol.
+    ClientConnection* conn = worker_.client(answer->conn);
+    if (conn == nullptr) return true;
+    return conn->on_metrics_answer(answer->verdict, answer->text, last);
 }
 
 }  // namespace proxy

@@ -45,6 +45,8 @@ class ParentLink : public ChannelOwner {
     void ask_resp_credit(std::uint32_t stream, std::uint32_t bytes);
     void ask_shutdown_ask(std::uint32_t conn);
     void ask_usage_ask(std::uint32_t conn);
+    // GET /metrics on this connection: answered by MetricsAnswer.
+    void ask_metrics_ask(std::uint32_t conn);
     // Our 200 to a granted GET /shutdown has been flushed.
     void ask_shutdown();
     void ask_refused(const ipc::Refused& note);
@@ -59,6 +61,7 @@ class ParentLink : public ChannelOwner {
     bool heard_req_credit(const ipc::MessageView& m);
     bool heard_shutdown_answer(const ipc::MessageView& m);
     bool heard_usage_answer(const ipc::MessageView& m);
+    bool heard_metrics_answer(const ipc::MessageView& m);
 
   private:
     void on_message(const ipc::MessageView& msg) override;

@@ -34,6 +34,10 @@ Intake take_request_head(std::string_view block, const IntakeRules& rules, bool 
         in.kind = Intake::Kind::Usage;
         return in;
     }
+    if (d.route == Route::Metrics) {
+        in.kind = Intake::Kind::Metrics;
+        return in;
+    }
     if (draining) return refuse(std::move(in), refusal::kShuttingDown);
     ipc::ReqOpen open;
     open.conn = conn_id;

@@ -1,5 +1,5 @@
 // What the worker does with one complete request head, without I/O: refuse
-// it (and how), ask the parent about GET /shutdown, or forward it as this
+// it (and how), ask the parent about GET /shutdown or GET /metrics, or forward it as this
 // ReqOpen. ClientConnection acts on the answer; the differential fuzz target
 // (tests/fuzz/fuzz_forward_agreement.cpp) feeds random heads through it and
 // everything it would forward through the parent's check.
@@ -25,7 +25,7 @@ struct IntakeRules {
 };
 
 struct Intake {
-    enum class Kind { Refuse, Shutdown, Usage, Forward };
+    enum class Kind { Refuse, Shutdown, Usage, Metrics, Forward };
     Kind kind = Kind::Refuse;
     Refusal refusal{};  // Kind::Refuse
     RequestHead head;   // parsed as far as it got (method and target for the audit note)

@@ -264,6 +264,7 @@ void UpstreamExchange::process_input() {
     if (!conn_ || phase_ == Phase::Finished) return;
     evbuffer* in = conn_->transport->input();
     while (phase_ != Phase::Finished && evbuffer_get_length(in) > 0) {
+        if (!got_response_bytes_) record_.first_byte = std::chrono::steady_clock::now();
         got_response_bytes_ = request_sent_ = true;
         if (paused_for_room_) return;
         if (sink_.backlogged()) {

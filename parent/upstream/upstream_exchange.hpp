@@ -45,6 +45,8 @@ struct UpstreamEnv {
 // What the audit line needs to know of an exchange (tokens: charge()).
 struct ExchangeRecord {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    // The first byte of the upstream's answer came (GET /metrics).
+    std::optional<std::chrono::steady_clock::time_point> first_byte;
     unsigned status = 0;                // the status the client was sent (0: none)
     const char* outcome = "completed";  // or upstream_error, aborted, client_aborted
     std::string code;                   // our error code, if we answered instead of the upstream

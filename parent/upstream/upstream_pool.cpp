@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "common/log.hpp"
+#include "parent/metrics/proxy_metrics.hpp"
 #include "parent/upstream/tls_context.hpp"
 
 namespace proxy {
@@ -30,7 +31,10 @@ UpstreamPool::UpstreamPool(event_base* base, evdns_base* dns, Config config)
     }
 }
 
-UpstreamPool::~UpstreamPool() = default;
+UpstreamPool::~UpstreamPool() {
+    proxy_metrics().upstream_idle.fetch_sub(static_cast<long>(idle_.size()),
+                                            std::memory_order_relaxed);
+}
 
 int UpstreamPool::on_new_session(SSL* ssl, SSL_SESSION* session) noexcept {
     auto* pool = static_cast<UpstreamPool*>(SSL_get_ex_data(ssl, g_pool_index));
@@ -39,10 +43,19 @@ int UpstreamPool::on_new_session(SSL* ssl, SSL_SESSION* session) noexcept {
     return 1;  // we took the reference
 }
 
+ConnectionCount::ConnectionCount() {
+    proxy_metrics().upstream_open.fetch_add(1, std::memory_order_relaxed);
+}
+
+ConnectionCount::~ConnectionCount() {
+    proxy_metrics().upstream_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
 std::unique_ptr<UpstreamConnection> UpstreamPool::take_idle() {
     while (!idle_.empty()) {
         auto conn = std::move(idle_.front());
         idle_.pop_front();
+        proxy_metrics().upstream_idle.fetch_sub(1, std::memory_order_relaxed);
         if (!conn->transport) continue;
         conn->transport->set_callbacks(nullptr, nullptr, nullptr);
         conn->transport->set_timeout(0);
@@ -81,6 +94,7 @@ void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> conn) {
     UpstreamTransport* t = conn->transport.get();
     UpstreamConnection* raw = conn.get();
     idle_.push_front(std::move(conn));
+    proxy_metrics().upstream_idle.fetch_add(1, std::memory_order_relaxed);
     raw->idle_pos = idle_.begin();
     // Any byte or event on an idle connection (the server closing it, most
     // often) ends it; so does sitting idle past idle_keep_s.
@@ -91,6 +105,7 @@ void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> conn) {
 
 void UpstreamPool::drop_idle(UpstreamConnection* conn) {
     idle_.erase(conn->idle_pos);
+    proxy_metrics().upstream_idle.fetch_sub(1, std::memory_order_relaxed);
     if (idle_.empty() && on_emptied_) on_emptied_(on_emptied_arg_);
 }
 

@@ -19,7 +19,16 @@ namespace proxy {
 
 class UpstreamPool;
 
+// Counts itself in GET /metrics' upstream_connections while it lives.
+struct ConnectionCount {
+    ConnectionCount();
+    ~ConnectionCount();
+    ConnectionCount(const ConnectionCount&) = delete;
+    ConnectionCount& operator=(const ConnectionCount&) = delete;
+};
+
 struct UpstreamConnection {
+    ConnectionCount counted;
     std::unique_ptr<UpstreamTransport> transport;
     bool reused = false;
     std::uint64_t id = 0;

@@ -68,6 +68,12 @@ class AccessControl {
     std::optional<UsageView> usage_of(const PeerIdentity& who, const Refusal*& refused);
     // GET /shutdown: nullptr when granted, else the refusal.
     const Refusal* may_shutdown(const PeerIdentity& who);
+    // GET /metrics: nullptr when granted, else the refusal
+    // (parent/users/access_metrics.cpp, with render_metrics).
+    const Refusal* may_read_metrics(const PeerIdentity& who);
+    // The text of GET /metrics: the counters (parent/metrics/) and the
+    // per-user gauges, users by name.
+    std::string render_metrics();
     void count_refusal(const PeerIdentity& who);
 
     // Fills in uid, user and pid, and writes the line.

@@ -85,6 +85,16 @@ unsigned UserAccounts::open_streams(uid_t uid) const {
     return it == live_.end() ? 0 : it->second.streams;
 }
 
+std::vector<uid_t> UserAccounts::uids_seen(std::int64_t now_unix) {
+    roll(now_unix);
+    std::vector<uid_t> out;
+    for (const auto& [uid, _] : day_.users) out.push_back(uid);
+    for (const auto& [uid, live] : live_)
+        if (live.streams != 0 && !day_.users.contains(uid)) out.push_back(uid);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 std::uint64_t UserAccounts::reserved_tokens(uid_t uid) const {
     auto it = live_.find(uid);
     return it == live_.end() ? 0 : it->second.reserved.tokens;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "parent/users/usage_state.hpp"
 #include "policy/rate_limit.hpp"
@@ -71,6 +72,8 @@ class UserAccounts {
     // Everyone's, rolled over: what the state file keeps.
     const UsageState& state(std::int64_t now_unix);
     unsigned open_streams(uid_t uid) const;
+    // Every uid with a stream open now or counted today (for GET /metrics).
+    std::vector<uid_t> uids_seen(std::int64_t now_unix);
     std::uint64_t reserved_tokens(uid_t uid) const;
     bool dirty() const { return dirty_; }
     void mark_saved() { dirty_ = false; }

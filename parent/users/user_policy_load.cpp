@@ -18,7 +18,7 @@ namespace {
 template <typename Id>
 bool resolve_ids(const std::vector<std::string>& names,
                  const std::function<std::optional<Id>(std::string_view)>& lookup, const char* flag,
-                 std::vector<Id>& out, std::string& error) {
+                 const char* kind, std::vector<Id>& out, std::string& error) {
     for (const std::string& n : names) {
         std::uint64_t v = 0;
         auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
@@ -28,8 +28,7 @@ bool resolve_ids(const std::vector<std::string>& names,
         }
         auto id = lookup(n);
         if (!id) {
-            error = std::string(flag) + " " + n + ": no such " +
-                    (std::string_view(flag) == "--allow-user" ? "user" : "group");
+            error = std::string(flag) + " " + n + ": no such " + kind;
             return false;
         }
         out.push_back(*id);
@@ -43,8 +42,14 @@ Result<UserPolicy> policy_from_flags(const Options& o) {
     UserPolicy p;
     const NameResolver names = system_name_resolver();
     std::string error;
-    if (!resolve_ids<uid_t>(o.allow_users, names.user, "--allow-user", p.allow_users, error) ||
-        !resolve_ids<gid_t>(o.allow_groups, names.group, "--allow-group", p.allow_groups, error))
+    if (!resolve_ids<uid_t>(o.allow_users, names.user, "--allow-user", "user", p.allow_users,
+                            error) ||
+        !resolve_ids<gid_t>(o.allow_groups, names.group, "--allow-group", "group", p.allow_groups,
+                            error) ||
+        !resolve_ids<uid_t>(o.metrics_allow_users, names.user, "--metrics-allow-user", "user",
+                            p.metrics_users, error) ||
+        !resolve_ids<gid_t>(o.metrics_allow_groups, names.group, "--metrics-allow-group", "group",
+                            p.metrics_groups, error))
         return Error{std::move(error)};
     if (o.max_streams_per_user) p.defaults.max_streams = o.max_streams_per_user;
     if (o.requests_per_minute_per_user)

@@ -15,6 +15,7 @@
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "common/worker_fds.hpp"
+#include "parent/metrics/proxy_metrics.hpp"
 #include "parent/workers/respawn_plan.hpp"
 
 extern char** environ;
@@ -217,6 +218,11 @@ void Supervisor::on_child_exit() {
             LOG_ERROR("worker %u cannot start; not respawning it", id);
             continue;
         }
+        proxy_metrics().count_worker_restart(killed_by_parent ? "killed_by_parent"
+                                             : WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS
+                                                 ? "seccomp"
+                                             : WIFSIGNALED(status) ? "signal"
+                                                                   : "exited");
         const RespawnPlan plan =
             plan_respawn(slot->failures, healthy, killed_by_parent,
                          std::chrono::duration_cast<std::chrono::milliseconds>(lived));

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/log.hpp"
+#include "parent/metrics/proxy_metrics.hpp"
 #include "parent/users/access_control.hpp"
 #include "parent/workers/supervisor.hpp"
 #include "policy/token_budget.hpp"
@@ -44,6 +45,7 @@ constexpr Answer kAnswers[] = {
     {ipc::Type::ShutdownAsk, kControl, &WorkerLink::answer_shutdown_ask},
     {ipc::Type::Refused, kControl, &WorkerLink::answer_refused},
     {ipc::Type::UsageAsk, kControl, &WorkerLink::answer_usage_ask},
+    {ipc::Type::MetricsAsk, kControl, &WorkerLink::answer_metrics_ask},
 };
 
 // A body riding on a ReqOpen must fit the framing it declares, checked before
@@ -96,7 +98,12 @@ WorkerLink::~WorkerLink() {
 }
 
 void WorkerLink::send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) {
-    channel_.send(type, stream, payload);
+    send_to_worker(type, stream, payload, 0);
+}
+
+void WorkerLink::send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload,
+                                std::uint16_t flags) {
+    channel_.send(type, stream, payload, flags);
     // Past the cap the worker is not reading what it asked for (an honest
     // one never gets near it: exchanges wait for room at kBacklogHigh, and
     // the rest is one answer per connection). Killed from the loop, not
@@ -157,9 +164,8 @@ void WorkerLink::account_for(UpstreamExchange& ex) {
     a.code = rec.code;
     a.request_bytes = rec.request_bytes;
     a.response_bytes = rec.response_bytes;
-    a.duration_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - rec.started)
-            .count();
+    const auto now = std::chrono::steady_clock::now();
+    a.duration_ms = std::chrono::duration<double, std::milli>(now - rec.started).count();
     a.request_id = rec.request_id;
     // A body the parent refused never reached the upstream whole: "-", as
     // for every other refusal (it is charged nothing).
@@ -169,6 +175,13 @@ void WorkerLink::account_for(UpstreamExchange& ex) {
         a.tokens_estimated = charge.estimated;
     }
     env_.access.audit(ex.caller, a);
+    ProxyMetrics& metrics = proxy_metrics();
+    metrics.count_request(ex.caller.uid, ex.caller.known, a.outcome, a.status);
+    metrics.add_tokens(ex.caller.uid, ex.caller.known, charge);
+    metrics.observe_duration(std::chrono::duration<double>(now - rec.started).count());
+    if (rec.first_byte)
+        metrics.observe_first_byte(
+            std::chrono::duration<double>(*rec.first_byte - rec.started).count());
 }
 
 void WorkerLink::drop_all_streams() {
@@ -309,6 +322,8 @@ bool WorkerLink::answer_resp_credit(const ipc::MessageView& m, UpstreamExchange*
 }
 
 void WorkerLink::audit_refusal(const PeerIdentity& who, AuditRecord& a) {
+    // Counted whether or not its line is written.
+    proxy_metrics().count_request(who.uid, who.known, a.outcome, a.status);
     std::uint32_t wait = 0;
     const double now =
         std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

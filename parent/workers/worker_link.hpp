@@ -71,14 +71,21 @@ class WorkerLink : public ChannelOwner, public StreamSink {
     bool answer_shutdown_ask(const ipc::MessageView& m, UpstreamExchange* ex);
     bool answer_refused(const ipc::MessageView& m, UpstreamExchange* ex);
     bool answer_usage_ask(const ipc::MessageView& m, UpstreamExchange* ex);
+    bool answer_metrics_ask(const ipc::MessageView& m, UpstreamExchange* ex);
 
   private:
     void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload) override;
+    void send_to_worker(ipc::Type type, std::uint32_t stream, std::string_view payload,
+                        std::uint16_t flags);
     // The answer to answer_shutdown_ask, heard by the worker's
     // ParentLink::heard_shutdown_answer (the rest of what the parent says is
     // StreamSink's tell_X).
     void tell_shutdown_answer(std::uint32_t conn, ipc::ShutdownVerdict verdict);
     void tell_usage_answer(const ipc::UsageAnswer& answer);
+    // The answer to answer_metrics_ask, in pieces, heard by the worker's
+    // ParentLink::heard_metrics_answer.
+    void tell_metrics_answer(std::uint32_t conn, ipc::MetricsVerdict verdict,
+                             std::string_view text);
     void on_message(const ipc::MessageView& msg) override;
     void on_channel_down(const char* why, bool malformed) override;
     void on_channel_drained() override;

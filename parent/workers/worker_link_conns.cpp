@@ -1,7 +1,8 @@
 // WorkerLink's answers about client connections rather than streams: a
 // connection handed over (ConnOpen) and closed (ConnClose), the client
 // leaving on its own (seen on the socket the parent keeps), GET /shutdown
-// (ShutdownAsk, Shutdown) and the worker's own refusals (Refused).
+// (ShutdownAsk, Shutdown), GET /metrics (MetricsAsk) and the worker's own
+// refusals (Refused).
 #include <sys/epoll.h>
 
 #include <cerrno>
@@ -159,6 +160,64 @@ bool WorkerLink::answer_usage_ask(const ipc::MessageView& m, UpstreamExchange*) 
 
 void WorkerLink::tell_usage_answer(const ipc::UsageAnswer& answer) {
     send_to_worker(ipc::Type::UsageAnswer, 0, ipc::encode_usage_answer(answer));
+}
+
+bool WorkerLink::answer_metrics_ask(const ipc::MessageView& m, UpstreamExchange*) {
+    auto id = ipc::decode_u32(m.payload);
+    if (!id) return false;
+    auto conn = conns_.find(*id);
+    if (conn == conns_.end()) return false;
+    const ClientConn& c = *conn->second;
+    if (c.gone) {
+        tell_metrics_answer(*id, ipc::MetricsVerdict::Refused, {});  // nobody is asking any more
+        return true;
+    }
+    if (const Refusal* refused = env_.access.may_read_metrics(c.who)) {
+        env_.access.count_refusal(c.who);
+        AuditRecord a;
+        a.method = "GET";
+        a.path = "/metrics";
+        a.status = refused->status;
+        a.outcome = "refused";
+        a.code = refused->code;
+        audit_refusal(c.who, a);
+        tell_metrics_answer(*id,
+                            refused == &refusal::kUserUnidentified
+                                ? ipc::MetricsVerdict::Unidentified
+                                : ipc::MetricsVerdict::Refused,
+                            {});
+        return true;
+    }
+    std::string text = env_.access.render_metrics();
+    // Bounded by the users of the machine; past the cap (a machine with
+    // tens of thousands of active users) the text is cut at a line, which a
+    // scraper still parses, and the operator hears of it.
+    if (text.size() > ipc::kMaxMetricsText) {
+        text.resize(text.rfind('\n', ipc::kMaxMetricsText - 1) + 1);
+        LOG_WARN("GET /metrics: text over %zu bytes, cut", ipc::kMaxMetricsText);
+    }
+    // The text rides on the worker's queue like any answer; a worker that
+    // has not read what it got (or many scrapes at once) gets a 503 rather
+    // than a queue over its cap, which would be its death.
+    if (channel_.queued_bytes() + text.size() + ipc::kMaxMessage > queue_cap_) {
+        tell_metrics_answer(*id, ipc::MetricsVerdict::Busy, {});
+        return true;
+    }
+    tell_metrics_answer(*id, ipc::MetricsVerdict::Granted, text);
+    return true;
+}
+
+void WorkerLink::tell_metrics_answer(std::uint32_t conn, ipc::MetricsVerdict verdict,
+                                     std::string_view text) {
+    // One datagram per piece; the last (or only, and for a refusal empty)
+    // one carries kFlagLast.
+    std::string piece;
+    do {
+        const std::string_view part = text.substr(0, ipc::kMaxMetricsPiece);
+        text.remove_prefix(part.size());
+        piece = ipc::encode_metrics_answer(conn, verdict, part);
+        send_to_worker(ipc::Type::MetricsAnswer, 0, piece, text.empty() ? ipc::kFlagLast : 0);
+    } while (!text.empty());
 }
 
 bool WorkerLink::answer_refused(const ipc::MessageView& m, UpstreamExchange*) {

@@ -1,7 +1,8 @@
 // IPC codec: no crash on any datagram, and whatever decodes re-encodes to the
 // same bytes (the encoding is canonical, so a hostile worker cannot smuggle
 // anything past the decoder in a second spelling of the same message); a body
-// folded behind a ReqOpen or RespHead splits off in exactly one way.
+// folded behind a ReqOpen or RespHead splits off in exactly one way; a
+// MetricsAnswer piece re-encodes the same.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -51,6 +52,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (auto v = ipc::decode_u32(payload)) FUZZ_CHECK(ipc::encode_u32(*v) == payload);
         if (auto a = ipc::decode_usage_answer(payload))
             FUZZ_CHECK(ipc::encode_usage_answer(*a) == payload);
+        // A MetricsAnswer piece: only a granted one carries text.
+        if (auto a = ipc::decode_metrics_answer(payload)) {
+            FUZZ_CHECK(a->text.empty() || a->verdict == ipc::MetricsVerdict::Granted);
+            if (a->text.size() <= ipc::kMaxMetricsPiece)
+                FUZZ_CHECK(ipc::encode_metrics_answer(a->conn, a->verdict, a->text) == payload);
+        }
     }
     return 0;
 }

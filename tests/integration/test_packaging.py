@@ -148,16 +148,18 @@ class Units(unittest.TestCase):
         self.service = unit_settings(SERVICE)
         self.socket = unit_settings(SOCKET)
 
-    def test_service_is_a_notify_service_with_the_key_from_a_credential(self):
+    def test_service_is_a_notify_service_that_reads_its_key_file_again_on_reload(self):
         s = self.service
         self.assertEqual(values(s, "Service", "Type"), ["notify"])
-        self.assertEqual(values(s, "Service", "LoadCredential"),
-                         ["openai-api-key:/etc/codex-responses-api-proxy/openai-api-key"])
+        # Not LoadCredential=: its copy is made once, and a reload (key
+        # rotation) must see the new key (packaging/README.md).
+        self.assertEqual(values(s, "Service", "LoadCredential"), [])
         [exec_start] = values(s, "Service", "ExecStart")
         argv = exec_start.split()
         self.assertEqual(argv[0], INSTALLED_BIN)
         self.assertIn("--key-file", argv)
-        self.assertEqual(argv[argv.index("--key-file") + 1], "%d/openai-api-key")
+        self.assertEqual(argv[argv.index("--key-file") + 1],
+                         "/etc/codex-responses-api-proxy/openai-api-key")
         self.assertEqual(argv[argv.index("--worker-user") + 1], "codex-responses-api-proxy")
         self.assertEqual(values(s, "Service", "ExecReload"), ["/bin/kill -HUP $MAINPID"])
         # SIGTERM to the parent only: it drains its workers itself.
@@ -234,7 +236,7 @@ class Units(unittest.TestCase):
             self.assertIsNone(KEY_LIKE.search(text), path)
         for settings in (self.service, self.socket):
             for section, key, value in settings:
-                # The key comes only from LoadCredential= of a root-only file:
+                # The key comes only from its file (root's, the service's group):
                 # never inline (SetCredential=) nor through the environment.
                 self.assertNotIn(key, ("SetCredential", "SetCredentialEncrypted",
                                        "Environment", "EnvironmentFile", "PassEnvironment"))

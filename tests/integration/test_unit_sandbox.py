@@ -220,8 +220,9 @@ class UnderTheUnitsSandbox(ProxyTestCase):
             f.write(key + "\n")
         chroot = self.chroot = os.path.join(p.dir, "empty")
         os.mkdir(chroot, 0o755)
-        # The parent runs as the unit's User=: its files are its own, as
-        # LoadCredential= and RuntimeDirectory= make them (the chroot
+        # The parent runs as the unit's User=: it reads its key file (the
+        # packaged one is root's, its group's) and RuntimeDirectory= makes
+        # its directories (the chroot
         # directory owned by the parent's uid, not root). What it reads
         # from the build (the executables, the CA file, the policy) is
         # copied where it can reach it: a package build's tree is root's only.
@@ -252,7 +253,7 @@ class UnderTheUnitsSandbox(ProxyTestCase):
         # The parent runs under the unit's filter plus its own.
         self.assertEqual(seccomp_mode(p.proc.pid), "2")
         r = self.serve_ok(tries=1)
-        # The key came from --key-file, as under systemd's LoadCredential=.
+        # The key came from --key-file, as under the packaged unit.
         harness.check_forwarded(self, self.upstream.requests[-1], p, self.upstream)
         self.check_parent(p.proc.pid)
         self.check_key_once(key)
@@ -263,14 +264,24 @@ class UnderTheUnitsSandbox(ProxyTestCase):
         self.workers(exclude=before[:1])
         self.serve_ok(tries=50)
 
-        # SIGHUP: new workers, the old ones drain; still serving.
+        # SIGHUP: new workers, the old ones drain; still serving. The key
+        # file is read again under both filters (key rotation, as
+        # "systemctl reload" does): the new key goes upstream, the old one
+        # is gone from memory.
+        new_key = harness.fake_key()
+        with open(key_file, "w") as f:
+            f.write(new_key + "\n")
         current = self.workers()
         p.proc.send_signal(signal.SIGHUP)
         fresh = self.workers(exclude=current, timeout=15)
         self.assertTrue(fresh)
         self.serve_ok(tries=50)
+        self.assertEqual(self.upstream.requests[-1].header("authorization"), "Bearer " + new_key)
         self.check_parent(p.proc.pid)
-        self.check_key_once(key)
+        self.check_key_once(new_key)
+        old = key.encode()[len(b"sk-test-"):]
+        for pid in [p.proc.pid] + children(p.proc.pid):
+            self.assertEqual(scan_memory(pid, [old])[0][old], [], "old key in %d" % pid)
         self.assertIsNone(re.search(r"SIGSYS|SECURITY", p.stderr()), p.stderr())
         print("workers %r -> respawn -> %r after SIGHUP; %d: %s"
               % (before, fresh, r.status, r.body[:40]))

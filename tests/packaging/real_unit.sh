@@ -28,6 +28,9 @@ trap cleanup EXIT
 ss -Hltn "sport = :$port" | grep -q . && { echo "port $port in use: real unit check skipped"; exit 0; }
 umask 077
 printf 'sk-test-%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$key"
+# As packaging/README.md says: root's, readable by the service's group.
+chgrp codex-responses-api-keyholder "$key"
+chmod 0640 "$key"
 mkdir -p "$dropin"
 exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/$PKG.service)
 cat >"$dropin/test.conf" <<EOF
@@ -83,11 +86,17 @@ done
     fail "worker $w runs as uid $(field "$w" Uid), not --worker-user ${wuser:-?}"
 echo "real unit: parent and worker under seccomp, worker uid $(field "$w" Uid) ($wuser) with no capabilities"
 
+# A reload rotates the key: a new one stored as packaging/README.md says is
+# read by the non-root parent (the upstream is dead, so the journal says it).
+printf 'sk-test-%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" |
+    install -m 640 -o root -g codex-responses-api-keyholder /dev/stdin "$key"
 systemctl reload "$PKG.service"
 sleep 1
 systemctl is-active --quiet "$PKG.service" || fail "not active after reload"
 [ "$(post)" = 502 ] || fail "no answer after reload"
-echo "real unit: reloaded, serving"
+journalctl -u "$PKG" --since "$since" --no-pager | grep -q "key rotated" ||
+    fail "the reload did not rotate the key"
+echo "real unit: reloaded, key rotated, serving"
 
 systemctl stop "$PKG.socket" "$PKG.service"
 journal=$(journalctl -u "$PKG" --since "$since" --no-pager)

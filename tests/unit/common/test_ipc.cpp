@@ -217,3 +217,41 @@ TEST_CASE("ipc: RespHead, RespError and u32 round trips") {
     CHECK_FALSE(decode_u32("abc"));
     CHECK_FALSE(decode_u32("abcde"));
 }
+
+TEST_CASE("ipc: MetricsAsk and MetricsAnswer, the answer in pieces with kFlagLast") {
+    CHECK(is_worker_to_parent(Type::MetricsAsk));
+    CHECK(is_parent_to_worker(Type::MetricsAnswer));
+    CHECK(static_cast<int>(Type::MetricsAsk) == 11);
+    CHECK(static_cast<int>(Type::MetricsAnswer) == 39);
+    CHECK(std::string(type_name(Type::MetricsAnswer)) == "METRICS_ANSWER");
+    CHECK(allowed_flags(Type::MetricsAnswer) == kFlagLast);
+    CHECK(allowed_flags(Type::MetricsAsk) == 0);
+
+    const std::string text = "# TYPE codex_proxy_key_rotations_total counter\n";
+    const std::string piece = encode_metrics_answer(7, MetricsVerdict::Granted, text);
+    auto a = decode_metrics_answer(piece);  // its text points into `piece`
+    REQUIRE(a);
+    CHECK(a->conn == 7u);
+    CHECK(a->verdict == MetricsVerdict::Granted);
+    CHECK(a->text == text);
+    const std::string refused = encode_metrics_answer(7, MetricsVerdict::Refused, {});
+    auto r = decode_metrics_answer(refused);
+    REQUIRE(r);
+    CHECK(r->verdict == MetricsVerdict::Refused);
+    // Only a granted answer carries text; no verdict past Unidentified.
+    CHECK_FALSE(decode_metrics_answer(encode_u32(7) + std::string("\0x", 2)));
+    CHECK_FALSE(decode_metrics_answer(encode_u32(7) + "\x04"));
+    CHECK_FALSE(decode_metrics_answer("abc"));
+    // A piece fits one datagram; a longer text is the sender's to split.
+    CHECK(encode_metrics_answer(7, MetricsVerdict::Granted, std::string(kMaxMetricsPiece, 'm'))
+              .size() == kMaxPayload);
+    CHECK(encode_metrics_answer(7, MetricsVerdict::Granted, std::string(kMaxMetricsPiece + 1, 'm'))
+              .empty());
+    std::string wire;
+    REQUIRE(encode(Type::MetricsAnswer, 0, encode_metrics_answer(7, MetricsVerdict::Refused, {}),
+                   wire, kFlagLast));
+    Message m;
+    CHECK(decode(bytes(wire), m) == DecodeError::None);
+    REQUIRE(encode(Type::MetricsAsk, 0, encode_u32(7), wire, kFlagLast));
+    CHECK(decode(bytes(wire), m) == DecodeError::BadFlags);
+}

@@ -160,6 +160,18 @@ TEST_CASE("[access] lists are added to the flags' lists without duplicates") {
     CHECK(p.deny_users.empty());
 }
 
+TEST_CASE("[access] metrics_users and metrics_groups name who may read GET /metrics") {
+    UserPolicy base;
+    base.metrics_users = {7};  // --metrics-allow-user
+    const UserPolicy p = parse_ok(
+        "[access]\nmetrics_users = [\"alice\", 1002, 7]\nmetrics_groups = [\"codex\"]\n", base);
+    CHECK(p.metrics_users == std::vector<uid_t>{7, 1001, 1002});
+    CHECK(p.metrics_groups.size() == 1);
+    // Not an allow rule: nobody is kept out of the proxy by it.
+    CHECK_FALSE(p.has_allow_rules());
+    CHECK_FALSE(p.names_users());
+}
+
 TEST_CASE("limits up to their types' ranges are accepted") {
     const UserPolicy p = parse_ok(
         "[users.0]\nmax_streams = 4294967295\nrequests_per_minute = 0\n"
@@ -193,7 +205,7 @@ TEST_CASE("errors name the file, line and column of the offending node") {
          "max_output_tokens, service_tiers; response_ownership in [defaults])"},
         {"# c\n[access]\nallow = [1]\n",
          "pol.toml:3:1: unknown key 'allow' in [access] (expected allow_users, allow_groups, "
-         "deny_users, deny_groups)"},
+         "deny_users, deny_groups, metrics_users, metrics_groups)"},
         {"\n\n[limits]\n",
          "pol.toml:3:2: unknown table or key 'limits' (expected timezone, [defaults], "
          "[access], [prices.*], [users.*], [groups.*])"},

@@ -297,3 +297,21 @@ TEST_CASE("the budget zone: UTC unless the policy names one") {
     CHECK(p.budget_zone().name() == "Europe/Berlin");
     CHECK(p.budget_zone().offset_at(1751328000) == 7200);  // 2025-07-01
 }
+
+TEST_CASE("GET /metrics: root and the users and groups named, never the unidentified") {
+    UserPolicy p;
+    CHECK(may_read_metrics(p, known(0)));
+    CHECK_FALSE(may_read_metrics(p, known(1001)));
+    CHECK_FALSE(may_read_metrics(p, unknown()));
+    p.metrics_users = {1001};
+    p.metrics_groups = {50};
+    CHECK(may_read_metrics(p, known(1001)));
+    CHECK(may_read_metrics(p, known(1002, {7, 50})));
+    CHECK_FALSE(may_read_metrics(p, known(1002, {7})));
+    // Being allowed to use the proxy is not being allowed to read its metrics,
+    // and the reverse.
+    p.allow_users = {1003};
+    CHECK_FALSE(may_read_metrics(p, known(1003)));
+    CHECK_FALSE(admit(p, known(1001)).allowed);
+    CHECK(may_read_metrics(p, known(1001)));
+}

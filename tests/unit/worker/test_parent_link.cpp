@@ -358,3 +358,33 @@ TEST_CASE("parent link: what arrives for a stream that has ended is dropped") {
     parent.send(ipc::Type::RespEnd, stream);
     CHECK_FALSE(parent.exited(300));
 }
+
+TEST_CASE("parent link: GET /metrics goes to the parent, and its answer in pieces to the client") {
+    FakeParent parent;
+    UniqueFd c = parent.client(
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(parent.port) + "\r\n\r\n");
+    auto ask = parent.receive_until(ipc::Type::MetricsAsk);
+    REQUIRE(ask);
+    auto conn = ipc::decode_u32(ask->payload);
+    REQUIRE(conn);
+    parent.send(ipc::Type::MetricsAnswer, 0,
+                ipc::encode_metrics_answer(*conn, ipc::MetricsVerdict::Granted, "# a\n"));
+    parent.send(ipc::Type::MetricsAnswer, 0,
+                ipc::encode_metrics_answer(*conn, ipc::MetricsVerdict::Granted, "b 1\n"),
+                ipc::kFlagLast);
+    const std::string got = read_answer(c.get(), 8);
+    CHECK(got.rfind("HTTP/1.1 200 ", 0) == 0);
+    CHECK(got.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n") !=
+          std::string::npos);
+    CHECK(got.substr(got.size() - 8) == "# a\nb 1\n");
+}
+
+TEST_CASE("parent link: a MetricsAnswer nobody asked for ends the worker") {
+    FakeParent parent;
+    UniqueFd c;
+    parent.open_stream(c);  // connection 1, a request in flight, no MetricsAsk
+    parent.send(ipc::Type::MetricsAnswer, 0,
+                ipc::encode_metrics_answer(1, ipc::MetricsVerdict::Granted, "x 1\n"),
+                ipc::kFlagLast);
+    parent.expect_fatal("METRICS_ANSWER");
+}

@@ -163,6 +163,46 @@ TEST_CASE("hostile worker: Shutdown is honoured when --http-shutdown is on and w
     CHECK(rig.stop_status == 0);
 }
 
+TEST_CASE(
+    "hostile worker: MetricsAsk is answered for root's connection, in pieces ending kFlagLast") {
+    Rig rig;
+    rig.send(ipc::Type::MetricsAsk, 0, ipc::encode_u32(1));
+    REQUIRE(rig.wait_message(ipc::Type::MetricsAnswer, 0));
+    rig.pump(50);
+    std::string text;
+    bool last = false;
+    for (auto& m : rig.from_parent) {
+        if (m.type != ipc::Type::MetricsAnswer) continue;
+        auto a = ipc::decode_metrics_answer(m.payload);
+        REQUIRE(a);
+        CHECK(a->conn == 1u);
+        CHECK(a->verdict == ipc::MetricsVerdict::Granted);
+        text += a->text;
+        last = (m.flags & ipc::kFlagLast) != 0;
+    }
+    CHECK(last);
+    CHECK(text.find("codex_proxy_build_info{version=") != std::string::npos);
+    CHECK_FALSE(rig.reaped);
+}
+
+TEST_CASE("hostile worker: MetricsAsk for a connection never handed over, or on a stream") {
+    SUBCASE("unknown connection") {
+        Rig rig;
+        rig.send(ipc::Type::MetricsAsk, 0, ipc::encode_u32(99));
+        CHECK(rig.wait_killed());
+    }
+    SUBCASE("on a stream") {
+        Rig rig;
+        rig.send(ipc::Type::MetricsAsk, 5, ipc::encode_u32(1));
+        CHECK(rig.wait_killed());
+    }
+    SUBCASE("a payload that is no connection id") {
+        Rig rig;
+        rig.send(ipc::Type::MetricsAsk, 0, "abc");
+        CHECK(rig.wait_killed());
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Hostile ReqOpen headers: killed, nothing forwarded
 
