@@ -123,7 +123,7 @@ void ProxyMetrics::count_key_rotation() {
     ++key_rotations_;
 }
 
-std::string ProxyMetrics::render(const std::vector<UserStanding>& standing,
+std::string ProxyMetrics::render(const std::vector<MetricsStanding>& standing,
                                  const std::function<std::string(uid_t)>& name_of) const {
     // A copy under the lock; names are looked up and text is built without it.
     decltype(requests_) requests;
@@ -179,20 +179,22 @@ std::string ProxyMetrics::render(const std::vector<UserStanding>& standing,
     }
 
     family(out, "open_streams", "gauge", "Requests in flight, by user.");
-    for (const UserStanding& s : standing) {
+    for (const MetricsStanding& s : standing) {
         sample(out, "open_streams", "", {{"user", user(UserKey{s.known ? s.uid : 0, s.known})}},
                number(static_cast<std::uint64_t>(s.open_streams)));
     }
 
     family(out, "budget_remaining", "gauge",
            "What is left of a budget, by user, kind and period (only where one is set).");
-    for (const UserStanding& s : standing) {
-        if (!s.tokens_left_today) continue;
-        sample(out, "budget_remaining", "",
-               {{"user", user(UserKey{s.known ? s.uid : 0, s.known})},
-                {"kind", "tokens"},
-                {"period", "day"}},
-               number(*s.tokens_left_today));
+    for (const MetricsStanding& s : standing) {
+        for (const MetricsStanding::Remaining& r : s.remaining) {
+            sample(out, "budget_remaining", "",
+                   {{"user", user(UserKey{s.known ? s.uid : 0, s.known})},
+                    {"kind", std::string(r.kind)},
+                    {"period", std::string(r.period)}},
+                   r.kind == "dollars" ? number(r.value)
+                                       : number(static_cast<std::uint64_t>(r.value)));
+        }
     }
 
     histogram(out, "upstream_first_byte_seconds",

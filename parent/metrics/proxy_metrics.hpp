@@ -47,13 +47,18 @@ struct Histogram {
 
 // What the per-user layer knows right now, for the gauges (AccessControl
 // fills it in; the counters below do not know about policy).
-struct UserStanding {
+struct MetricsStanding {
     uid_t uid = 0;
     bool known = true;  // false: the unidentified callers' shared account
     unsigned open_streams = 0;
-    // tokens_per_day minus today's charge (never below 0), where a token
-    // budget applies to this user.
-    std::optional<std::uint64_t> tokens_left_today;
+    // What is left of each budget that applies to this user (never below 0):
+    // kind "tokens" or "dollars", period "day", "week" or "month".
+    struct Remaining {
+        std::string_view kind;
+        std::string_view period;
+        double value = 0;
+    };
+    std::vector<Remaining> remaining;
 };
 
 class ProxyMetrics {
@@ -77,7 +82,7 @@ class ProxyMetrics {
 
     // The Prometheus text exposition format 0.0.4. `name_of` gives the user
     // label of a uid (the name, or the number when it has none).
-    std::string render(const std::vector<UserStanding>& standing,
+    std::string render(const std::vector<MetricsStanding>& standing,
                        const std::function<std::string(uid_t)>& name_of) const;
 
   private:

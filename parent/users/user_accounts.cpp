@@ -86,11 +86,15 @@ unsigned UserAccounts::open_streams(uid_t uid) const {
 }
 
 std::vector<uid_t> UserAccounts::uids_seen(std::int64_t now_unix) {
-    roll(now_unix);
+    const UsageState& s = state(now_unix);
     std::vector<uid_t> out;
-    for (const auto& [uid, _] : day_.users) out.push_back(uid);
-    for (const auto& [uid, live] : live_)
-        if (live.streams != 0 && !day_.users.contains(uid)) out.push_back(uid);
+    for (const auto& [uid, periods] : s.users) {
+        if (periods[BudgetPeriod::Day].counters != UsageCounters{}) out.push_back(uid);
+    }
+    for (const auto& [uid, live] : live_) {
+        if (live.streams != 0 && std::find(out.begin(), out.end(), uid) == out.end())
+            out.push_back(uid);
+    }
     std::sort(out.begin(), out.end());
     return out;
 }

@@ -68,10 +68,10 @@ TEST_CASE("metrics: gauges from the standing, budgets only where set") {
     ProxyMetrics m;
     m.upstream_open = 3;
     m.upstream_idle = 1;
-    std::vector<UserStanding> standing(2);
+    std::vector<MetricsStanding> standing(2);
     standing[0].uid = 1002;
     standing[0].open_streams = 2;
-    standing[0].tokens_left_today = 890;
+    standing[0].remaining = {{"tokens", "day", 890}, {"dollars", "month", 1.25}};
     standing[1].uid = 1003;
     const std::string text = m.render(standing, name_of);
     CHECK(has_line(text, "codex_proxy_open_streams{user=\"1002\"} 2"));
@@ -79,6 +79,9 @@ TEST_CASE("metrics: gauges from the standing, budgets only where set") {
     CHECK(has_line(text,
                    "codex_proxy_budget_remaining{user=\"1002\",kind=\"tokens\","
                    "period=\"day\"} 890"));
+    CHECK(has_line(text,
+                   "codex_proxy_budget_remaining{user=\"1002\",kind=\"dollars\","
+                   "period=\"month\"} 1.25"));
     CHECK(text.find("budget_remaining{user=\"1003\"") == std::string::npos);
     CHECK(has_line(text, "codex_proxy_upstream_connections{state=\"in_use\"} 2"));
     CHECK(has_line(text, "codex_proxy_upstream_connections{state=\"idle\"} 1"));
