@@ -1,6 +1,7 @@
 // The failure half of UpstreamExchange: what the transport reports (connect,
 // TLS, timeout, lost connection, the egress proxy's answer) turned into one
-// refusal and one log line naming the cause.
+// refusal and one log line naming the cause; and the two ways an exchange
+// ends early, fail() and refuse_body().
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -100,6 +101,46 @@ void UpstreamExchange::fail_proxy() {
         detail += std::string("cannot be reached: ") + (err ? std::strerror(err) : "closed");
     }
     fail(refusal::kUpstreamProxyError, detail);
+}
+
+void UpstreamExchange::fail(const Refusal& r, const std::string& detail) {
+    if (phase_ == Phase::Finished) return;
+    bool head_sent = phase_ == Phase::Body;
+    phase_ = Phase::Finished;
+    conn_.reset();
+    record_.code = r.code;
+    if (head_sent) {
+        record_.outcome = "aborted";
+        LOG_WARN("stream %u aborted: %s", stream_, detail.c_str());
+        sink_.tell_resp_abort(stream_);
+    } else {
+        record_.outcome = "upstream_error";
+        record_.status = r.status;
+        LOG_WARN("upstream error (%s, answering %u): %s", r.code, r.status, detail.c_str());
+        sink_.tell_resp_error(stream_, {r.status, r.code, r.message, {}, 0});
+    }
+    if (dump_) dump_->response_done();
+    finish(ExchangeEnd::UpstreamError);
+}
+
+void UpstreamExchange::refuse_body(const DetailedRefusal& r) {
+    if (phase_ == Phase::Finished) return;
+    const bool head_sent = phase_ == Phase::Body;
+    phase_ = Phase::Finished;
+    conn_.reset();  // mid-request: the upstream never gets the last chunk
+    record_.code = r.kind.code;
+    record_.outcome = "refused";
+    LOG_INFO("stream %u request body refused (%s): %s", stream_, r.kind.code, r.message.c_str());
+    if (head_sent) {
+        // The upstream answered before the body ended; what it began to
+        // say cannot be taken back, only cut.
+        sink_.tell_resp_abort(stream_);
+    } else {
+        record_.status = r.kind.status;
+        sink_.tell_resp_error(stream_, {r.kind.status, r.kind.code, r.message, r.kind.type, 0});
+    }
+    if (dump_) dump_->response_done();
+    finish(ExchangeEnd::UpstreamError);
 }
 
 }  // namespace proxy
