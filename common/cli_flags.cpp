@@ -11,10 +11,10 @@
 #include <utility>
 
 #include "common/cli_values.hpp"
+#include "common/dollars.hpp"
 #include "common/proxy_config.hpp"
 #include "common/upstream_url.hpp"
-#include "policy/dollars.hpp"
-#include "policy/time_zone.hpp"
+#include "common/zone_name.hpp"
 
 namespace proxy::cli {
 
@@ -47,7 +47,7 @@ std::string show_text(const Options& o) {
     return o.*M;
 }
 
-// Dollars as prices are written (2.50), held as micro-dollars (policy/dollars.hpp).
+// Dollars as prices are written (2.50), held as micro-dollars (common/dollars.hpp).
 template <auto M>
 bool apply_dollars(Options& o, std::string_view v, std::string& expected) {
     const auto amount = parse_dollars(v);

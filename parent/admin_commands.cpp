@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "common/dollars.hpp"
 #include "common/exit_codes.hpp"
 #include "common/startup_failure.hpp"
 #include "parent/users/usage_state.hpp"
@@ -11,7 +12,6 @@
 #include "parent/users/user_directory.hpp"
 #include "parent/users/user_policy_load.hpp"
 #include "policy/budget_periods.hpp"
-#include "policy/dollars.hpp"
 #include "policy/rate_limit.hpp"
 #include "policy/spend_budget.hpp"
 

@@ -14,8 +14,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "common/dollars.hpp"
 #include "common/unique_fd.hpp"
-#include "policy/dollars.hpp"
 #include "policy/model_pattern.hpp"
 #include "policy/request_body_policy.hpp"
 #include "policy/time_zone.hpp"

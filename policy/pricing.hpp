@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/dollars.hpp"
+#include "common/dollars.hpp"
 
 namespace proxy {
 

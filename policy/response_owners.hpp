@@ -3,7 +3,7 @@
 // one account: a user who learns another's response id could continue that
 // conversation with previous_response_id and ask the model to repeat it. The
 // parent records the owner of every response id it sees created
-// (common/response_id_scanner.hpp) and, while the rule is on, refuses a
+// (parent/upstream/response_id_scanner.hpp) and, while the rule is on, refuses a
 // request that names a response that is not the caller's own
 // (policy/request_body_policy.hpp), including one it does not know.
 //

@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/zone_name.hpp"
 #include "policy/posix_tz.hpp"
 
 namespace proxy {
@@ -62,10 +63,7 @@ class TimeZone {
 // The tz database the proxy reads. Debian's tzdata package installs it.
 inline constexpr std::string_view kZoneInfoDir = "/usr/share/zoneinfo";
 
-// "Europe/Berlin", "UTC", "America/Argentina/Buenos_Aires": components of
-// letters, digits, '.', '_', '+' and '-', no "." or ".." component, not
-// absolute. Whether the zone exists is load_time_zone()'s question.
-bool valid_zone_name(std::string_view name);
+// valid_zone_name: common/zone_name.hpp (the command line checks names too).
 
 // The zone of that name from `dir`, or one line of error. "UTC" and
 // "Etc/UTC" work without tzdata too.

@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "common/dollars.hpp"
 #include "policy/body_limits.hpp"
-#include "policy/dollars.hpp"
 #include "policy/pricing.hpp"
 #include "policy/time_zone.hpp"
 

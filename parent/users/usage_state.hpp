@@ -25,9 +25,9 @@
 #include <string_view>
 #include <variant>
 
+#include "common/dollars.hpp"
 #include "common/result.hpp"
 #include "policy/budget_periods.hpp"
-#include "policy/dollars.hpp"
 
 namespace proxy {
 

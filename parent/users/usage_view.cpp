@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/dollars.hpp"
 #include "common/json.hpp"
-#include "policy/dollars.hpp"
 #include "policy/spend_budget.hpp"
 
 namespace proxy {

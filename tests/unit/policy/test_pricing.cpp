@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "policy/dollars.hpp"
+#include "common/dollars.hpp"
 #include "policy/model_pattern.hpp"
 #include "policy/pricing.hpp"
 

@@ -1,4 +1,4 @@
-#include "policy/dollars.hpp"
+#include "common/dollars.hpp"
 
 #include <algorithm>
 #include <charconv>

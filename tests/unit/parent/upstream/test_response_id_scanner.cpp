@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/response_id_scanner.hpp"
+#include "parent/upstream/response_id_scanner.hpp"
 
 using namespace proxy;
 

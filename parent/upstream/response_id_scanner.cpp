@@ -1,4 +1,4 @@
-#include "common/response_id_scanner.hpp"
+#include "parent/upstream/response_id_scanner.hpp"
 
 #include "policy/response_owners.hpp"
 
