@@ -2,19 +2,13 @@
 
 #include <algorithm>
 
+#include "common/ascii.hpp"
 #include "common/http_head.hpp"
 #include "common/http_syntax.hpp"
 
 namespace proxy {
 
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 bool is_ws(char c) {
     return c == ' ' || c == '\t';
@@ -115,7 +109,7 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::size_t& co
         const char c = in[i];
         switch (state_) {
             case State::SizeStart: {
-                int d = hex_value(c);
+                int d = hex_digit_value(c);
                 if (d < 0) return failed("bad_chunk_size", "chunk size is not a hex number");
                 chunk_size_ = static_cast<std::uint64_t>(d);
                 line_bytes_ = 1;
@@ -126,7 +120,7 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::size_t& co
                 if (++line_bytes_ > max_line_bytes_) {
                     return failed("chunk_line_too_long", "chunk size line too long");
                 }
-                int d = hex_value(c);
+                int d = hex_digit_value(c);
                 if (d >= 0) {
                     if (chunk_size_ > (kMaxBodyBytes - static_cast<std::uint64_t>(d)) / 16) {
                         return failed("chunk_size_too_large", "chunk size too large");

@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "common/utf8.hpp"
+
 namespace proxy {
 namespace {
 
@@ -17,37 +19,20 @@ bool is_continuation(unsigned char c) {
     return (c & 0xc0) == 0x80;
 }
 
-// Lead bytes of well-formed UTF-8 (Unicode Table 3-7). The second byte's
-// range depends on the lead byte; that is what excludes overlong forms,
-// surrogates (U+D800..DFFF) and values above U+10FFFF.
-struct Utf8Lead {
-    unsigned char first, last;  // lead byte range
-    int length;                 // bytes in the sequence
-    unsigned char lo, hi;       // allowed range of the second byte
-};
-constexpr Utf8Lead kUtf8Leads[] = {
-    {0xc2, 0xdf, 2, 0x80, 0xbf}, {0xe0, 0xe0, 3, 0xa0, 0xbf}, {0xe1, 0xec, 3, 0x80, 0xbf},
-    {0xed, 0xed, 3, 0x80, 0x9f}, {0xee, 0xef, 3, 0x80, 0xbf}, {0xf0, 0xf0, 4, 0x90, 0xbf},
-    {0xf1, 0xf3, 4, 0x80, 0xbf}, {0xf4, 0xf4, 4, 0x80, 0x8f},
-};
-
 // Length of the well-formed UTF-8 sequence starting at s[i] (2..4), or, when
 // it is ill-formed, the negated length of its maximal subpart (at least 1):
 // the bytes that one U+FFFD replaces.
 int utf8_sequence(std::string_view s, std::size_t i) {
-    const auto lead = static_cast<unsigned char>(s[i]);
-    const Utf8Lead* rule = nullptr;
-    for (const auto& r : kUtf8Leads) {
-        if (lead >= r.first && lead <= r.last) rule = &r;
-    }
-    if (rule == nullptr) return -1;  // continuation, C0, C1 or F5..FF: never a lead
-    for (int k = 1; k < rule->length; ++k) {
+    const Utf8Lead rule = utf8_lead(static_cast<unsigned char>(s[i]));
+    if (rule.continuation == 0) return -1;  // continuation, C0, C1 or F5..FF: never a lead
+    const int length = rule.continuation + 1;
+    for (int k = 1; k < length; ++k) {
         if (i + static_cast<std::size_t>(k) >= s.size()) return -k;
         const auto c = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
-        const bool ok = (k == 1) ? (c >= rule->lo && c <= rule->hi) : is_continuation(c);
+        const bool ok = (k == 1) ? (c >= rule.lo && c <= rule.hi) : is_continuation(c);
         if (!ok) return -k;
     }
-    return rule->length;
+    return length;
 }
 
 }  // namespace

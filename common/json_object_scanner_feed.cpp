@@ -4,40 +4,16 @@
 // bytes mostly are.
 #include <limits>
 
+#include "common/ascii.hpp"
 #include "common/json_object_scanner.hpp"
 #include "common/json_string_skip.hpp"
+#include "common/utf8.hpp"
 
 namespace proxy {
 namespace {
 
-bool is_space(unsigned char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
 bool is_digit(unsigned char c) {
     return c >= '0' && c <= '9';
-}
-int hex_value(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Well-formed UTF-8 (Unicode Table 3-7), as in common/json.cpp: the second
-// byte's range excludes overlong forms, surrogates and values above U+10FFFF.
-struct Utf8Lead {
-    std::uint8_t continuation;  // bytes after the lead; 0: not a lead byte
-    unsigned char lo, hi;       // the second byte's range
-};
-constexpr Utf8Lead utf8_lead(unsigned char c) {
-    if (c < 0xc2 || c > 0xf4) return {0, 0, 0};  // ASCII, continuation, overlong, too high
-    if (c <= 0xdf) return {1, 0x80, 0xbf};
-    if (c == 0xe0) return {2, 0xa0, 0xbf};
-    if (c == 0xed) return {2, 0x80, 0x9f};
-    if (c <= 0xef) return {2, 0x80, 0xbf};
-    if (c == 0xf0) return {3, 0x90, 0xbf};
-    if (c == 0xf4) return {3, 0x80, 0x8f};
-    return {3, 0x80, 0xbf};
 }
 
 // What a one-letter escape stands for; 0 for 'u' and for what is no escape.
@@ -172,7 +148,7 @@ bool JsonObjectScanner::feed(std::string_view piece) {
                 break;
             }
             case State::Hex: {
-                const int v = hex_value(c);
+                const int v = hex_digit_value(c);
                 if (v < 0) {
                     fail(Error::BadEscape, i);
                     return false;
@@ -234,7 +210,7 @@ bool JsonObjectScanner::feed(std::string_view piece) {
                 return false;
             default:
                 // Structural states: whitespace, then one byte that moves on.
-                if (is_space(c)) {
+                if (is_json_space(c)) {
                     ++i;
                     break;
                 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 
+#include "common/ascii.hpp"
 #include "common/options.hpp"
 #include "common/upstream_url.hpp"
 
@@ -26,13 +27,6 @@ bool iequal(std::string_view a, std::string_view b) {
     return true;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = lower(c);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 std::optional<std::string> percent_decode(std::string_view s) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -41,7 +35,7 @@ std::optional<std::string> percent_decode(std::string_view s) {
             continue;
         }
         if (i + 2 >= s.size()) return std::nullopt;
-        const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+        const int hi = hex_digit_value(s[i + 1]), lo = hex_digit_value(s[i + 2]);
         if (hi < 0 || lo < 0) return std::nullopt;
         out += static_cast<char>(hi * 16 + lo);
         i += 2;

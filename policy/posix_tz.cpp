@@ -8,8 +8,6 @@ namespace {
 
 using namespace std::chrono;
 
-constexpr std::int64_t kDay = 86400;
-
 class TzText {
   public:
     explicit TzText(std::string_view s) : s_(s) {}
@@ -159,8 +157,10 @@ std::int32_t PosixTzRule::offset_at(std::int64_t t) const {
     // a year, so the year's two of them decide.
     const sys_days local_day = floor<days>(sys_seconds{seconds{t + std_offset}});
     const int y = static_cast<int>(year_month_day{local_day}.year());
-    const std::int64_t start = day_in_year(dst->start, y) * kDay + dst->start_time - std_offset;
-    const std::int64_t end = day_in_year(dst->end, y) * kDay + dst->end_time - dst->offset;
+    const std::int64_t start =
+        day_in_year(dst->start, y) * kSecondsPerDay + dst->start_time - std_offset;
+    const std::int64_t end =
+        day_in_year(dst->end, y) * kSecondsPerDay + dst->end_time - dst->offset;
     const bool in_dst = start < end ? (start <= t && t < end) : !(end <= t && t < start);
     return in_dst ? dst->offset : std_offset;
 }

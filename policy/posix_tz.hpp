@@ -10,6 +10,8 @@
 
 namespace proxy {
 
+inline constexpr std::int64_t kSecondsPerDay = 86400;
+
 struct PosixTzRule {
     // A day of the year: Jn (1-365, February 29 never counted), n (0-365,
     // counted), or Mm.w.d (weekday d, 0 = Sunday, of week w, 5 = the last,

@@ -8,8 +8,6 @@
 namespace proxy {
 namespace {
 
-constexpr std::int64_t kSecondsPerDay = 86400;
-
 // Rounding (1 - 0.99999999) * 60 / rate can land a hair above a whole
 // second; without the slack that would tell the client one second too many.
 constexpr double kRoundingSlack = 1e-9;
@@ -37,8 +35,13 @@ bool take(TokenBucket& bucket, double now_s, std::uint32_t per_minute,
         return true;
     }
     const double wait = (1.0 - bucket.tokens) / per_second;
-    retry_after_s = static_cast<std::uint32_t>(std::max(1.0, std::ceil(wait - kRoundingSlack)));
+    retry_after_s = retry_after_seconds(wait);
     return false;
+}
+
+std::uint32_t retry_after_seconds(double wait_s) {
+    return static_cast<std::uint32_t>(
+        std::min(4294967295.0, std::max(1.0, std::ceil(wait_s - kRoundingSlack))));
 }
 
 std::string utc_day(std::int64_t unix_seconds) {
@@ -54,9 +57,9 @@ std::string utc_day(std::int64_t unix_seconds) {
 }
 
 std::uint32_t seconds_until_next_utc_day(std::int64_t unix_seconds) {
-    const std::int64_t into_day =
-        ((unix_seconds % kSecondsPerDay) + kSecondsPerDay) % kSecondsPerDay;
-    return static_cast<std::uint32_t>(kSecondsPerDay - into_day);
+    using namespace std::chrono;
+    const sys_seconds now{seconds{unix_seconds}};
+    return static_cast<std::uint32_t>((floor<days>(now) + days{1} - now).count());
 }
 
 }  // namespace proxy

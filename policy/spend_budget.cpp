@@ -3,13 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "policy/rate_limit.hpp"
+
 namespace proxy {
-namespace {
-
-// As in policy/rate_limit.cpp: a hair above a whole second is rounding.
-constexpr double kRoundingSlack = 1e-9;
-
-}  // namespace
 
 PeriodAmounts token_budgets(const EffectiveLimits& limits) {
     return PeriodAmounts{{limits.tokens_per_day, limits.tokens_per_week, limits.tokens_per_month}};
@@ -111,8 +107,7 @@ RateDecision tokens_per_minute_admit(TokenRate& rate, double now_s, std::uint64_
         const double per_second = static_cast<double>(per_minute) / 60.0;
         const double wait = (1.0 - rate.level) / per_second;
         out.verdict = BudgetVerdict::Spent;
-        out.retry_after_s = static_cast<std::uint32_t>(
-            std::min(4294967295.0, std::max(1.0, std::ceil(wait - kRoundingSlack))));
+        out.retry_after_s = retry_after_seconds(wait);
         return out;
     }
     // As budget_admits(): alone, a request may start whatever it reserves.

@@ -9,8 +9,6 @@ namespace {
 
 using namespace std::chrono;
 
-constexpr std::int64_t kDay = 86400;
-
 // Bounds that no real zone comes near; past them the file is broken.
 constexpr std::uint32_t kMaxTransitions = 100000;
 constexpr std::uint32_t kMaxTypes = 256;  // indices are one byte
@@ -158,14 +156,15 @@ sys_days TimeZone::local_date(std::int64_t t) const {
 }
 
 std::int64_t TimeZone::start_of_day(sys_days date) const {
-    const std::int64_t midnight = date.time_since_epoch().count() * kDay;
+    const std::int64_t midnight = date.time_since_epoch().count() * kSecondsPerDay;
     // The offsets in force a day either side of local midnight: with at
     // most one transition in two days (true of every zone), one of them is
     // the offset at the instant midnight is reached, if it is.
     std::optional<std::int64_t> first;
     std::int64_t lo = std::numeric_limits<std::int64_t>::max();
     std::int64_t hi = std::numeric_limits<std::int64_t>::min();
-    for (const std::int64_t probe : {midnight - kDay, midnight, midnight + kDay}) {
+    for (const std::int64_t probe :
+         {midnight - kSecondsPerDay, midnight, midnight + kSecondsPerDay}) {
         const std::int32_t offset = offset_at(probe);
         const std::int64_t t = midnight - offset;
         lo = std::min(lo, t);

@@ -12,8 +12,6 @@ namespace proxy {
 
 namespace {
 
-constexpr std::string_view kPrefix = "Bearer ";
-
 bool is_key_byte(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_';
@@ -35,9 +33,9 @@ KeyIntakeError read_key(KeyPage& page, const KeyReadFn& read_fn, int* read_errno
         return KeyIntakeError::ReadError;
     }
     page.wipe();  // start from a clean page so nothing stale survives next to the key
-    std::memcpy(buf.data(), kPrefix.data(), kPrefix.size());
+    std::memcpy(buf.data(), kBearerPrefix.data(), kBearerPrefix.size());
 
-    const std::size_t prefix_len = kPrefix.size();
+    const std::size_t prefix_len = kBearerPrefix.size();
     const std::size_t capacity = kKeyBufferSize - prefix_len;
     std::size_t total_read = 0;
     bool saw_newline = false;

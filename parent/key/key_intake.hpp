@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <string_view>
 
 #include "common/secret_page.hpp"
 
@@ -18,6 +19,8 @@ enum class KeyIntakeError { None, Missing, TooLarge, Invalid, ReadError };
 // The original's buffer: "Bearer " + at most 1017 bytes of input. Because the
 // buffer must not fill up, the longest key accepted is 1016 bytes.
 inline constexpr std::size_t kKeyBufferSize = 1024;
+// What a page holds before the key or token: the header value's scheme.
+inline constexpr std::string_view kBearerPrefix = "Bearer ";
 
 // Like read(2): bytes read, 0 at EOF, or -1 with errno set.
 using KeyReadFn = std::function<ssize_t(char* buf, std::size_t len)>;

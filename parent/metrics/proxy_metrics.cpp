@@ -6,7 +6,7 @@ namespace proxy {
 
 namespace {
 
-constexpr const char* kPrefix = "codex_proxy_";
+constexpr const char* kMetricPrefix = "codex_proxy_";
 
 std::string number(double v) {
     char buf[40];
@@ -20,15 +20,15 @@ std::string number(std::uint64_t v) {
 
 // Appends "# HELP" and "# TYPE" for one family.
 void family(std::string& out, const char* name, const char* type, const char* help) {
-    out.append("# HELP ").append(kPrefix).append(name).append(" ").append(help).append("\n");
-    out.append("# TYPE ").append(kPrefix).append(name).append(" ").append(type).append("\n");
+    out.append("# HELP ").append(kMetricPrefix).append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(kMetricPrefix).append(name).append(" ").append(type).append("\n");
 }
 
 using Labels = std::vector<std::pair<const char*, std::string>>;
 
 void sample(std::string& out, const char* name, const char* suffix, const Labels& labels,
             const std::string& value) {
-    out.append(kPrefix).append(name).append(suffix);
+    out.append(kMetricPrefix).append(name).append(suffix);
     if (!labels.empty()) {
         out.push_back('{');
         bool first = true;

@@ -8,8 +8,6 @@ namespace proxy {
 
 namespace {
 
-constexpr std::string_view kPrefix = "Bearer ";
-
 bool is_token_byte(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
@@ -37,13 +35,13 @@ OidcIntakeError read_oidc_request_token(KeyPage& page, const KeyReadFn& read_fn,
     // fills without a newline the input is "too large", while a line that
     // fits but is longer than a token (or has other bytes) is "invalid".
     const std::size_t capacity = kOidcRequestTokenMax + 2;
-    if (buf.size() < kPrefix.size() + capacity) {
+    if (buf.size() < kBearerPrefix.size() + capacity) {
         if (read_errno != nullptr) *read_errno = EINVAL;
         return OidcIntakeError::ReadError;
     }
     page.wipe();
-    std::memcpy(buf.data(), kPrefix.data(), kPrefix.size());
-    char* const start = buf.data() + kPrefix.size();
+    std::memcpy(buf.data(), kBearerPrefix.data(), kBearerPrefix.size());
+    char* const start = buf.data() + kBearerPrefix.size();
     std::size_t total = 0;
     bool ended = false;
     while (!ended) {
@@ -69,10 +67,10 @@ OidcIntakeError read_oidc_request_token(KeyPage& page, const KeyReadFn& read_fn,
     }
     while (total > 0 && (start[total - 1] == '\n' || start[total - 1] == '\r')) --total;
     // Whatever followed the token must not linger next to it.
-    explicit_bzero(start + total, buf.size() - kPrefix.size() - total);
+    explicit_bzero(start + total, buf.size() - kBearerPrefix.size() - total);
     if (total > kOidcRequestTokenMax || !is_bearer_token({start, total}))
         return fail(page, OidcIntakeError::Invalid);
-    page.set_length(kPrefix.size() + total);
+    page.set_length(kBearerPrefix.size() + total);
     return OidcIntakeError::None;
 }
 

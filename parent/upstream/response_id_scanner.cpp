@@ -1,16 +1,13 @@
 #include "parent/upstream/response_id_scanner.hpp"
 
+#include "common/ascii.hpp"
 #include "policy/response_owners.hpp"
 
 namespace proxy {
 
 namespace {
-constexpr std::string_view kKey = "\"id\"";
-constexpr std::string_view kPrefix = "resp_";
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
+constexpr std::string_view kIdKey = "\"id\"";
+constexpr std::string_view kResponseIdPrefix = "resp_";
 }  // namespace
 
 void ResponseIdScanner::feed(std::string_view data) {
@@ -36,29 +33,29 @@ void ResponseIdScanner::step(char c) {
             matched_ = 1;
             break;
         case State::Key:
-            if (c != kKey[matched_])
+            if (c != kIdKey[matched_])
                 state_ = State::Search;
-            else if (++matched_ == kKey.size())
+            else if (++matched_ == kIdKey.size())
                 state_ = State::AfterKey;
             break;
         case State::AfterKey:
             if (c == ':')
                 state_ = State::AfterColon;
-            else if (!is_space(c))
+            else if (!is_json_space(c))
                 state_ = State::Search;  // the string "id" as a value
             break;
         case State::AfterColon:
             if (c == '"') {
                 state_ = State::Value;
                 value_.clear();
-            } else if (!is_space(c)) {
+            } else if (!is_json_space(c)) {
                 state_ = State::Search;  // "id": 42, "id": null
             }
             break;
         case State::Value:
             if (c == '"') {
                 state_ = State::Search;
-                if (value_.starts_with(kPrefix) && valid_response_id(value_))
+                if (value_.starts_with(kResponseIdPrefix) && valid_response_id(value_))
                     id_ = std::move(value_);
             } else if (value_.size() < kMaxResponseId &&
                        valid_response_id(std::string_view(&c, 1))) {

@@ -12,7 +12,7 @@ namespace proxy {
 
 namespace {
 // As parent/users/usage_state.cpp allows, plus 50,000 response lines.
-constexpr std::size_t kMaxFile = 32u << 20;
+constexpr std::size_t kMaxStateFile = 32u << 20;
 }  // namespace
 
 std::string format_state_file(const UsageState& usage, const ResponseOwners& owners) {
@@ -59,7 +59,7 @@ Result<StateFile> load_trusted_state_file(const std::string& path, ResponseOwner
         if (n < 0) return Error{"cannot read " + path + ": " + std::strerror(errno)};
         if (n == 0) break;
         text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > kMaxFile) return Error{path + ": too large for a state file"};
+        if (text.size() > kMaxStateFile) return Error{path + ": too large for a state file"};
     }
     auto parsed = parse_state_file(text, limits, now);
     if (auto* err = std::get_if<std::string>(&parsed)) return Error{path + ": " + *err};

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/ascii.hpp"
+
 namespace proxy {
 
 namespace {
@@ -10,10 +12,6 @@ namespace {
 constexpr std::string_view kUsageKey = "\"usage\"";
 constexpr std::string_view kDeltaKey = "\"delta\"";
 constexpr std::string_view kModelKey = "\"model\"";
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 }  // namespace
 
 void UsageScanner::feed(std::string_view data) {
@@ -90,7 +88,7 @@ void UsageScanner::step(char c) {
         case State::AfterKey:
             if (c == ':')
                 state_ = State::AfterColon;
-            else if (!is_space(c))
+            else if (!is_json_space(c))
                 state_ = State::Search;
             break;
         case State::AfterColon:
@@ -106,7 +104,7 @@ void UsageScanner::step(char c) {
                 state_ = State::Model;
                 model_.clear();
                 model_bad_ = false;
-            } else if (!is_space(c)) {
+            } else if (!is_json_space(c)) {
                 state_ = State::Search;  // "usage": null, before the response is complete
             }
             break;
@@ -188,10 +186,10 @@ std::optional<TokenUsage> UsageScanner::parse_object(std::string_view s) {
             // input_tokens_details.cached_tokens (the only cached_tokens
             // the usage object has): priced at the cached price.
             std::size_t j = end + 1;
-            while (j < s.size() && is_space(s[j])) ++j;
+            while (j < s.size() && is_json_space(s[j])) ++j;
             if (j < s.size() && s[j] == ':') {
                 ++j;
-                while (j < s.size() && is_space(s[j])) ++j;
+                while (j < s.size() && is_json_space(s[j])) ++j;
                 std::uint64_t v = 0;
                 auto [p, ec] = std::from_chars(s.data() + j, s.data() + s.size(), v);
                 if (ec == std::errc()) cached = v;
@@ -200,10 +198,10 @@ std::optional<TokenUsage> UsageScanner::parse_object(std::string_view s) {
         }
         if (depth != 1) continue;
         std::size_t j = end + 1;
-        while (j < s.size() && is_space(s[j])) ++j;
+        while (j < s.size() && is_json_space(s[j])) ++j;
         if (j >= s.size() || s[j] != ':') continue;  // a string value, not a key
         ++j;
-        while (j < s.size() && is_space(s[j])) ++j;
+        while (j < s.size() && is_json_space(s[j])) ++j;
         std::uint64_t v = 0;
         auto [p, ec] = std::from_chars(s.data() + j, s.data() + s.size(), v);
         if (ec != std::errc()) continue;

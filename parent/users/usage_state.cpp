@@ -20,7 +20,7 @@ namespace {
 constexpr std::string_view kMagic = "codex-responses-api-proxy usage 3";
 constexpr std::string_view kMagicV2 = "codex-responses-api-proxy usage 2";  // one UTC day
 constexpr std::string_view kMagicV1 = "codex-responses-api-proxy usage 1";  // no tokens_estimated
-constexpr std::size_t kMaxFile = 16u << 20;
+constexpr std::size_t kMaxUsageFile = 16u << 20;
 
 std::string_view next_word(std::string_view& line) {
     while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
@@ -196,7 +196,7 @@ Result<UsageState> read_usage_state(int fd, const std::string& path) {
         if (n < 0) return Error{"cannot read " + path + ": " + std::strerror(errno)};
         if (n == 0) break;
         text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > kMaxFile) return Error{path + ": too large for a usage state file"};
+        if (text.size() > kMaxUsageFile) return Error{path + ": too large for a usage state file"};
     }
     auto parsed = parse_usage_state(text);
     if (auto* err = std::get_if<std::string>(&parsed)) return Error{path + ": " + *err};
