@@ -17,7 +17,7 @@ struct Parsed {
     std::string error;
 };
 
-Parsed parse(std::vector<std::string> args) {
+Parsed parse_cli(std::vector<std::string> args) {
     args.insert(args.begin(), "codex-responses-api-proxy");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -27,14 +27,14 @@ Parsed parse(std::vector<std::string> args) {
     return p;
 }
 
-Options parse_ok(std::initializer_list<std::string> args) {
-    Parsed p = parse(args);
+Options parse_cli_ok(std::initializer_list<std::string> args) {
+    Parsed p = parse_cli(args);
     CHECK_MESSAGE(p.status == ParseStatus::Ok, p.error);
     return p.options;
 }
 
-std::string parse_error(std::initializer_list<std::string> args) {
-    Parsed p = parse(args);
+std::string parse_cli_error(std::initializer_list<std::string> args) {
+    Parsed p = parse_cli(args);
     CHECK(p.status == ParseStatus::Error);
     CHECK(!p.error.empty());
     CHECK(p.error.find('\n') == std::string::npos);
@@ -74,7 +74,7 @@ void check_equal(const Options& a, const Options& b) {
 }
 
 Options parse_vector(const std::vector<std::string>& args) {
-    Parsed p = parse(args);
+    Parsed p = parse_cli(args);
     CHECK_MESSAGE(p.status == ParseStatus::Ok, p.error);
     return p.options;
 }
@@ -82,52 +82,52 @@ Options parse_vector(const std::vector<std::string>& args) {
 }  // namespace
 
 TEST_CASE("cli: no arguments gives the defaults") {
-    check_equal(parse_ok({}), Options{});
+    check_equal(parse_cli_ok({}), Options{});
 }
 
 TEST_CASE("cli: the original's flags, both value forms") {
-    auto o = parse_ok({"--port", "8080", "--server-info=/tmp/info.json", "--http-shutdown",
-                       "--upstream-url", "https://example.com/v1/responses", "--dump-dir=d"});
+    auto o = parse_cli_ok({"--port", "8080", "--server-info=/tmp/info.json", "--http-shutdown",
+                           "--upstream-url", "https://example.com/v1/responses", "--dump-dir=d"});
     CHECK(o.port == 8080);
     CHECK(o.server_info == "/tmp/info.json");
     CHECK(o.http_shutdown);
     CHECK(o.upstream_url == "https://example.com/v1/responses");
     CHECK(o.dump_dir == "d");
-    CHECK(parse_ok({"--port=0"}).port == 0);
-    CHECK(parse_ok({"--port", "65535"}).port == 65535);
-    CHECK(!parse_ok({}).port.has_value());
+    CHECK(parse_cli_ok({"--port=0"}).port == 0);
+    CHECK(parse_cli_ok({"--port", "65535"}).port == 65535);
+    CHECK(!parse_cli_ok({}).port.has_value());
 }
 
 TEST_CASE("cli: our flags") {
-    auto o = parse_ok({"--upstream-ca-file",
-                       "ca.pem",
-                       "--worker-user=proxyw",
-                       "--chroot-dir",
-                       "/var/empty",
-                       "--workers=4",
-                       "--allow-host",
-                       "proxy.local",
-                       "--allow-host=[::1]",
-                       "--allow-host",
-                       "10.0.0.1",
-                       "--openai-organization",
-                       "org-abc",
-                       "--openai-project=proj_x y",
-                       "--key-file",
-                       "/run/credentials/x/key",
-                       "--header-timeout=1",
-                       "--body-timeout",
-                       "86400",
-                       "--upstream-connect-timeout=5",
-                       "--upstream-idle-timeout=600",
-                       "--keepalive-timeout=10",
-                       "--shutdown-timeout=2",
-                       "--max-body-size=10M",
-                       "--max-header-size",
-                       "16K",
-                       "--max-headers=50",
-                       "--max-connections=1000000",
-                       "--verbose"});
+    auto o = parse_cli_ok({"--upstream-ca-file",
+                           "ca.pem",
+                           "--worker-user=proxyw",
+                           "--chroot-dir",
+                           "/var/empty",
+                           "--workers=4",
+                           "--allow-host",
+                           "proxy.local",
+                           "--allow-host=[::1]",
+                           "--allow-host",
+                           "10.0.0.1",
+                           "--openai-organization",
+                           "org-abc",
+                           "--openai-project=proj_x y",
+                           "--key-file",
+                           "/run/credentials/x/key",
+                           "--header-timeout=1",
+                           "--body-timeout",
+                           "86400",
+                           "--upstream-connect-timeout=5",
+                           "--upstream-idle-timeout=600",
+                           "--keepalive-timeout=10",
+                           "--shutdown-timeout=2",
+                           "--max-body-size=10M",
+                           "--max-header-size",
+                           "16K",
+                           "--max-headers=50",
+                           "--max-connections=1000000",
+                           "--verbose"});
     CHECK(o.upstream_ca_file == "ca.pem");
     CHECK(o.worker_user == "proxyw");
     CHECK(o.chroot_dir == "/var/empty");
@@ -151,26 +151,26 @@ TEST_CASE("cli: our flags") {
 }
 
 TEST_CASE("cli: size suffixes") {
-    CHECK(parse_ok({"--max-body-size=1"}).max_body_bytes == 1);
-    CHECK(parse_ok({"--max-body-size=2k"}).max_body_bytes == 2048);
-    CHECK(parse_ok({"--max-body-size=3M"}).max_body_bytes == 3u << 20);
-    CHECK(parse_ok({"--max-body-size=4G"}).max_body_bytes == 4ull << 30);
-    CHECK(parse_ok({"--max-header-size=1K"}).max_header_bytes == 1024);
-    CHECK(parse_ok({"--max-header-size=1048576"}).max_header_bytes == 1048576);
-    parse_error({"--max-body-size=0"});
-    parse_error({"--max-body-size=5G"});
-    parse_error({"--max-body-size=K"});
-    parse_error({"--max-body-size=1KB"});
-    parse_error({"--max-body-size=18446744073709551615G"});
-    parse_error({"--max-header-size=1023"});
-    parse_error({"--max-header-size=2M"});
+    CHECK(parse_cli_ok({"--max-body-size=1"}).max_body_bytes == 1);
+    CHECK(parse_cli_ok({"--max-body-size=2k"}).max_body_bytes == 2048);
+    CHECK(parse_cli_ok({"--max-body-size=3M"}).max_body_bytes == 3u << 20);
+    CHECK(parse_cli_ok({"--max-body-size=4G"}).max_body_bytes == 4ull << 30);
+    CHECK(parse_cli_ok({"--max-header-size=1K"}).max_header_bytes == 1024);
+    CHECK(parse_cli_ok({"--max-header-size=1048576"}).max_header_bytes == 1048576);
+    parse_cli_error({"--max-body-size=0"});
+    parse_cli_error({"--max-body-size=5G"});
+    parse_cli_error({"--max-body-size=K"});
+    parse_cli_error({"--max-body-size=1KB"});
+    parse_cli_error({"--max-body-size=18446744073709551615G"});
+    parse_cli_error({"--max-header-size=1023"});
+    parse_cli_error({"--max-header-size=2M"});
 }
 
 TEST_CASE("cli: help and version") {
-    CHECK(parse({"--help"}).status == ParseStatus::Help);
-    CHECK(parse({"-h"}).status == ParseStatus::Help);
-    CHECK(parse({"--port=1", "-V"}).status == ParseStatus::Version);
-    CHECK(parse({"--version"}).status == ParseStatus::Version);
+    CHECK(parse_cli({"--help"}).status == ParseStatus::Help);
+    CHECK(parse_cli({"-h"}).status == ParseStatus::Help);
+    CHECK(parse_cli({"--port=1", "-V"}).status == ParseStatus::Version);
+    CHECK(parse_cli({"--version"}).status == ParseStatus::Version);
     CHECK(std::string(proxy::version_text()) ==
           std::string("codex-responses-api-proxy ") + PROXY_VERSION);
     const std::string usage = proxy::usage_text();
@@ -225,56 +225,58 @@ TEST_CASE("cli: help and version") {
 }
 
 TEST_CASE("cli: error messages are specific") {
-    CHECK(parse_error({"--port", "abc"}) == "invalid value for --port: 'abc' (expected 0-65535)");
-    CHECK(parse_error({"--port=65536"}) == "invalid value for --port: '65536' (expected 0-65535)");
-    CHECK(parse_error({"--port"}) == "missing value for --port N");
-    CHECK(parse_error({"--port", "--verbose"}) == "missing value for --port N");
-    CHECK(parse_error({"--bogus"}) == "unknown option '--bogus'");
-    CHECK(parse_error({"--bogus=secret"}) == "unknown option '--bogus'");
-    CHECK(parse_error({"-x"}) == "unknown option '-x'");
-    CHECK(parse_error({"--verbose=1"}) == "--verbose does not take a value");
-    CHECK(parse_error({"--port=1", "--port=2"}) == "--port given more than once");
-    CHECK(parse_error({"--workers=0"}) == "invalid value for --workers: '0' (expected 1-64)");
-    CHECK(parse_error({"--workers=65"}).find("1-64") != std::string::npos);
+    CHECK(parse_cli_error({"--port", "abc"}) ==
+          "invalid value for --port: 'abc' (expected 0-65535)");
+    CHECK(parse_cli_error({"--port=65536"}) ==
+          "invalid value for --port: '65536' (expected 0-65535)");
+    CHECK(parse_cli_error({"--port"}) == "missing value for --port N");
+    CHECK(parse_cli_error({"--port", "--verbose"}) == "missing value for --port N");
+    CHECK(parse_cli_error({"--bogus"}) == "unknown option '--bogus'");
+    CHECK(parse_cli_error({"--bogus=secret"}) == "unknown option '--bogus'");
+    CHECK(parse_cli_error({"-x"}) == "unknown option '-x'");
+    CHECK(parse_cli_error({"--verbose=1"}) == "--verbose does not take a value");
+    CHECK(parse_cli_error({"--port=1", "--port=2"}) == "--port given more than once");
+    CHECK(parse_cli_error({"--workers=0"}) == "invalid value for --workers: '0' (expected 1-64)");
+    CHECK(parse_cli_error({"--workers=65"}).find("1-64") != std::string::npos);
     // A positional argument is never echoed: it might be a pasted key.
-    const std::string pos = parse_error({"sk-test-abc123"});
+    const std::string pos = parse_cli_error({"sk-test-abc123"});
     CHECK(pos.find("sk-test") == std::string::npos);
     CHECK(pos.find("positional") != std::string::npos);
-    parse_error({"--"});
-    parse_error({"-"});
+    parse_cli_error({"--"});
+    parse_cli_error({"-"});
     // Controls in an echoed value are neutralised.
-    CHECK(parse_error({"--port=1\x1b[2J"}).find('\x1b') == std::string::npos);
+    CHECK(parse_cli_error({"--port=1\x1b[2J"}).find('\x1b') == std::string::npos);
 }
 
 TEST_CASE("cli: numbers are strict") {
     for (const char* bad : {"", "-1", "+1", " 1", "1 ", "1e3", "0x10", "99999999999999999999"}) {
-        parse_error({std::string("--header-timeout=") + bad});
+        parse_cli_error({std::string("--header-timeout=") + bad});
     }
-    parse_error({"--header-timeout=0"});
-    parse_error({"--header-timeout=86401"});
-    parse_error({"--max-headers=0"});
-    parse_error({"--max-headers=1001"});
-    parse_error({"--max-connections=0"});
-    parse_error({"--max-connections=1000001"});
-    CHECK(parse_ok({"--upstream-idle-timeout=86400"}).upstream_idle_timeout_s == 86400);
+    parse_cli_error({"--header-timeout=0"});
+    parse_cli_error({"--header-timeout=86401"});
+    parse_cli_error({"--max-headers=0"});
+    parse_cli_error({"--max-headers=1001"});
+    parse_cli_error({"--max-connections=0"});
+    parse_cli_error({"--max-connections=1000001"});
+    CHECK(parse_cli_ok({"--upstream-idle-timeout=86400"}).upstream_idle_timeout_s == 86400);
 }
 
 TEST_CASE("cli: text values") {
-    parse_error({"--server-info="});
-    parse_error({"--server-info", "a\nb"});
-    parse_error({"--chroot-dir=relative/dir"});
-    parse_error({"--openai-organization=org\r\nX-Evil: 1"});
-    parse_error({"--openai-organization=org\tx"});
-    parse_error({"--openai-project="});
-    parse_error({"--openai-project= lead"});
-    parse_error({"--openai-project=caf\xc3\xa9"});
-    parse_error({"--allow-host="});
-    parse_error({"--allow-host=[::1"});
-    parse_error({"--allow-host=[nope]"});
-    parse_error({"--allow-host=a b"});
+    parse_cli_error({"--server-info="});
+    parse_cli_error({"--server-info", "a\nb"});
+    parse_cli_error({"--chroot-dir=relative/dir"});
+    parse_cli_error({"--openai-organization=org\r\nX-Evil: 1"});
+    parse_cli_error({"--openai-organization=org\tx"});
+    parse_cli_error({"--openai-project="});
+    parse_cli_error({"--openai-project= lead"});
+    parse_cli_error({"--openai-project=caf\xc3\xa9"});
+    parse_cli_error({"--allow-host="});
+    parse_cli_error({"--allow-host=[::1"});
+    parse_cli_error({"--allow-host=[nope]"});
+    parse_cli_error({"--allow-host=a b"});
     // An optional port: 1-65535, digits only, no leading zero.
-    CHECK(parse_ok({"--allow-host=localhost:9000", "--allow-host=[::1]:1",
-                    "--allow-host=10.0.0.1:65535"})
+    CHECK(parse_cli_ok({"--allow-host=localhost:9000", "--allow-host=[::1]:1",
+                        "--allow-host=10.0.0.1:65535"})
               .allowed_hosts ==
           std::vector<std::string>{"localhost:9000", "[::1]:1", "10.0.0.1:65535"});
     for (const char* bad : {"--allow-host=a:", "--allow-host=a:0", "--allow-host=a:65536",
@@ -282,32 +284,32 @@ TEST_CASE("cli: text values") {
                             "--allow-host=:80", "--allow-host=[::1]:", "--allow-host=[::1]x",
                             "--allow-host=::1", "--allow-host=[::1]:+80"}) {
         INFO(bad);
-        parse_error({bad});
+        parse_cli_error({bad});
     }
     // A value may start with a single dash in the separate form.
-    CHECK(parse_ok({"--dump-dir", "-odd"}).dump_dir == "-odd");
-    CHECK(parse_ok({"--dump-dir=--odd"}).dump_dir == "--odd");
+    CHECK(parse_cli_ok({"--dump-dir", "-odd"}).dump_dir == "-odd");
+    CHECK(parse_cli_ok({"--dump-dir=--odd"}).dump_dir == "--odd");
 }
 
 TEST_CASE("cli: upstream URL is checked, http needs the insecure flag") {
-    CHECK(parse_error({"--upstream-url=http://127.0.0.1:9/v1/responses"})
+    CHECK(parse_cli_error({"--upstream-url=http://127.0.0.1:9/v1/responses"})
               .find("--allow-insecure-upstream") != std::string::npos);
-    auto o =
-        parse_ok({"--upstream-url=http://127.0.0.1:9/v1/responses", "--allow-insecure-upstream"});
+    auto o = parse_cli_ok(
+        {"--upstream-url=http://127.0.0.1:9/v1/responses", "--allow-insecure-upstream"});
     CHECK(o.allow_insecure_upstream);
-    o = parse_ok({"--allow-insecure-upstream", "--upstream-url", "http://[::1]:9/"});
+    o = parse_cli_ok({"--allow-insecure-upstream", "--upstream-url", "http://[::1]:9/"});
     CHECK(o.upstream_url == "http://[::1]:9/");
-    parse_error({"--upstream-url=https://user@h/"});
-    parse_error({"--upstream-url=file:///etc/passwd"});
+    parse_cli_error({"--upstream-url=https://user@h/"});
+    parse_cli_error({"--upstream-url=file:///etc/passwd"});
 }
 
 TEST_CASE("cli: internal worker flags") {
-    auto o = parse_ok({"--worker-mode", "--worker-id", "7"});
+    auto o = parse_cli_ok({"--worker-mode", "--worker-id", "7"});
     CHECK(o.worker_mode);
     CHECK(o.worker_id == 7);
-    CHECK(parse_error({"--worker-id=3"}).find("--worker-mode") != std::string::npos);
-    CHECK(parse_error({"--worker-version=1"}).find("--worker-mode") != std::string::npos);
-    CHECK(parse_ok({"--worker-mode", "--worker-version=0.0.9"}).worker_version == "0.0.9");
+    CHECK(parse_cli_error({"--worker-id=3"}).find("--worker-mode") != std::string::npos);
+    CHECK(parse_cli_error({"--worker-version=1"}).find("--worker-mode") != std::string::npos);
+    CHECK(parse_cli_ok({"--worker-mode", "--worker-version=0.0.9"}).worker_version == "0.0.9");
 }
 
 TEST_CASE("cli: errors leave the output untouched") {
@@ -331,33 +333,33 @@ TEST_CASE("cli: worker_arguments round-trips") {
         check_equal(parse_vector(args), expected);
     }
     SUBCASE("everything changed") {
-        Options o = parse_ok({"--port=0",
-                              "--server-info=/tmp/i.json",
-                              "--http-shutdown",
-                              "--upstream-url=http://127.0.0.1:9/v1/responses?x=1",
-                              "--dump-dir=--dumps",
-                              "--upstream-ca-file=ca.pem",
-                              "--allow-insecure-upstream",
-                              "--worker-user=w",
-                              "--chroot-dir=/e",
-                              "--workers=3",
-                              "--allow-host=a.example",
-                              "--allow-host=[::1]",
-                              "--allow-host=localhost:9000",
-                              "--openai-organization=org-1",
-                              "--openai-project=p 1",
-                              "--key-file=/k",
-                              "--header-timeout=2",
-                              "--body-timeout=3",
-                              "--upstream-connect-timeout=4",
-                              "--upstream-idle-timeout=5",
-                              "--keepalive-timeout=6",
-                              "--shutdown-timeout=7",
-                              "--max-body-size=1536",
-                              "--max-header-size=2K",
-                              "--max-headers=8",
-                              "--max-connections=9",
-                              "--verbose"});
+        Options o = parse_cli_ok({"--port=0",
+                                  "--server-info=/tmp/i.json",
+                                  "--http-shutdown",
+                                  "--upstream-url=http://127.0.0.1:9/v1/responses?x=1",
+                                  "--dump-dir=--dumps",
+                                  "--upstream-ca-file=ca.pem",
+                                  "--allow-insecure-upstream",
+                                  "--worker-user=w",
+                                  "--chroot-dir=/e",
+                                  "--workers=3",
+                                  "--allow-host=a.example",
+                                  "--allow-host=[::1]",
+                                  "--allow-host=localhost:9000",
+                                  "--openai-organization=org-1",
+                                  "--openai-project=p 1",
+                                  "--key-file=/k",
+                                  "--header-timeout=2",
+                                  "--body-timeout=3",
+                                  "--upstream-connect-timeout=4",
+                                  "--upstream-idle-timeout=5",
+                                  "--keepalive-timeout=6",
+                                  "--shutdown-timeout=7",
+                                  "--max-body-size=1536",
+                                  "--max-header-size=2K",
+                                  "--max-headers=8",
+                                  "--max-connections=9",
+                                  "--verbose"});
         auto args = proxy::worker_arguments(o, 5);
         for (const auto& a : args) CHECK_MESSAGE(a.find("/k") == std::string::npos, a);
         Options back = parse_vector(args);

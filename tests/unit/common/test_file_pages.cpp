@@ -25,10 +25,10 @@ constexpr std::size_t kPage = 4096;
 constexpr std::size_t kPages = 64;  // 256 KiB
 
 // A temporary file of kPages pages, each page filled with its number.
-struct TempFile {
+struct PagedFile {
     std::string path;
     UniqueFd fd;
-    TempFile() {
+    PagedFile() {
         char name[] = "/tmp/file-pages-XXXXXX";
         fd.reset(::mkstemp(name));
         REQUIRE(fd);
@@ -39,7 +39,7 @@ struct TempFile {
             REQUIRE(::write(fd.get(), page.data(), kPage) == static_cast<ssize_t>(kPage));
         }
     }
-    ~TempFile() { ::unlink(path.c_str()); }
+    ~PagedFile() { ::unlink(path.c_str()); }
 };
 
 // Rss of the mapping that starts at addr, from /proc/self/smaps (KiB).
@@ -123,7 +123,7 @@ TEST_CASE("file pages: malformed smaps text yields nothing, never a wrong range"
 }
 
 TEST_CASE("file pages: a clean read-only mapping is given back and reads the same after") {
-    TempFile file;
+    PagedFile file;
     void* map = ::mmap(nullptr, kPages * kPage, PROT_READ, MAP_PRIVATE, file.fd.get(), 0);
     REQUIRE(map != MAP_FAILED);
     const auto* p = static_cast<const unsigned char*>(map);
@@ -143,7 +143,7 @@ TEST_CASE("file pages: a clean read-only mapping is given back and reads the sam
 
 TEST_CASE("file pages: a written private mapping made read-only keeps what was written") {
     // What the loader does to RELRO: written after mapping, then read-only.
-    TempFile file;
+    PagedFile file;
     void* map =
         ::mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE, file.fd.get(), 0);
     REQUIRE(map != MAP_FAILED);
@@ -160,7 +160,7 @@ TEST_CASE("file pages: a written private mapping made read-only keeps what was w
 }
 
 TEST_CASE("file pages: writable and anonymous memory is never touched") {
-    TempFile file;
+    PagedFile file;
     void* data =
         ::mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE, file.fd.get(), 0);
     void* anon =

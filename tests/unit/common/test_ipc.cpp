@@ -4,14 +4,13 @@
 #include <vector>
 
 #include "common/ipc.hpp"
+#include "tests/unit/support/bytes.hpp"
 
 using namespace proxy;
 using namespace proxy::ipc;
 
 namespace {
-std::span<const std::uint8_t> bytes(const std::string& s) {
-    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
+using proxy::test::bytes;
 }  // namespace
 
 TEST_CASE("ipc: message round trip keeps type, flags, stream and payload") {

@@ -7,13 +7,12 @@
 #include <string>
 
 #include "common/ipc.hpp"
+#include "tests/unit/support/bytes.hpp"
 
 using namespace proxy::ipc;
 
 namespace {
-std::span<const std::uint8_t> bytes(const std::string& s) {
-    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
+using proxy::test::bytes;
 }  // namespace
 
 TEST_CASE("ipc: UsageAsk goes to the parent, UsageAnswer to the worker, neither with flags") {

@@ -18,8 +18,8 @@ using Error = JsonObjectScanner::Error;
 
 namespace {
 
-constexpr std::array<std::string_view, 4> kKeys = {"model", "max_output_tokens", "background",
-                                                   "conversation"};
+constexpr std::array<std::string_view, 4> kScannerKeys = {"model", "max_output_tokens",
+                                                          "background", "conversation"};
 constexpr std::size_t kModel = 0, kMax = 1, kBackground = 2, kConversation = 3;
 
 struct Scan {
@@ -31,22 +31,22 @@ struct Scan {
 
 // The body fed in pieces of `step` bytes (0: whole), then finish().
 Scan scan(std::string_view body, std::size_t step = 0) {
-    JsonObjectScanner s(kKeys);
+    JsonObjectScanner s(kScannerKeys);
     if (step == 0) step = body.size() + 1;
     for (std::size_t off = 0; off < body.size(); off += step) s.feed(body.substr(off, step));
     Scan out{s.finish(), s.error(), s.error_offset(), {}};
-    for (std::size_t i = 0; i < kKeys.size(); ++i) out.members.push_back(s.member(i));
+    for (std::size_t i = 0; i < kScannerKeys.size(); ++i) out.members.push_back(s.member(i));
     return out;
 }
 
 // The body cut once at `cut`.
 Scan scan_cut(std::string_view body, std::size_t cut) {
-    JsonObjectScanner s(kKeys);
+    JsonObjectScanner s(kScannerKeys);
     s.feed(body.substr(0, cut));
     s.feed("");
     s.feed(body.substr(cut));
     Scan out{s.finish(), s.error(), s.error_offset(), {}};
-    for (std::size_t i = 0; i < kKeys.size(); ++i) out.members.push_back(s.member(i));
+    for (std::size_t i = 0; i < kScannerKeys.size(); ++i) out.members.push_back(s.member(i));
     return out;
 }
 
@@ -75,11 +75,11 @@ void check_everywhere(std::string_view body) {
         CAPTURE(cut);
         REQUIRE(same(whole, scan_cut(body, cut)));
     }
-    const testing::JsonReference ref(body, kKeys);
+    const testing::JsonReference ref(body, kScannerKeys);
     CHECK(ref.valid() == whole.ok);
     if (whole.ok) {
-        for (std::size_t i = 0; i < kKeys.size(); ++i) {
-            CAPTURE(kKeys[i]);
+        for (std::size_t i = 0; i < kScannerKeys.size(); ++i) {
+            CAPTURE(kScannerKeys[i]);
             CHECK(same_member(ref.member(i), whole.members[i]));
         }
     }
@@ -257,7 +257,7 @@ TEST_CASE("json object scanner: nesting up to kMaxDepth, no deeper") {
 }
 
 TEST_CASE("json object scanner: errors name the offending byte, and later pieces are ignored") {
-    JsonObjectScanner s(kKeys);
+    JsonObjectScanner s(kScannerKeys);
     CHECK(s.feed("{\"a\":"));
     CHECK_FALSE(s.feed("1,}"));
     CHECK(s.error() == Error::Syntax);
@@ -269,7 +269,7 @@ TEST_CASE("json object scanner: errors name the offending byte, and later pieces
 }
 
 TEST_CASE("json object scanner: the top-level close and its offset") {
-    JsonObjectScanner s(kKeys);
+    JsonObjectScanner s(kScannerKeys);
     s.feed("{\"a\":{}");
     CHECK_FALSE(s.closed());
     s.feed("} \n");

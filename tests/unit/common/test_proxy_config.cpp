@@ -10,14 +10,14 @@ using proxy::ProxyUrl;
 
 namespace {
 
-ProxyUrl parse_ok(const std::string& text) {
+ProxyUrl parse_proxy_ok(const std::string& text) {
     ProxyUrl out;
     std::string error;
     CHECK_MESSAGE(proxy::parse_proxy_url(text, out, error), text, ": ", error);
     return out;
 }
 
-std::string parse_error(const std::string& text) {
+std::string parse_proxy_error(const std::string& text) {
     ProxyUrl out;
     std::string error;
     CHECK_MESSAGE(!proxy::parse_proxy_url(text, out, error), text);
@@ -34,43 +34,43 @@ const char* fake_getenv(const char* name) {
 }  // namespace
 
 TEST_CASE("parse_proxy_url: http proxies, with or without scheme, port and credentials") {
-    ProxyUrl a = parse_ok("http://proxy.corp:3128");
+    ProxyUrl a = parse_proxy_ok("http://proxy.corp:3128");
     CHECK(a.host == "proxy.corp");
     CHECK(a.port == 3128);
     CHECK(!a.has_credentials);
     CHECK(a.display() == "http://proxy.corp:3128");
 
-    ProxyUrl b = parse_ok("HTTP://10.1.2.3/");
+    ProxyUrl b = parse_proxy_ok("HTTP://10.1.2.3/");
     CHECK(b.host == "10.1.2.3");
     CHECK(b.port == 80);
 
-    ProxyUrl c = parse_ok("127.0.0.1:8080");
+    ProxyUrl c = parse_proxy_ok("127.0.0.1:8080");
     CHECK(c.host == "127.0.0.1");
     CHECK(c.port == 8080);
 
-    ProxyUrl d = parse_ok("http://alice:s3cret%3Ap%40ss@[::1]:3128");
+    ProxyUrl d = parse_proxy_ok("http://alice:s3cret%3Ap%40ss@[::1]:3128");
     CHECK(d.host == "::1");
     CHECK(d.has_credentials);
     CHECK(d.user == "alice");
     CHECK(d.password == "s3cret:p@ss");
     CHECK(d.display() == "http://[::1]:3128");  // never the credentials
 
-    ProxyUrl e = parse_ok("http://bob@proxy:1");
+    ProxyUrl e = parse_proxy_ok("http://bob@proxy:1");
     CHECK(e.user == "bob");
     CHECK(e.password.empty());
 }
 
 TEST_CASE("parse_proxy_url: refuses what it cannot do, without echoing a password") {
-    CHECK(parse_error("https://proxy:3128").find("https") != std::string::npos);
-    CHECK(parse_error("socks5://proxy:1080").find("socks5") != std::string::npos);
-    parse_error("socks5h://proxy:1080");
-    parse_error("http://proxy:0");
-    parse_error("http://proxy:99999");
-    parse_error("http://:3128");
-    parse_error("http://proxy:3128/path");
-    parse_error("http://u:p%zz@proxy:3128");
-    parse_error("http://:pw@proxy:3128");
-    const std::string e = parse_error("http://user:hunter2@");
+    CHECK(parse_proxy_error("https://proxy:3128").find("https") != std::string::npos);
+    CHECK(parse_proxy_error("socks5://proxy:1080").find("socks5") != std::string::npos);
+    parse_proxy_error("socks5h://proxy:1080");
+    parse_proxy_error("http://proxy:0");
+    parse_proxy_error("http://proxy:99999");
+    parse_proxy_error("http://:3128");
+    parse_proxy_error("http://proxy:3128/path");
+    parse_proxy_error("http://u:p%zz@proxy:3128");
+    parse_proxy_error("http://:pw@proxy:3128");
+    const std::string e = parse_proxy_error("http://user:hunter2@");
     CHECK(e.find("hunter2") == std::string::npos);
 }
 

@@ -14,17 +14,13 @@
 #include <string_view>
 
 #include "common/secret_page.hpp"
+#include "tests/unit/support/key_pages.hpp"
 
 using proxy::KeyPage;
 
 namespace {
 
-KeyPage make_page() {
-    std::string error;
-    auto page = KeyPage::create(error);
-    REQUIRE_MESSAGE(page.has_value(), error);
-    return std::move(*page);
-}
+using proxy::test::make_page;
 
 void fill(KeyPage& page, std::string_view value) {
     auto bytes = page.writable();
@@ -69,9 +65,7 @@ bool has_flag(const std::string& flags, const char* flag) {
     return (" " + flags + " ").find(std::string(" ") + flag + " ") != std::string::npos;
 }
 
-bool all_zero(std::span<char> bytes) {
-    return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
-}
+using proxy::test::all_zero;
 
 }  // namespace
 

@@ -28,7 +28,7 @@ NameResolver names() {
                         [find](std::string_view n) { return find(groups, n); }};
 }
 
-UserPolicy parse(std::string_view text, const UserPolicy& base = {}) {
+UserPolicy parse_body_rules(std::string_view text, const UserPolicy& base = {}) {
     auto r = parse_policy_text(text, "pol.toml", base, names());
     if (auto* e = std::get_if<std::string>(&r)) FAIL(*e);
     return std::get<UserPolicy>(std::move(r));
@@ -54,7 +54,7 @@ using Strings = std::vector<std::string>;
 
 TEST_CASE(
     "body keys in [defaults], [users.X] and [groups.X] resolve user over group over defaults") {
-    const UserPolicy p = parse(R"(
+    const UserPolicy p = parse_body_rules(R"(
 [defaults]
 models = ["gpt-5-mini"]
 max_output_tokens = 2000
@@ -87,7 +87,7 @@ service_tiers = ["default", "flex"]
 }
 
 TEST_CASE("max_output_tokens = 0 and an empty list mean no rule; a group's 0 beats a cap") {
-    const UserPolicy p = parse(R"(
+    const UserPolicy p = parse_body_rules(R"(
 [defaults]
 models = ["gpt-5"]
 max_output_tokens = 1000
@@ -104,23 +104,28 @@ TEST_CASE("the flags are the base the file overrides") {
     UserPolicy base;
     base.defaults.body.models = Strings{"gpt-5"};
     base.defaults.body.max_output_tokens = 100;
-    const UserPolicy p = parse("[defaults]\nmax_output_tokens = 300\n", base);
+    const UserPolicy p = parse_body_rules("[defaults]\nmax_output_tokens = 300\n", base);
     const BodyRules r = rules(p, caller(1));
     CHECK(r.models == Strings{"gpt-5"});
     CHECK(r.max_output_tokens == 300u);
 }
 
 TEST_CASE("background is refused only while a token or dollar budget applies") {
-    CHECK_FALSE(rules(parse("[defaults]\nmax_streams = 2\n"), caller(1)).budget_in_force);
-    CHECK(rules(parse("[defaults]\ntokens_per_day = 10\n"), caller(1)).budget_in_force);
-    CHECK(rules(parse("[defaults]\ntokens_per_month = 10\n"), caller(1)).budget_in_force);
-    CHECK(rules(parse("[defaults]\ntokens_per_minute = 10\n"), caller(1)).budget_in_force);
-    CHECK(rules(parse("[defaults]\ndollars_per_week = 1.5\n"), caller(1)).budget_in_force);
-    CHECK_FALSE(rules(parse("[users.alice]\ntokens_per_day = 10\n"), caller(1002)).budget_in_force);
+    CHECK_FALSE(
+        rules(parse_body_rules("[defaults]\nmax_streams = 2\n"), caller(1)).budget_in_force);
+    CHECK(rules(parse_body_rules("[defaults]\ntokens_per_day = 10\n"), caller(1)).budget_in_force);
+    CHECK(
+        rules(parse_body_rules("[defaults]\ntokens_per_month = 10\n"), caller(1)).budget_in_force);
+    CHECK(
+        rules(parse_body_rules("[defaults]\ntokens_per_minute = 10\n"), caller(1)).budget_in_force);
+    CHECK(
+        rules(parse_body_rules("[defaults]\ndollars_per_week = 1.5\n"), caller(1)).budget_in_force);
+    CHECK_FALSE(rules(parse_body_rules("[users.alice]\ntokens_per_day = 10\n"), caller(1002))
+                    .budget_in_force);
 }
 
 TEST_CASE("a dollar budget makes the price table's patterns the models that may be priced") {
-    const UserPolicy p = parse(R"(
+    const UserPolicy p = parse_body_rules(R"(
 [defaults]
 tokens_per_day = 100
 [users.alice]
@@ -150,10 +155,10 @@ TEST_CASE("response ownership: automatic where a per-user policy admits more tha
     CHECK_FALSE(response_ownership_in_force(one));
     one.allow_groups = {500};
     CHECK(response_ownership_in_force(one));
-    CHECK(response_ownership_in_force(parse("[users.alice]\nmax_streams = 1\n")));
-    CHECK(response_ownership_in_force(parse("[defaults]\nresponse_ownership = true\n")));
-    CHECK_FALSE(response_ownership_in_force(
-        parse("[defaults]\nresponse_ownership = false\n[users.alice]\nmax_streams = 1\n")));
+    CHECK(response_ownership_in_force(parse_body_rules("[users.alice]\nmax_streams = 1\n")));
+    CHECK(response_ownership_in_force(parse_body_rules("[defaults]\nresponse_ownership = true\n")));
+    CHECK_FALSE(response_ownership_in_force(parse_body_rules(
+        "[defaults]\nresponse_ownership = false\n[users.alice]\nmax_streams = 1\n")));
     CHECK(rules(two, caller(1001)).response_ownership);
     CHECK(rules(two, caller(1001)).reads_body());
     CHECK_FALSE(rules(UserPolicy{}, caller(1001)).reads_body());

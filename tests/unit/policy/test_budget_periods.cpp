@@ -7,22 +7,16 @@
 #include <string>
 
 #include "policy/budget_periods.hpp"
+#include "tests/unit/support/civil_time.hpp"
 
 using namespace proxy;
 using namespace std::chrono;
 
 namespace {
 
-std::shared_ptr<const TimeZone> zone(const char* name) {
-    auto loaded = load_time_zone(name);
-    if (auto* error = std::get_if<std::string>(&loaded)) FAIL(*error);
-    return std::get<std::shared_ptr<const TimeZone>>(loaded);
-}
+using proxy::test::zone;
 
-std::int64_t utc(int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0) {
-    return sys_days{year{y} / month{m} / day{d}}.time_since_epoch().count() * 86400 + hh * 3600 +
-           mm * 60 + ss;
-}
+using proxy::test::utc;
 
 std::string key(const TimeZone& tz, BudgetPeriod p, std::int64_t t) {
     return period_at(tz, p, t).key;

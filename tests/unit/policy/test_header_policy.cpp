@@ -40,7 +40,7 @@ const HeaderList kCodexHeaders = {
 
 constexpr std::size_t kMaxHeaders = 100;
 constexpr std::size_t kMaxBytes = 64 << 10;
-constexpr ForwardLimits kLimits{kMaxHeaders, kMaxBytes};
+constexpr ForwardLimits kForwardLimits{kMaxHeaders, kMaxBytes};
 
 }  // namespace
 
@@ -159,11 +159,11 @@ TEST_CASE("check_forwarded_headers accepts what the filter produces") {
     noisy.push_back({"x-a", "1"});
     for (const HeaderRules* rules : {&none, &fixed}) {
         CHECK_FALSE(check_forwarded_headers(filter_request_headers(kCodexHeaders, *rules), *rules,
-                                            kLimits));
+                                            kForwardLimits));
         CHECK_FALSE(
-            check_forwarded_headers(filter_request_headers(noisy, *rules), *rules, kLimits));
+            check_forwarded_headers(filter_request_headers(noisy, *rules), *rules, kForwardLimits));
     }
-    CHECK_FALSE(check_forwarded_headers({}, none, kLimits));
+    CHECK_FALSE(check_forwarded_headers({}, none, kForwardLimits));
 }
 
 TEST_CASE("check_forwarded_headers refuses denied headers from a worker") {
@@ -174,7 +174,7 @@ TEST_CASE("check_forwarded_headers refuses denied headers from a worker") {
         CAPTURE(name);
         HeaderList hs = kCodexHeaders;
         hs.push_back({name, "x"});
-        const auto reason = check_forwarded_headers(hs, {}, kLimits);
+        const auto reason = check_forwarded_headers(hs, {}, kForwardLimits);
         REQUIRE(reason);
         CHECK(reason->why.find("denied header") == 0);
         CHECK(reason->refusal == &refusal::kBadRequest);
@@ -202,30 +202,31 @@ TEST_CASE("check_forwarded_headers refuses bad names and values") {
     for (const auto& hs : bad) {
         CAPTURE(hs.front().name);
         CAPTURE(hs.front().value);
-        CHECK(check_forwarded_headers(hs, {}, kLimits));
+        CHECK(check_forwarded_headers(hs, {}, kForwardLimits));
     }
     // obs-text and inner whitespace are valid field values.
-    CHECK_FALSE(check_forwarded_headers({{"x-a", "caf\xc3\xa9 au\tlait"}}, {}, kLimits));
-    CHECK_FALSE(check_forwarded_headers({{"x-a", ""}}, {}, kLimits));
+    CHECK_FALSE(check_forwarded_headers({{"x-a", "caf\xc3\xa9 au\tlait"}}, {}, kForwardLimits));
+    CHECK_FALSE(check_forwarded_headers({{"x-a", ""}}, {}, kForwardLimits));
 }
 
 TEST_CASE("check_forwarded_headers enforces the fixed organization and project") {
     const HeaderRules fixed{"org-fixed", "proj-fixed"};
     const HeaderList good = {
         {"a", "1"}, {"OpenAI-Organization", "org-fixed"}, {"OpenAI-Project", "proj-fixed"}};
-    CHECK_FALSE(check_forwarded_headers(good, fixed, kLimits));
+    CHECK_FALSE(check_forwarded_headers(good, fixed, kForwardLimits));
     // Missing, altered, repeated, or present while not configured.
-    CHECK(check_forwarded_headers({{"a", "1"}}, fixed, kLimits));
+    CHECK(check_forwarded_headers({{"a", "1"}}, fixed, kForwardLimits));
     CHECK(check_forwarded_headers(
-        {{"OpenAI-Organization", "org-other"}, {"OpenAI-Project", "proj-fixed"}}, fixed, kLimits));
+        {{"OpenAI-Organization", "org-other"}, {"OpenAI-Project", "proj-fixed"}}, fixed,
+        kForwardLimits));
     CHECK(check_forwarded_headers({{"OpenAI-Organization", "org-fixed"},
                                    {"openai-organization", "org-fixed"},
                                    {"OpenAI-Project", "proj-fixed"}},
-                                  fixed, kLimits));
-    CHECK(check_forwarded_headers({{"OpenAI-Organization", "org-x"}}, {}, kLimits));
-    CHECK(check_forwarded_headers({{"openai-project", "p"}}, {}, kLimits));
+                                  fixed, kForwardLimits));
+    CHECK(check_forwarded_headers({{"OpenAI-Organization", "org-x"}}, {}, kForwardLimits));
+    CHECK(check_forwarded_headers({{"openai-project", "p"}}, {}, kForwardLimits));
     CHECK(check_forwarded_headers({{"OpenAI-Project", "proj-fixed"}}, {"", "proj-fixed"},
-                                  kLimits) == std::nullopt);
+                                  kForwardLimits) == std::nullopt);
 }
 
 TEST_CASE("check_forwarded_headers enforces count and size limits") {

@@ -11,6 +11,7 @@
 
 #include "common/unique_fd.hpp"
 #include "policy/policy_file.hpp"
+#include "tests/unit/support/temp_files.hpp"
 
 using namespace proxy;
 
@@ -40,7 +41,7 @@ struct Names {
     }
 };
 
-UserPolicy parse_ok(std::string_view text, const UserPolicy& base = {}) {
+UserPolicy parse_policy_ok(std::string_view text, const UserPolicy& base = {}) {
     Names names;
     auto result = parse_policy_text(text, kFile, base, names.resolver());
     if (const auto* error = std::get_if<std::string>(&result)) {
@@ -50,7 +51,7 @@ UserPolicy parse_ok(std::string_view text, const UserPolicy& base = {}) {
     return std::get<UserPolicy>(std::move(result));
 }
 
-std::string parse_error(std::string_view text) {
+std::string parse_policy_error(std::string_view text) {
     Names names;
     auto result = parse_policy_text(text, kFile, UserPolicy{}, names.resolver());
     if (std::holds_alternative<UserPolicy>(result)) {
@@ -67,21 +68,7 @@ bool same_limits(const UserLimits& a, const UserLimits& b) {
            a.tokens_per_day == b.tokens_per_day;
 }
 
-// A file under $TMPDIR, removed at the end of the test.
-struct TempFile {
-    std::string path;
-    explicit TempFile(std::string_view content) {
-        const char* dir = std::getenv("TMPDIR");
-        path = std::string(dir != nullptr ? dir : "/tmp") + "/policy-test-XXXXXX";
-        const UniqueFd fd(::mkstemp(path.data()));
-        REQUIRE(fd);
-        REQUIRE(::write(fd.get(), content.data(), content.size()) ==
-                static_cast<ssize_t>(content.size()));
-    }
-    ~TempFile() { ::unlink(path.c_str()); }
-    TempFile(const TempFile&) = delete;
-    TempFile& operator=(const TempFile&) = delete;
-};
+using proxy::test::TempFile;
 
 constexpr std::string_view kExample = R"(# the example of policy_file.hpp
 [defaults]
@@ -108,7 +95,7 @@ max_streams = 0
 }  // namespace
 
 TEST_CASE("the documented example") {
-    const UserPolicy p = parse_ok(kExample);
+    const UserPolicy p = parse_policy_ok(kExample);
     CHECK(same_limits(p.defaults, {4, 60, 2000000}));
     CHECK(p.allow_users == std::vector<uid_t>{1001, 1002});  // "alice" is 1001: once
     CHECK(p.allow_groups == std::vector<gid_t>{500});
@@ -128,7 +115,7 @@ TEST_CASE("an empty file, or only comments, is the base policy") {
     base.defaults = {1, 2, 3};
     for (std::string_view text : {"", "# nothing\n\n", "[defaults]\n[access]\n"}) {
         CAPTURE(text);
-        const UserPolicy p = parse_ok(text, base);
+        const UserPolicy p = parse_policy_ok(text, base);
         CHECK(p.allow_users == base.allow_users);
         CHECK(p.allow_groups.empty());
         CHECK(p.deny_users.empty());
@@ -143,7 +130,7 @@ TEST_CASE("[defaults] replaces only the fields it sets") {
     UserPolicy base;
     base.defaults = {4, 60, std::nullopt};
     const UserPolicy p =
-        parse_ok("[defaults]\nrequests_per_minute = 0\ntokens_per_day = 9\n", base);
+        parse_policy_ok("[defaults]\nrequests_per_minute = 0\ntokens_per_day = 9\n", base);
     CHECK(same_limits(p.defaults, {4, 0, 9}));
 }
 
@@ -151,7 +138,7 @@ TEST_CASE("[access] lists are added to the flags' lists without duplicates") {
     UserPolicy base;
     base.allow_users = {1001, 7};
     base.allow_groups = {500};
-    const UserPolicy p = parse_ok(
+    const UserPolicy p = parse_policy_ok(
         "[access]\nallow_users = [\"alice\", 1002, \"1003\", 1002]\n"
         "allow_groups = [\"codex\", 4000000000]\ndeny_users = []\n",
         base);
@@ -163,7 +150,7 @@ TEST_CASE("[access] lists are added to the flags' lists without duplicates") {
 TEST_CASE("[access] metrics_users and metrics_groups name who may read GET /metrics") {
     UserPolicy base;
     base.metrics_users = {7};  // --metrics-allow-user
-    const UserPolicy p = parse_ok(
+    const UserPolicy p = parse_policy_ok(
         "[access]\nmetrics_users = [\"alice\", 1002, 7]\nmetrics_groups = [\"codex\"]\n", base);
     CHECK(p.metrics_users == std::vector<uid_t>{7, 1001, 1002});
     CHECK(p.metrics_groups.size() == 1);
@@ -173,7 +160,7 @@ TEST_CASE("[access] metrics_users and metrics_groups name who may read GET /metr
 }
 
 TEST_CASE("limits up to their types' ranges are accepted") {
-    const UserPolicy p = parse_ok(
+    const UserPolicy p = parse_policy_ok(
         "[users.0]\nmax_streams = 4294967295\nrequests_per_minute = 0\n"
         "tokens_per_day = 9223372036854775807\n");
     CHECK(same_limits(p.users.at(0), {4294967295u, 0, 9223372036854775807ull}));
@@ -229,19 +216,19 @@ TEST_CASE("errors name the file, line and column of the offending node") {
     };
     for (const auto& [text, want] : cases) {
         CAPTURE(text);
-        CHECK(parse_error(text) == want);
+        CHECK(parse_policy_error(text) == want);
     }
 }
 
 TEST_CASE("TOML syntax errors keep toml++'s position, on one line") {
-    const std::string e = parse_error("[defaults]\nmax_streams = 1\nmax_streams = 2\n");
+    const std::string e = parse_policy_error("[defaults]\nmax_streams = 1\nmax_streams = 2\n");
     CHECK(e.rfind("pol.toml:3:", 0) == 0);
-    const std::string unterminated = parse_error("\n[access\n");
+    const std::string unterminated = parse_policy_error("\n[access\n");
     CHECK(unterminated.rfind("pol.toml:2:", 0) == 0);
 }
 
 TEST_CASE("names with control characters cannot break the error line") {
-    CHECK(parse_error("[access]\nallow_users = [\"a\\nb\\u001b[31m\"]\n") ==
+    CHECK(parse_policy_error("[access]\nallow_users = [\"a\\nb\\u001b[31m\"]\n") ==
           "pol.toml:2:16: unknown user 'a?b?[31m'");
 }
 

@@ -46,9 +46,9 @@ BodyRules all_rules() {
     return r;
 }
 
-// The code of the refusal, or "" when the body may go upstream.
-std::string code(std::string_view body, const BodyRules& rules = all_rules(),
-                 const BodyCheckContext& context = kParent) {
+// The body_code of the refusal, or "" when the body may go upstream.
+std::string body_code(std::string_view body, const BodyRules& rules = all_rules(),
+                      const BodyCheckContext& context = kParent) {
     const auto r = check_request_body(scanned(body), rules, context);
     return r ? std::string(r->kind.code) : std::string();
 }
@@ -63,36 +63,36 @@ std::string message(std::string_view body, const BodyRules& rules = all_rules(),
 }  // namespace
 
 TEST_CASE("body policy: a request within every rule goes upstream") {
-    CHECK(code(R"({"model":"gpt-5-codex","input":"hi"})") == "");
-    CHECK(code(R"({"model":"o3","max_output_tokens":4096,"service_tier":"flex",)"
-               R"("background":false,"previous_response_id":"resp_mine"})") == "");
-    CHECK(code(R"({"model":"gpt-5","service_tier":null,"background":null,)"
-               R"("previous_response_id":null,"conversation":null})") == "");
-    CHECK(code(R"({"model":"gpt-5","conversation":"conv_mine"})") == "");
-    CHECK(code(R"({"model":"gpt-5","conversation":{"id":"conv_mine","x":{"id":1}}})") == "");
+    CHECK(body_code(R"({"model":"gpt-5-codex","input":"hi"})") == "");
+    CHECK(body_code(R"({"model":"o3","max_output_tokens":4096,"service_tier":"flex",)"
+                    R"("background":false,"previous_response_id":"resp_mine"})") == "");
+    CHECK(body_code(R"({"model":"gpt-5","service_tier":null,"background":null,)"
+                    R"("previous_response_id":null,"conversation":null})") == "");
+    CHECK(body_code(R"({"model":"gpt-5","conversation":"conv_mine"})") == "");
+    CHECK(body_code(R"({"model":"gpt-5","conversation":{"id":"conv_mine","x":{"id":1}}})") == "");
     // No rules at all: nothing is read, and nothing refused but invalid JSON.
     BodyRules none;
     none.response_ownership = false;
     CHECK_FALSE(none.reads_body());
-    CHECK(code(R"({"model":["x"],"model":1,"background":true,"max_output_tokens":-1})", none) ==
-          "");
-    CHECK(code(R"({"x":)", none) == "invalid_json");
+    CHECK(body_code(R"({"model":["x"],"model":1,"background":true,"max_output_tokens":-1})",
+                    none) == "");
+    CHECK(body_code(R"({"x":)", none) == "invalid_json");
 }
 
 TEST_CASE("body policy: models, exact or by a trailing '*', named in the refusal") {
-    CHECK(code(R"({"model":"gpt-4o"})") == "model_not_allowed");
+    CHECK(body_code(R"({"model":"gpt-4o"})") == "model_not_allowed");
     CHECK(message(R"({"model":"gpt-4o"})") ==
           "model \"gpt-4o\" is not allowed for this user; allowed: gpt-5*, o3");
-    CHECK(code(R"({"model":"o3-pro"})") == "model_not_allowed");  // exact: o3 only
-    CHECK(code(R"({"model":"GPT-5"})") == "model_not_allowed");   // case matters
-    CHECK(code(R"({"model":""})") == "model_not_allowed");
+    CHECK(body_code(R"({"model":"o3-pro"})") == "model_not_allowed");  // exact: o3 only
+    CHECK(body_code(R"({"model":"GPT-5"})") == "model_not_allowed");   // case matters
+    CHECK(body_code(R"({"model":""})") == "model_not_allowed");
     // A model named after 100 KiB of input is still read.
     const std::string late = R"({"input":")" + std::string(100 * 1024, 'a') + R"(","model":"o1"})";
-    CHECK(code(late) == "model_not_allowed");
-    CHECK(code(R"({"input":"x"})") == "missing_required_parameter");
-    CHECK(code(R"({"model":null})") == "invalid_type");
-    CHECK(code(R"({"model":{"id":"gpt-5"}})") == "invalid_type");
-    CHECK(code("{\"model\":\"" + std::string(257, 'g') + "\"}") == "string_above_max_length");
+    CHECK(body_code(late) == "model_not_allowed");
+    CHECK(body_code(R"({"input":"x"})") == "missing_required_parameter");
+    CHECK(body_code(R"({"model":null})") == "invalid_type");
+    CHECK(body_code(R"({"model":{"id":"gpt-5"}})") == "invalid_type");
+    CHECK(body_code("{\"model\":\"" + std::string(257, 'g') + "\"}") == "string_above_max_length");
 
     CHECK(model_matches("gpt-5*", "gpt-5"));
     CHECK(model_matches("gpt-5*", "gpt-5-mini-2025-08-07"));
@@ -109,93 +109,95 @@ TEST_CASE("body policy: models, exact or by a trailing '*', named in the refusal
 }
 
 TEST_CASE("body policy: the output cap") {
-    CHECK(code(R"({"model":"o3","max_output_tokens":4097})") == "max_output_tokens_over_limit");
+    CHECK(body_code(R"({"model":"o3","max_output_tokens":4097})") ==
+          "max_output_tokens_over_limit");
     CHECK(message(R"({"model":"o3","max_output_tokens":4097})") ==
           "max_output_tokens 4097 is over this user's limit of 4096");
-    CHECK(code(R"({"model":"o3","max_output_tokens":0})") == "");
-    CHECK(code(R"({"model":"o3","max_output_tokens":null})") == "max_output_tokens_over_limit");
+    CHECK(body_code(R"({"model":"o3","max_output_tokens":0})") == "");
+    CHECK(body_code(R"({"model":"o3","max_output_tokens":null})") ==
+          "max_output_tokens_over_limit");
     for (std::string_view n : {"-1", "1.0", "1e3", "18446744073709551616", "\"100\"", "true"}) {
         CAPTURE(n);
-        CHECK(code("{\"model\":\"o3\",\"max_output_tokens\":" + std::string(n) + "}") ==
+        CHECK(body_code("{\"model\":\"o3\",\"max_output_tokens\":" + std::string(n) + "}") ==
               "invalid_type");
     }
     // Without the field: fine in the worker, which adds it; in the parent's
     // check of what goes upstream, missing means the worker did not.
-    CHECK(code(R"({"model":"o3"})", all_rules(), kWorker) == "");
+    CHECK(body_code(R"({"model":"o3"})", all_rules(), kWorker) == "");
     BodyCheckContext upstream = kParent;
     upstream.cap_must_be_present = true;
-    CHECK(code(R"({"model":"o3"})", all_rules(), upstream) == "max_output_tokens_over_limit");
-    CHECK(code(R"({"model":"o3","max_output_tokens":4096})", all_rules(), upstream) == "");
+    CHECK(body_code(R"({"model":"o3"})", all_rules(), upstream) == "max_output_tokens_over_limit");
+    CHECK(body_code(R"({"model":"o3","max_output_tokens":4096})", all_rules(), upstream) == "");
 }
 
 TEST_CASE("body policy: service tiers and background") {
-    CHECK(code(R"({"model":"o3","service_tier":"priority"})") == "service_tier_not_allowed");
+    CHECK(body_code(R"({"model":"o3","service_tier":"priority"})") == "service_tier_not_allowed");
     CHECK(message(R"({"model":"o3","service_tier":"priority"})") ==
           "service_tier \"priority\" is not allowed for this user; allowed: default, flex");
-    CHECK(code(R"({"model":"o3","service_tier":1})") == "invalid_type");
-    CHECK(code(R"({"model":"o3","background":true})") == "background_not_allowed");
-    CHECK(code(R"({"model":"o3","background":"true"})") == "invalid_type");
+    CHECK(body_code(R"({"model":"o3","service_tier":1})") == "invalid_type");
+    CHECK(body_code(R"({"model":"o3","background":true})") == "background_not_allowed");
+    CHECK(body_code(R"({"model":"o3","background":"true"})") == "invalid_type");
     BodyRules no_budget = all_rules();
     no_budget.budget_in_force = false;
-    CHECK(code(R"({"model":"o3","background":true})", no_budget) == "");
+    CHECK(body_code(R"({"model":"o3","background":true})", no_budget) == "");
 }
 
 TEST_CASE("body policy: another user's stored response, or an unknown one, is refused") {
-    CHECK(code(R"({"model":"o3","previous_response_id":"resp_theirs"})") ==
+    CHECK(body_code(R"({"model":"o3","previous_response_id":"resp_theirs"})") ==
           "previous_response_not_yours");
-    CHECK(code(R"({"model":"o3","previous_response_id":"resp_unknown"})") ==
+    CHECK(body_code(R"({"model":"o3","previous_response_id":"resp_unknown"})") ==
           "previous_response_not_yours");
     // The same words for both: no oracle for whose an id is.
     CHECK(message(R"({"model":"o3","previous_response_id":"resp_x"})") ==
           "previous_response_id \"resp_x\" is not a response this user created through this "
           "proxy (or one older than the proxy remembers)");
-    CHECK(code(R"({"model":"o3","conversation":"conv_other"})") == "conversation_not_yours");
-    CHECK(code(R"({"model":"o3","conversation":{"id":"resp_theirs"}})") ==
+    CHECK(body_code(R"({"model":"o3","conversation":"conv_other"})") == "conversation_not_yours");
+    CHECK(body_code(R"({"model":"o3","conversation":{"id":"resp_theirs"}})") ==
           "conversation_not_yours");
-    CHECK(code(R"({"model":"o3","conversation":{"name":"x"}})") == "invalid_type");
-    CHECK(code(R"({"model":"o3","conversation":{"id":"a","id":"b"}})") == "duplicate_field");
-    CHECK(code(R"({"model":"o3","conversation":[]})") == "invalid_type");
-    CHECK(code(R"({"model":"o3","previous_response_id":7})") == "invalid_type");
+    CHECK(body_code(R"({"model":"o3","conversation":{"name":"x"}})") == "invalid_type");
+    CHECK(body_code(R"({"model":"o3","conversation":{"id":"a","id":"b"}})") == "duplicate_field");
+    CHECK(body_code(R"({"model":"o3","conversation":[]})") == "invalid_type");
+    CHECK(body_code(R"({"model":"o3","previous_response_id":7})") == "invalid_type");
     // An unidentified caller owns nothing.
     BodyCheckContext nobody = kParent;
     nobody.caller = std::nullopt;
-    CHECK(code(R"({"model":"o3","previous_response_id":"resp_mine"})", all_rules(), nobody) ==
+    CHECK(body_code(R"({"model":"o3","previous_response_id":"resp_mine"})", all_rules(), nobody) ==
           "previous_response_not_yours");
     // The worker cannot know owners: the parent decides.
-    CHECK(code(R"({"model":"o3","previous_response_id":"resp_theirs"})", all_rules(), kWorker) ==
-          "");
+    CHECK(body_code(R"({"model":"o3","previous_response_id":"resp_theirs"})", all_rules(),
+                    kWorker) == "");
     // Turned off, any id goes.
     BodyRules off = all_rules();
     off.response_ownership = false;
-    CHECK(code(R"({"model":"o3","previous_response_id":"resp_theirs"})", off) == "");
+    CHECK(body_code(R"({"model":"o3","previous_response_id":"resp_theirs"})", off) == "");
 }
 
 TEST_CASE("body policy: invalid JSON, then duplicates, then types, then rules") {
-    CHECK(code(R"({"model":"gpt-4o",})") == "invalid_json");
+    CHECK(body_code(R"({"model":"gpt-4o",})") == "invalid_json");
     CHECK(message(R"({"model":"gpt-4o",})") ==
           "the request body is not one valid JSON object: invalid JSON syntax at byte 18");
     CHECK(message(R"({"model":"o3")") ==
           "the request body is not one valid JSON object: the JSON object is incomplete at byte "
           "13");
-    CHECK(code("[]") == "invalid_json");
+    CHECK(body_code("[]") == "invalid_json");
     // A checked field given twice, even with the same value.
-    CHECK(code(R"({"model":"o3","model":"o3"})") == "duplicate_field");
+    CHECK(body_code(R"({"model":"o3","model":"o3"})") == "duplicate_field");
     CHECK(message(R"({"model":"o3","model":"o3"})") ==
           "\"model\" is given more than once in the request body");
     // A nested "model" is no duplicate.
-    CHECK(code(R"({"model":"o3","text":{"model":"x"}})") == "");
+    CHECK(body_code(R"({"model":"o3","text":{"model":"x"}})") == "");
     // Duplicates before types before rules, whatever the fields' order.
-    CHECK(code(R"({"model":"gpt-4o","background":1,"service_tier":"x","service_tier":"y"})") ==
+    CHECK(body_code(R"({"model":"gpt-4o","background":1,"service_tier":"x","service_tier":"y"})") ==
           "duplicate_field");
-    CHECK(code(R"({"model":"gpt-4o","background":1})") == "invalid_type");
-    CHECK(code(R"({"background":true,"model":"gpt-4o"})") == "model_not_allowed");
-    CHECK(code(R"({"model":"o3","background":true,"max_output_tokens":5000})") ==
+    CHECK(body_code(R"({"model":"gpt-4o","background":1})") == "invalid_type");
+    CHECK(body_code(R"({"background":true,"model":"gpt-4o"})") == "model_not_allowed");
+    CHECK(body_code(R"({"model":"o3","background":true,"max_output_tokens":5000})") ==
           "max_output_tokens_over_limit");
     // An unchecked field given twice is the upstream's business.
     BodyRules models_only;
     models_only.models = {"o3"};
     models_only.response_ownership = false;
-    CHECK(code(R"({"model":"o3","background":true,"background":false})", models_only) == "");
+    CHECK(body_code(R"({"model":"o3","background":true,"background":false})", models_only) == "");
 }
 
 TEST_CASE("body policy: whether the response will be stored") {
@@ -228,18 +230,18 @@ TEST_CASE("body policy: under a dollar budget, a model no price matches is refus
     r.must_be_priced = true;
     r.priced_models = {"gpt-5*", "o3"};
     CHECK(r.reads_body());
-    CHECK(code(R"({"model":"gpt-5-mini"})", r) == "");
-    CHECK(code(R"({"model":"o3"})", r) == "");
-    CHECK(code(R"({"model":"o3-pro"})", r) == "model_not_priced");
+    CHECK(body_code(R"({"model":"gpt-5-mini"})", r) == "");
+    CHECK(body_code(R"({"model":"o3"})", r) == "");
+    CHECK(body_code(R"({"model":"o3-pro"})", r) == "model_not_priced");
     CHECK(message(R"({"model":"o4-mini"})", r) ==
           "model \"o4-mini\" has no price in the policy's [prices], and this user has a dollar "
           "budget: its answers could not be charged");
     // No model: the upstream refuses it, nothing to price.
-    CHECK(code(R"({"input":"x"})", r) == "");
-    CHECK(code(R"({"model":1})", r) == "invalid_type");
+    CHECK(body_code(R"({"input":"x"})", r) == "");
+    CHECK(body_code(R"({"model":1})", r) == "invalid_type");
     // An allow list is checked first, and names the refusal.
     r.models = {"gpt-5*", "o4-mini"};
-    CHECK(code(R"({"model":"gpt-4o"})", r) == "model_not_allowed");
-    CHECK(code(R"({"model":"o4-mini"})", r) == "model_not_priced");
-    CHECK(code(R"({"input":"x"})", r) == "missing_required_parameter");
+    CHECK(body_code(R"({"model":"gpt-4o"})", r) == "model_not_allowed");
+    CHECK(body_code(R"({"model":"o4-mini"})", r) == "model_not_priced");
+    CHECK(body_code(R"({"input":"x"})", r) == "missing_required_parameter");
 }

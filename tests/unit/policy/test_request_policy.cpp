@@ -16,8 +16,8 @@ RequestPolicy policy(bool shutdown = false, std::vector<std::string> hosts = {})
     return RequestPolicy{kPort, std::move(hosts), shutdown};
 }
 
-RequestHead head(std::string method, std::string target, HeaderList headers,
-                 int version_minor = 1) {
+RequestHead request_head(std::string method, std::string target, HeaderList headers,
+                         int version_minor = 1) {
     RequestHead h;
     h.method = std::move(method);
     h.target = std::move(target);
@@ -30,7 +30,7 @@ RequestHead head(std::string method, std::string target, HeaderList headers,
 RequestHead post(HeaderList extra = {}, std::string host = "127.0.0.1:8080") {
     HeaderList hs{{"Host", std::move(host)}, {"Content-Type", "application/json"}};
     hs.insert(hs.end(), extra.begin(), extra.end());
-    return head("POST", "/v1/responses", std::move(hs));
+    return request_head("POST", "/v1/responses", std::move(hs));
 }
 
 bool same(const std::optional<Refusal>& got, const Refusal& want) {
@@ -124,20 +124,23 @@ TEST_CASE("configured allowed hosts") {
 
 TEST_CASE("missing or repeated Host") {
     // HTTP/1.0 without Host cannot come from a browser: allowed.
-    CHECK(accepted(decide(head("POST", "/v1/responses", {}, 0), policy())));
+    CHECK(accepted(decide(request_head("POST", "/v1/responses", {}, 0), policy())));
     // HTTP/1.1 requires exactly one Host.
-    CHECK(same(decide(head("POST", "/v1/responses", {}), policy()).refusal, refusal::kBadRequest));
-    CHECK(same(decide(head("POST", "/v1/responses",
-                           {{"Host", "localhost:8080"}, {"host", "localhost:8080"}}),
+    CHECK(same(decide(request_head("POST", "/v1/responses", {}), policy()).refusal,
+               refusal::kBadRequest));
+    CHECK(same(decide(request_head("POST", "/v1/responses",
+                                   {{"Host", "localhost:8080"}, {"host", "localhost:8080"}}),
                       policy())
                    .refusal,
                refusal::kBadRequest));
     // HTTP/1.0 with a wrong Host is still rebinding.
     CHECK(same(
-        decide(head("POST", "/v1/responses", {{"Host", "evil.example:8080"}}, 0), policy()).refusal,
+        decide(request_head("POST", "/v1/responses", {{"Host", "evil.example:8080"}}, 0), policy())
+            .refusal,
         refusal::kMisdirectedRequest));
     // Host is checked case-insensitively by name.
-    CHECK(accepted(decide(head("POST", "/v1/responses", {{"hOsT", "localhost:8080"}}), policy())));
+    CHECK(accepted(
+        decide(request_head("POST", "/v1/responses", {{"hOsT", "localhost:8080"}}), policy())));
 }
 
 TEST_CASE("Host is checked before anything else") {
@@ -189,7 +192,7 @@ TEST_CASE("user-initiated and non-browser fetch metadata is accepted") {
 }
 
 TEST_CASE("browser check comes before upgrade and route") {
-    RequestHead h = head(
+    RequestHead h = request_head(
         "GET", "/v1/responses",
         {{"Host", "localhost:8080"}, {"Origin", "http://evil.example"}, {"Upgrade", "websocket"}});
     CHECK(same(decide(h, policy()).refusal, refusal::kBrowserRequest));
@@ -200,9 +203,9 @@ TEST_CASE("websocket upgrade on /v1/responses is 426") {
         for (const char* upgrade : {"websocket", "WebSocket", "foo, websocket"}) {
             CAPTURE(method);
             CAPTURE(upgrade);
-            RequestHead h =
-                head(method, "/v1/responses",
-                     {{"Host", "127.0.0.1:8080"}, {"Connection", "Upgrade"}, {"Upgrade", upgrade}});
+            RequestHead h = request_head(
+                method, "/v1/responses",
+                {{"Host", "127.0.0.1:8080"}, {"Connection", "Upgrade"}, {"Upgrade", upgrade}});
             const Decision d = decide(h, policy());
             CHECK(same(d.refusal, refusal::kWebsocketUpgrade));
             CHECK(d.refusal->status == 426);
@@ -212,13 +215,15 @@ TEST_CASE("websocket upgrade on /v1/responses is 426") {
 
 TEST_CASE("other upgrades are 403") {
     const RequestHead cases[] = {
-        head("GET", "/v1/responses", {{"Host", "localhost:8080"}, {"Upgrade", "h2c"}}),
-        head("POST", "/v1/responses", {{"Host", "localhost:8080"}, {"upgrade", "TLS/1.2"}}),
-        head("POST", "/v1/responses", {{"Host", "localhost:8080"}, {"Upgrade", ""}}),
-        head("GET", "/shutdown", {{"Host", "localhost:8080"}, {"Upgrade", "websocket"}}),
-        head("GET", "/v1/responses?x=1", {{"Host", "localhost:8080"}, {"Upgrade", "websocket"}}),
-        head("PUT", "/v1/responses", {{"Host", "localhost:8080"}, {"Upgrade", "websocket"}}),
-        head("GET", "/", {{"Host", "localhost:8080"}, {"Upgrade", "websocket"}}),
+        request_head("GET", "/v1/responses", {{"Host", "localhost:8080"}, {"Upgrade", "h2c"}}),
+        request_head("POST", "/v1/responses", {{"Host", "localhost:8080"}, {"upgrade", "TLS/1.2"}}),
+        request_head("POST", "/v1/responses", {{"Host", "localhost:8080"}, {"Upgrade", ""}}),
+        request_head("GET", "/shutdown", {{"Host", "localhost:8080"}, {"Upgrade", "websocket"}}),
+        request_head("GET", "/v1/responses?x=1",
+                     {{"Host", "localhost:8080"}, {"Upgrade", "websocket"}}),
+        request_head("PUT", "/v1/responses",
+                     {{"Host", "localhost:8080"}, {"Upgrade", "websocket"}}),
+        request_head("GET", "/", {{"Host", "localhost:8080"}, {"Upgrade", "websocket"}}),
     };
     for (const auto& h : cases) {
         CAPTURE(h.method);
@@ -276,41 +281,42 @@ TEST_CASE("only POST /v1/responses, byte-exact, is forwarded") {
         CAPTURE(c.method);
         CAPTURE(c.target);
         const Decision d =
-            decide(head(c.method, c.target, {{"Host", "127.0.0.1:8080"}}), policy(false));
+            decide(request_head(c.method, c.target, {{"Host", "127.0.0.1:8080"}}), policy(false));
         CHECK(same(d.refusal, refusal::kForbidden));
     }
 }
 
 TEST_CASE("GET /shutdown with --http-shutdown") {
     const RequestPolicy p = policy(true);
-    const Decision d = decide(head("GET", "/shutdown", {{"Host", "localhost:8080"}}), p);
+    const Decision d = decide(request_head("GET", "/shutdown", {{"Host", "localhost:8080"}}), p);
     CHECK_FALSE(d.refusal);
     CHECK(d.route == Route::Shutdown);
     CHECK(accepted(decide(post(), p)));  // forwarding still works
     for (const char* target :
          {"/shutdown/", "/shutdown?now", "/Shutdown", "//shutdown", "/shutdown#"}) {
         CAPTURE(target);
-        CHECK(same(decide(head("GET", target, {{"Host", "localhost:8080"}}), p).refusal,
+        CHECK(same(decide(request_head("GET", target, {{"Host", "localhost:8080"}}), p).refusal,
                    refusal::kForbidden));
     }
     for (const char* method : {"POST", "HEAD", "get", "DELETE"}) {
         CAPTURE(method);
-        CHECK(same(decide(head(method, "/shutdown", {{"Host", "localhost:8080"}}), p).refusal,
-                   refusal::kForbidden));
+        CHECK(
+            same(decide(request_head(method, "/shutdown", {{"Host", "localhost:8080"}}), p).refusal,
+                 refusal::kForbidden));
     }
     // Browsers and rebinding pages cannot shut the proxy down.
-    CHECK(same(decide(head("GET", "/shutdown",
-                           {{"Host", "localhost:8080"}, {"Sec-Fetch-Site", "cross-site"}}),
+    CHECK(same(decide(request_head("GET", "/shutdown",
+                                   {{"Host", "localhost:8080"}, {"Sec-Fetch-Site", "cross-site"}}),
                       p)
                    .refusal,
                refusal::kBrowserRequest));
-    CHECK(same(decide(head("GET", "/shutdown", {{"Host", "evil.example:8080"}}), p).refusal,
+    CHECK(same(decide(request_head("GET", "/shutdown", {{"Host", "evil.example:8080"}}), p).refusal,
                refusal::kMisdirectedRequest));
     // A user typing the URL into the address bar is the user, not a page.
-    const Decision typed = decide(head("GET", "/shutdown",
-                                       {{"Host", "localhost:8080"},
-                                        {"Sec-Fetch-Site", "none"},
-                                        {"Sec-Fetch-Mode", "navigate"}}),
+    const Decision typed = decide(request_head("GET", "/shutdown",
+                                               {{"Host", "localhost:8080"},
+                                                {"Sec-Fetch-Site", "none"},
+                                                {"Sec-Fetch-Mode", "navigate"}}),
                                   p);
     CHECK(typed.route == Route::Shutdown);
     CHECK_FALSE(typed.refusal);

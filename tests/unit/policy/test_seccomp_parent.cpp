@@ -53,7 +53,7 @@ pid_t start_sleeper() {
     return pid;
 }
 
-void stop(pid_t pid) {
+void stop_child(pid_t pid) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
 }
@@ -152,7 +152,7 @@ TEST_CASE("parent seccomp: calls that reach other processes or the system kill")
         CHECK_MESSAGE(died_of_seccomp(status),
                       (std::string(c.what) + " ended with " + describe(status)));
     }
-    stop(sleeper);
+    stop_child(sleeper);
     ::munmap(page, 4096);
     for (int fd : {exe_fd, other_fd, file_fd, pair[0], pair[1]}) ::close(fd);
 }

@@ -7,16 +7,14 @@
 #include <string>
 
 #include "policy/spend_budget.hpp"
+#include "tests/unit/support/civil_time.hpp"
 
 using namespace proxy;
 using namespace std::chrono;
 
 namespace {
 
-std::int64_t utc(int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0) {
-    return sys_days{year{y} / month{m} / day{d}}.time_since_epoch().count() * 86400 + hh * 3600 +
-           mm * 60 + ss;
-}
+using proxy::test::utc;
 
 PeriodAmounts amounts(std::uint64_t day, std::uint64_t week, std::uint64_t month) {
     return PeriodAmounts{{day, week, month}};
@@ -26,7 +24,7 @@ const TimeZone kUtc;
 
 // Wednesday 2025-07-16 12:00 UTC: the day resets in 12 h, the week on
 // Monday the 21st (4 days 12 h), the month on August 1st (15 days 12 h).
-const std::int64_t kNow = utc(2025, 7, 16, 12);
+const std::int64_t kSpendNow = utc(2025, 7, 16, 12);
 constexpr std::uint32_t kToDayEnd = 12 * 3600;
 constexpr std::uint32_t kToWeekEnd = 4 * 86400 + 12 * 3600;
 constexpr std::uint32_t kToMonthEnd = 15 * 86400 + 12 * 3600;
@@ -47,8 +45,8 @@ TEST_CASE("period budgets: limits come from the effective limits") {
 }
 
 TEST_CASE("period budgets: no budget admits everything") {
-    const PeriodDecision d =
-        period_budgets_admit(amounts(0, 0, 0), amounts(1e12, 1e12, 1e12), 1e9, 50, 1e9, kUtc, kNow);
+    const PeriodDecision d = period_budgets_admit(amounts(0, 0, 0), amounts(1e12, 1e12, 1e12), 1e9,
+                                                  50, 1e9, kUtc, kSpendNow);
     CHECK(d.verdict == BudgetVerdict::Admit);
     CHECK_FALSE(d.period);
 }
@@ -56,24 +54,25 @@ TEST_CASE("period budgets: no budget admits everything") {
 TEST_CASE("period budgets: spent in one period, Retry-After until that period resets") {
     const PeriodAmounts budgets = amounts(100, 500, 1000);
     // Below every budget.
-    CHECK(period_budgets_admit(budgets, amounts(99, 99, 99), 0, 0, 10, kUtc, kNow).verdict ==
+    CHECK(period_budgets_admit(budgets, amounts(99, 99, 99), 0, 0, 10, kUtc, kSpendNow).verdict ==
           BudgetVerdict::Admit);
     // Today's spent.
-    PeriodDecision d = period_budgets_admit(budgets, amounts(100, 100, 100), 0, 0, 10, kUtc, kNow);
+    PeriodDecision d =
+        period_budgets_admit(budgets, amounts(100, 100, 100), 0, 0, 10, kUtc, kSpendNow);
     CHECK(d.verdict == BudgetVerdict::Spent);
     CHECK(d.period == BudgetPeriod::Day);
     CHECK(d.retry_after_s == kToDayEnd);
     CHECK(std::string(token_budget_refusal(d).message).find("today") != std::string::npos);
     CHECK(&spend_budget_refusal(d) == &refusal::kSpendBudgetDay);
     // The week's spent though today's is not: until Monday.
-    d = period_budgets_admit(budgets, amounts(10, 500, 500), 0, 0, 10, kUtc, kNow);
+    d = period_budgets_admit(budgets, amounts(10, 500, 500), 0, 0, 10, kUtc, kSpendNow);
     CHECK(d.verdict == BudgetVerdict::Spent);
     CHECK(d.period == BudgetPeriod::Week);
     CHECK(d.retry_after_s == kToWeekEnd);
     CHECK(&token_budget_refusal(d) == &refusal::kTokenBudgetWeek);
     CHECK(&spend_budget_refusal(d) == &refusal::kSpendBudgetWeek);
     // Day and month both spent: nothing before the month resets.
-    d = period_budgets_admit(budgets, amounts(100, 400, 1000), 0, 0, 10, kUtc, kNow);
+    d = period_budgets_admit(budgets, amounts(100, 400, 1000), 0, 0, 10, kUtc, kSpendNow);
     CHECK(d.verdict == BudgetVerdict::Spent);
     CHECK(d.period == BudgetPeriod::Month);
     CHECK(d.retry_after_s == kToMonthEnd);
@@ -96,11 +95,11 @@ TEST_CASE("period budgets: the week's reset can come after the month's") {
 TEST_CASE("period budgets: reservations of requests in flight hold the rest") {
     const PeriodAmounts budgets = amounts(0, 1000, 0);
     // Alone, a request starts whatever it reserves.
-    CHECK(period_budgets_admit(budgets, amounts(0, 900, 0), 0, 0, 5000, kUtc, kNow).verdict ==
+    CHECK(period_budgets_admit(budgets, amounts(0, 900, 0), 0, 0, 5000, kUtc, kSpendNow).verdict ==
           BudgetVerdict::Admit);
     // With one in flight reserving 60 of the 100 left, 50 more does not fit.
     const PeriodDecision d =
-        period_budgets_admit(budgets, amounts(0, 900, 0), 60, 1, 50, kUtc, kNow);
+        period_budgets_admit(budgets, amounts(0, 900, 0), 60, 1, 50, kUtc, kSpendNow);
     CHECK(d.verdict == BudgetVerdict::Held);
     CHECK(d.period == BudgetPeriod::Week);
     CHECK(d.retry_after_s == 1);
@@ -110,11 +109,11 @@ TEST_CASE("period budgets: reservations of requests in flight hold the rest") {
     day_held.period = BudgetPeriod::Day;
     CHECK(&token_budget_refusal(day_held) == &refusal::kTokenBudgetHeld);
     // 40 does.
-    CHECK(period_budgets_admit(budgets, amounts(0, 900, 0), 60, 1, 40, kUtc, kNow).verdict ==
+    CHECK(period_budgets_admit(budgets, amounts(0, 900, 0), 60, 1, 40, kUtc, kSpendNow).verdict ==
           BudgetVerdict::Admit);
     // Spent beats Held: the answer that says when to come back.
-    const PeriodDecision spent =
-        period_budgets_admit(amounts(100, 1000, 0), amounts(100, 900, 0), 60, 1, 50, kUtc, kNow);
+    const PeriodDecision spent = period_budgets_admit(amounts(100, 1000, 0), amounts(100, 900, 0),
+                                                      60, 1, 50, kUtc, kSpendNow);
     CHECK(spent.verdict == BudgetVerdict::Spent);
     CHECK(spent.period == BudgetPeriod::Day);
 }
@@ -130,7 +129,7 @@ TEST_CASE("period budgets: the overshoot bound, parallel streams against a dolla
     int admitted = 0;
     for (int i = 0; i < 10; ++i) {
         const PeriodDecision d = period_budgets_admit(budgets, amounts(0, 0, 0), reserved,
-                                                      in_flight, 300'000, kUtc, kNow);
+                                                      in_flight, 300'000, kUtc, kSpendNow);
         if (d.verdict != BudgetVerdict::Admit) continue;
         ++admitted;
         ++in_flight;
@@ -138,11 +137,11 @@ TEST_CASE("period budgets: the overshoot bound, parallel streams against a dolla
     }
     CHECK(admitted == 3);  // 0.3 + 0.3 + 0.3 <= 1; a fourth would be 1.2
     // All ended, charged as reserved: 0.9 used; one more may start alone.
+    CHECK(period_budgets_admit(budgets, amounts(900'000, 0, 0), 0, 0, 300'000, kUtc, kSpendNow)
+              .verdict == BudgetVerdict::Admit);
     CHECK(
-        period_budgets_admit(budgets, amounts(900'000, 0, 0), 0, 0, 300'000, kUtc, kNow).verdict ==
-        BudgetVerdict::Admit);
-    CHECK(period_budgets_admit(budgets, amounts(1'200'000, 0, 0), 0, 0, 1, kUtc, kNow).verdict ==
-          BudgetVerdict::Spent);
+        period_budgets_admit(budgets, amounts(1'200'000, 0, 0), 0, 0, 1, kUtc, kSpendNow).verdict ==
+        BudgetVerdict::Spent);
 }
 
 TEST_CASE("period budgets: the reset follows the policy's zone") {

@@ -15,17 +15,14 @@
 #include <string>
 
 #include "policy/time_zone.hpp"
+#include "tests/unit/support/civil_time.hpp"
 
 using namespace proxy;
 using namespace std::chrono;
 
 namespace {
 
-std::shared_ptr<const TimeZone> zone(const char* name) {
-    auto loaded = load_time_zone(name);
-    if (auto* error = std::get_if<std::string>(&loaded)) FAIL(*error);
-    return std::get<std::shared_ptr<const TimeZone>>(loaded);
-}
+using proxy::test::zone;
 
 // Sets TZ for glibc for the life of the object, and puts it back.
 class GlibcZone {
@@ -57,10 +54,7 @@ class GlibcZone {
     std::optional<std::string> old_;
 };
 
-std::int64_t utc(int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0) {
-    return sys_days{year{y} / month{m} / day{d}}.time_since_epoch().count() * 86400 + hh * 3600 +
-           mm * 60 + ss;
-}
+using proxy::test::utc;
 
 }  // namespace
 

@@ -12,27 +12,27 @@ using proxy::test::head;
 
 namespace {
 
-constexpr HeadLimits kLimits{16 * 1024, 100};
+constexpr HeadLimits kRequestLimits{16 * 1024, 100};
 
-struct Result {
+struct RequestParse {
     std::optional<HttpError> error;
     RequestHead head;
 };
 
-Result parse(std::string_view block, HeadLimits limits = kLimits) {
-    Result r;
+RequestParse parse_request(std::string_view block, HeadLimits limits = kRequestLimits) {
+    RequestParse r;
     r.error = parse_request_head(block, limits, r.head);
     return r;
 }
 
 // 0 when accepted, else the refusal status.
-int status(std::string_view block, HeadLimits limits = kLimits) {
-    auto r = parse(block, limits);
+int status(std::string_view block, HeadLimits limits = kRequestLimits) {
+    auto r = parse_request(block, limits);
     return r.error ? r.error->status : 0;
 }
 
 std::string code(std::string_view block) {
-    auto r = parse(block);
+    auto r = parse_request(block);
     return r.error ? r.error->code : "";
 }
 
@@ -47,7 +47,7 @@ TEST_CASE("a typical Codex request") {
     auto block = head("POST /v1/responses HTTP/1.1",
                       {"Host: 127.0.0.1:8080", "content-type:   application/json \t",
                        "Content-Length: 42", "X-Empty:"});
-    auto r = parse(block);
+    auto r = parse_request(block);
     REQUIRE_FALSE(r.error);
     CHECK(r.head.method == "POST");
     CHECK(r.head.target == "/v1/responses");
@@ -167,10 +167,10 @@ TEST_CASE("limits: 431 beyond max_headers or max_head_bytes") {
     CHECK(status(block, {block.size(), 3}) == 0);
     CHECK(status(block, {block.size(), 2}) == 431);
     CHECK(status(block, {block.size() - 1, 3}) == 431);
-    auto r = parse(block, {block.size(), 2});
+    auto r = parse_request(block, {block.size(), 2});
     REQUIRE(r.error);
     CHECK(std::string(r.error->code) == "too_many_headers");
-    r = parse(block, {block.size() - 1, 3});
+    r = parse_request(block, {block.size() - 1, 3});
     REQUIRE(r.error);
     CHECK(std::string(r.error->code) == "request_header_too_large");
     // Size is checked before syntax.
@@ -195,11 +195,11 @@ TEST_CASE("Host: exactly one in HTTP/1.1, at most one in HTTP/1.0") {
 }
 
 TEST_CASE("Content-Length") {
-    auto r = parse(with_host("POST / HTTP/1.1", "Content-Length: 007"));
+    auto r = parse_request(with_host("POST / HTTP/1.1", "Content-Length: 007"));
     REQUIRE_FALSE(r.error);
     CHECK(r.head.framing == BodyFraming::Length);
     CHECK(r.head.content_length == 7);
-    r = parse(with_host("POST / HTTP/1.1", "content-length: 0"));
+    r = parse_request(with_host("POST / HTTP/1.1", "content-length: 0"));
     REQUIRE_FALSE(r.error);
     CHECK(r.head.framing == BodyFraming::Length);
     CHECK(r.head.content_length == 0);
@@ -219,7 +219,7 @@ TEST_CASE("Content-Length") {
 TEST_CASE("Transfer-Encoding: exactly one coding, chunked") {
     for (std::string_view ok : {"Transfer-Encoding: chunked", "transfer-encoding: CHUNKED",
                                 "Transfer-Encoding:  Chunked \t"}) {
-        auto r = parse(with_host("POST / HTTP/1.1", ok));
+        auto r = parse_request(with_host("POST / HTTP/1.1", ok));
         REQUIRE_FALSE(r.error);
         CHECK(r.head.framing == BodyFraming::Chunked);
     }
@@ -246,37 +246,37 @@ TEST_CASE("Content-Length with Transfer-Encoding is refused either way round") {
 }
 
 TEST_CASE("no framing headers: no body") {
-    auto r = parse(with_host("GET /shutdown HTTP/1.1"));
+    auto r = parse_request(with_host("GET /shutdown HTTP/1.1"));
     REQUIRE_FALSE(r.error);
     CHECK(r.head.framing == BodyFraming::None);
     CHECK(r.head.content_length == 0);
 }
 
 TEST_CASE("keep-alive per version and Connection") {
-    CHECK(parse(with_host("GET / HTTP/1.1")).head.keep_alive);
-    CHECK_FALSE(parse(with_host("GET / HTTP/1.1", "Connection: close")).head.keep_alive);
-    CHECK_FALSE(
-        parse(with_host("GET / HTTP/1.1", "connection: Keep-Alive, Close")).head.keep_alive);
-    CHECK(parse(with_host("GET / HTTP/1.1", "Connection: keep-alive")).head.keep_alive);
-    CHECK_FALSE(parse(head("GET / HTTP/1.0", {})).head.keep_alive);
-    CHECK(parse(head("GET / HTTP/1.0", {"Connection: keep-alive"})).head.keep_alive);
-    CHECK_FALSE(parse(head("GET / HTTP/1.0", {"Connection: close"})).head.keep_alive);
+    CHECK(parse_request(with_host("GET / HTTP/1.1")).head.keep_alive);
+    CHECK_FALSE(parse_request(with_host("GET / HTTP/1.1", "Connection: close")).head.keep_alive);
+    CHECK_FALSE(parse_request(with_host("GET / HTTP/1.1", "connection: Keep-Alive, Close"))
+                    .head.keep_alive);
+    CHECK(parse_request(with_host("GET / HTTP/1.1", "Connection: keep-alive")).head.keep_alive);
+    CHECK_FALSE(parse_request(head("GET / HTTP/1.0", {})).head.keep_alive);
+    CHECK(parse_request(head("GET / HTTP/1.0", {"Connection: keep-alive"})).head.keep_alive);
+    CHECK_FALSE(parse_request(head("GET / HTTP/1.0", {"Connection: close"})).head.keep_alive);
 }
 
 TEST_CASE("Expect: only 100-continue") {
-    auto r = parse(with_host("POST / HTTP/1.1", "Expect: 100-continue"));
+    auto r = parse_request(with_host("POST / HTTP/1.1", "Expect: 100-continue"));
     REQUIRE_FALSE(r.error);
     CHECK(r.head.expect_continue);
-    CHECK(parse(with_host("POST / HTTP/1.1", "expect: 100-Continue")).head.expect_continue);
+    CHECK(parse_request(with_host("POST / HTTP/1.1", "expect: 100-Continue")).head.expect_continue);
     for (std::string_view bad :
          {"Expect: 200-ok", "Expect: 100-continue, foo", "Expect:", "Expect: 100-continue;x"}) {
-        auto e = parse(with_host("POST / HTTP/1.1", bad)).error;
+        auto e = parse_request(with_host("POST / HTTP/1.1", bad)).error;
         REQUIRE_MESSAGE(e, bad);
         CHECK(e->status == 417);
         CHECK(std::string(e->code) == "expectation_failed");
     }
     // RFC 9110 10.1.1: HTTP/1.0 clients get no 100 Continue.
-    r = parse(head("POST / HTTP/1.0", {"Expect: 100-continue"}));
+    r = parse_request(head("POST / HTTP/1.0", {"Expect: 100-continue"}));
     REQUIRE_FALSE(r.error);
     CHECK_FALSE(r.head.expect_continue);
     CHECK(status(head("POST / HTTP/1.0", {"Expect: x"})) == 417);
@@ -284,9 +284,10 @@ TEST_CASE("Expect: only 100-continue") {
 
 TEST_CASE("a parse resets what a previous parse left in out") {
     RequestHead h;
-    REQUIRE_FALSE(parse_request_head(
-        head("POST /x HTTP/1.0", {"Content-Length: 3", "Expect: 100-continue"}), kLimits, h));
-    REQUIRE_FALSE(parse_request_head(with_host("GET / HTTP/1.1"), kLimits, h));
+    REQUIRE_FALSE(
+        parse_request_head(head("POST /x HTTP/1.0", {"Content-Length: 3", "Expect: 100-continue"}),
+                           kRequestLimits, h));
+    REQUIRE_FALSE(parse_request_head(with_host("GET / HTTP/1.1"), kRequestLimits, h));
     CHECK(h.headers.size() == 1);
     CHECK(h.framing == BodyFraming::None);
     CHECK(h.content_length == 0);

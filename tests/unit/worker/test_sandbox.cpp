@@ -26,6 +26,7 @@
 #include "parent/workers/chroot_dir.hpp"
 #include "policy/seccomp_policy.hpp"
 #include "tests/unit/policy/seccomp_child.hpp"
+#include "tests/unit/support/temp_files.hpp"
 #include "worker/sandbox.hpp"
 
 namespace {
@@ -92,17 +93,7 @@ bool stderr_is_regular_file() {
     return ::fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/proxy-sandbox-XXXXXX";
-        path = ::mkdtemp(tmpl) ? tmpl : "";
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path.empty()) std::filesystem::remove_all(path, ec);
-    }
-};
+using proxy::test::TempDir;
 
 // A child that runs `setup` then harden_worker, reports `skipped` on a pipe and
 // waits until the test has looked at it.
@@ -161,7 +152,7 @@ TEST_CASE("harden_worker as root: chroot, nobody, no capabilities, seccomp") {
     const passwd* nobody = ::getpwnam("nobody");
     REQUIRE(nobody != nullptr);
     const std::string uid = std::to_string(nobody->pw_uid);
-    TempDir dir;
+    TempDir dir("proxy-sandbox");
     REQUIRE(!dir.path.empty());
     std::string error;
     REQUIRE_MESSAGE(proxy::prepare_chroot_dir(dir.path, error), error);
@@ -229,7 +220,7 @@ TEST_CASE("a respawned worker sandboxes itself under the parent's inherited filt
     // Stand-in parent: drop to the parent's capabilities, apply the parent
     // sandbox, then respawn "a worker" (this test binary, which plays one
     // before main) by fork + execveat(exe_fd, "", ..., AT_EMPTY_PATH).
-    TempDir dir;
+    TempDir dir("proxy-sandbox");
     REQUIRE(!dir.path.empty());
     if (::geteuid() == 0) {
         std::string error;
@@ -278,7 +269,7 @@ TEST_CASE("prepare_chroot_dir creates a safe empty directory and refuses unsafe 
         MESSAGE("skipped: needs root (the directory must be root-owned)");
         return;
     }
-    TempDir base;
+    TempDir base("proxy-sandbox");
     REQUIRE(!base.path.empty());
     std::string error;
 

@@ -14,31 +14,13 @@
 #include <string>
 
 #include "parent/files/atomic_file.hpp"
+#include "tests/unit/support/temp_files.hpp"
 
 using namespace proxy;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char t[] = "/tmp/atomic-file-XXXXXX";
-        REQUIRE(::mkdtemp(t) != nullptr);
-        path = t;
-    }
-    ~TempDir() { (void)!std::system(("rm -rf '" + path + "'").c_str()); }
-    std::set<std::string> names() const {
-        std::set<std::string> out;
-        DIR* dir = ::opendir(path.c_str());
-        REQUIRE(dir != nullptr);
-        while (const dirent* e = ::readdir(dir)) {
-            const std::string n = e->d_name;
-            if (n != "." && n != "..") out.insert(n);
-        }
-        ::closedir(dir);
-        return out;
-    }
-};
+using proxy::test::TempDir;
 
 std::string read_all(const std::string& path) {
     std::ifstream in(path);
@@ -59,7 +41,7 @@ TEST_CASE("atomic file: temporary names are random and shaped as documented") {
 }
 
 TEST_CASE("atomic file: replaced whole, with its mode, nothing left behind") {
-    TempDir d;
+    TempDir d("atomic-file");
     const std::string path = d.path + "/info.json";
     const mode_t old = ::umask(077);
     REQUIRE(replace_file(path, "one\n", 0644));
@@ -73,7 +55,7 @@ TEST_CASE("atomic file: replaced whole, with its mode, nothing left behind") {
 }
 
 TEST_CASE("atomic file: a link planted at the old fixed temporary names is never written") {
-    TempDir d;
+    TempDir d("atomic-file");
     const std::string victim = d.path + "/victim";
     std::ofstream(victim) << "precious\n";
     const std::string path = d.path + "/usage.state";
@@ -93,7 +75,7 @@ TEST_CASE("atomic file: a link planted at the old fixed temporary names is never
 }
 
 TEST_CASE("atomic file: a failed replacement removes its temporary") {
-    TempDir d;
+    TempDir d("atomic-file");
     const std::string path = d.path + "/target";
     REQUIRE(::mkdir(path.c_str(), 0700) == 0);  // rename(2) over a directory fails
     auto failed = replace_file(path, "x\n", 0600);

@@ -11,20 +11,13 @@
 #include <string>
 
 #include "parent/files/filesystem.hpp"
+#include "tests/unit/support/temp_files.hpp"
 
 using namespace proxy;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char t[] = "/tmp/filesystem-XXXXXX";
-        REQUIRE(::mkdtemp(t) != nullptr);
-        path = t;
-    }
-    ~TempDir() { (void)!std::system(("rm -rf '" + path + "'").c_str()); }
-};
+using proxy::test::TempDir;
 
 // The umask the proxy runs with (common/process_start.cpp), for one case.
 struct Umask077 {
@@ -41,7 +34,7 @@ mode_t mode_of(const std::string& path) {
 }  // namespace
 
 TEST_CASE("make_parent_directories: --server-info's new directories are 0755 under umask 077") {
-    TempDir d;
+    TempDir d("filesystem");
     Umask077 umask;
     REQUIRE(make_parent_directories(d.path + "/run/proxy/info.json"));
     CHECK(mode_of(d.path + "/run") == 0755);
@@ -49,7 +42,7 @@ TEST_CASE("make_parent_directories: --server-info's new directories are 0755 und
 }
 
 TEST_CASE("make_directories: the mode asked for, exactly; what exists is left alone") {
-    TempDir d;
+    TempDir d("filesystem");
     Umask077 umask;
     REQUIRE(make_directories(d.path + "/dumps/today", 0700));
     CHECK(mode_of(d.path + "/dumps") == 0700);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "parent/files/trusted_path.hpp"
+#include "tests/unit/support/temp_files.hpp"
 
 using namespace proxy;
 
@@ -28,24 +29,7 @@ bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
 }
 
-// A fresh directory under /tmp (root's, sticky), removed with all in it.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char t[] = "/tmp/trusted-path-XXXXXX";
-        REQUIRE(::mkdtemp(t) != nullptr);
-        path = t;
-    }
-    ~TempDir() { (void)!std::system(("rm -rf '" + path + "'").c_str()); }
-    std::string file(const std::string& name, mode_t mode = 0644) const {
-        const std::string p = path + "/" + name;
-        const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        REQUIRE(fd >= 0);
-        ::close(fd);
-        REQUIRE(::chmod(p.c_str(), mode) == 0);
-        return p;
-    }
-};
+using proxy::test::TempDir;
 
 // Why the file was refused; "" when it was opened or is missing.
 std::string open_error(const std::string& path, bool follow = true) {
@@ -86,7 +70,7 @@ TEST_CASE("trusted path: a directory may be written by others only when sticky")
 }
 
 TEST_CASE("trusted path: the walk over a real path") {
-    TempDir d;
+    TempDir d("trusted-path");
     const std::string f = d.file("policy.toml");
     {
         const auto fd = open_trusted_file(f, true);
@@ -174,7 +158,7 @@ TEST_CASE("trusted path: the walk over a real path") {
 TEST_CASE("trusted path: the packaged layout, read by the service's own user") {
     if (::geteuid() != 0) return;  // switching users needs root
     constexpr uid_t kService = 12345;
-    TempDir d;
+    TempDir d("trusted-path");
     // /etc/codex-responses-api-proxy: root's, searchable by the service's
     // group; policy.toml root's. /var/lib/codex-responses-api-proxy: the
     // service's, mode 0700, and its usage.state.

@@ -10,18 +10,14 @@
 
 #include "common/exit_codes.hpp"
 #include "parent/key/key_intake.hpp"
+#include "tests/unit/support/key_pages.hpp"
 
 using proxy::KeyIntakeError;
 using proxy::KeyPage;
 
 namespace {
 
-KeyPage make_page() {
-    std::string error;
-    auto page = KeyPage::create(error);
-    REQUIRE_MESSAGE(page.has_value(), error);
-    return std::move(*page);
-}
+using proxy::test::make_page;
 
 // Hands out the given chunks one read at a time, then EOF.
 struct ChunkReader {

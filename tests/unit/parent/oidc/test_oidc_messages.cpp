@@ -11,17 +11,13 @@
 #include "parent/oidc/oidc_intake.hpp"
 #include "parent/oidc/oidc_json.hpp"
 #include "parent/oidc/oidc_messages.hpp"
+#include "tests/unit/support/key_pages.hpp"
 
 using namespace proxy;
 
 namespace {
 
-KeyPage make_page(std::size_t size) {
-    std::string error;
-    auto page = KeyPage::create(error, size);
-    REQUIRE_MESSAGE(page.has_value(), error);
-    return std::move(*page);
-}
+using proxy::test::make_page;
 
 OidcIntakeError intake(KeyPage& page, std::string input, std::size_t chunk = 4096) {
     std::deque<std::string> chunks;
@@ -37,12 +33,7 @@ OidcIntakeError intake(KeyPage& page, std::string input, std::size_t chunk = 409
     });
 }
 
-bool all_zero(std::span<char> s) {
-    for (char c : s) {
-        if (c != 0) return false;
-    }
-    return true;
-}
+using proxy::test::all_zero;
 
 // A mutable copy, as the parsers rewrite their input in place.
 struct Text {

@@ -12,17 +12,17 @@ using namespace proxy;
 namespace {
 
 // Feeds `body` in pieces of `step` bytes; what went upstream, and the verdict.
-struct Run {
+struct GateRun {
     std::string sent;
     std::string tail;
     std::optional<DetailedRefusal> refused;
     std::size_t sent_before_end = 0;
 };
 
-Run run(const BodyRules& rules, std::string_view body, std::size_t step,
-        BodyCheckContext context = {}) {
+GateRun run(const BodyRules& rules, std::string_view body, std::size_t step,
+            BodyCheckContext context = {}) {
     RequestBodyGate gate(rules, std::move(context));
-    Run r;
+    GateRun r;
     for (std::size_t i = 0; i < body.size() && !gate.refused(); i += step)
         r.sent += gate.feed(body.substr(i, step));
     r.sent_before_end = r.sent.size();
@@ -48,7 +48,7 @@ BodyRules models(std::vector<std::string> m) {
 TEST_CASE("an allowed body passes byte for byte, its closing brace last") {
     const std::string body = R"({"model":"gpt-5","input":"hi"})";
     for (std::size_t step : {1u, 3u, 1000u}) {
-        const Run r = run(models({"gpt-5*"}), body, step);
+        const GateRun r = run(models({"gpt-5*"}), body, step);
         CHECK_FALSE(r.refused);
         CHECK(r.sent == body);
         CHECK(r.tail == "}");
@@ -58,7 +58,7 @@ TEST_CASE("an allowed body passes byte for byte, its closing brace last") {
 
 TEST_CASE("a model named after 100 KB is refused, and the brace never went") {
     const std::string body = "{\"input\":\"" + std::string(100000, 'x') + "\",\"model\":\"gpt-5\"}";
-    const Run r = run(models({"gpt-5-mini"}), body, 16384);
+    const GateRun r = run(models({"gpt-5-mini"}), body, 16384);
     REQUIRE(r.refused);
     CHECK(std::string(r.refused->kind.code) == "model_not_allowed");
     CHECK(r.sent == body.substr(0, body.size() - 1));
@@ -70,7 +70,7 @@ TEST_CASE("the output cap is added where missing, and a larger one refused") {
     cap.response_ownership = false;
     CHECK(run(cap, R"({"model":"m"})", 2).sent == R"({"model":"m","max_output_tokens":1000})");
     CHECK(run(cap, R"({"max_output_tokens":10})", 5).sent == R"({"max_output_tokens":10})");
-    const Run over = run(cap, R"({"max_output_tokens":1001})", 5);
+    const GateRun over = run(cap, R"({"max_output_tokens":1001})", 5);
     REQUIRE(over.refused);
     CHECK(std::string(over.refused->kind.code) == "max_output_tokens_over_limit");
 }
@@ -97,7 +97,7 @@ TEST_CASE("previous_response_id must be the caller's own, and stored answers are
     CHECK_FALSE(run(own, R"({"previous_response_id":"resp_mine"})", 4, ctx).refused);
     for (const char* other : {R"({"previous_response_id":"resp_theirs"})",
                               R"({"previous_response_id":"resp_unknown"})"}) {
-        const Run r = run(own, other, 4, ctx);
+        const GateRun r = run(own, other, 4, ctx);
         REQUIRE(r.refused);
         CHECK(std::string(r.refused->kind.code) == "previous_response_not_yours");
     }

@@ -12,7 +12,7 @@ using namespace proxy;
 
 namespace {
 
-std::optional<std::string> scan(std::string_view body, std::size_t step) {
+std::optional<std::string> scan_id(std::string_view body, std::size_t step) {
     ResponseIdScanner s;
     for (std::size_t off = 0; off < body.size(); off += step) s.feed(body.substr(off, step));
     return s.id();
@@ -21,8 +21,8 @@ std::optional<std::string> scan(std::string_view body, std::size_t step) {
 // The same answer whole, a byte at a time, and cut once anywhere.
 std::optional<std::string> scan_everywhere(std::string_view body) {
     CAPTURE(body);
-    const auto whole = scan(body, body.size() + 1);
-    CHECK(scan(body, 1) == whole);
+    const auto whole = scan_id(body, body.size() + 1);
+    CHECK(scan_id(body, 1) == whole);
     for (std::size_t cut = 0; cut <= body.size(); ++cut) {
         ResponseIdScanner s;
         s.feed(body.substr(0, cut));

@@ -14,20 +14,11 @@
 #include <doctest/doctest.h>
 
 #include "parent/upstream/tls_context.hpp"
+#include "tests/unit/support/temp_files.hpp"
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/proxy-trust-XXXXXX";
-        if (::mkdtemp(tmpl) != nullptr) path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path.empty()) std::filesystem::remove_all(path, ec);
-    }
-};
+using proxy::test::TempDir;
 
 // A self-signed CA certificate with a fresh P-256 key.
 X509* make_ca(const char* common_name) {
@@ -82,7 +73,7 @@ bool verifies(SSL_CTX* ctx, X509* cert) {
 }  // namespace
 
 TEST_CASE("use_trust_directory: issuers are read from the hashed directory when needed") {
-    TempDir dir;
+    TempDir dir("proxy-trust");
     REQUIRE(!dir.path.empty());
     X509* ca = make_ca("proxy unit test CA");
     X509* stranger = make_ca("nobody trusts this CA");
@@ -102,7 +93,7 @@ TEST_CASE("use_trust_directory: issuers are read from the hashed directory when 
 }
 
 TEST_CASE("use_trust_directory: a directory without hashed names is not used") {
-    TempDir dir;
+    TempDir dir("proxy-trust");
     REQUIRE(!dir.path.empty());
     X509* ca = make_ca("proxy unit test CA");
     REQUIRE(ca != nullptr);

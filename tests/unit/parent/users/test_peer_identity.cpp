@@ -55,7 +55,7 @@ pid_t connect_as(uid_t uid, const sockaddr* addr, socklen_t len, int family) {
     return pid;
 }
 
-void stop(pid_t pid) {
+void stop_peer(pid_t pid) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
 }
@@ -84,7 +84,7 @@ TEST_CASE("peer identity: the uid behind a loopback TCP connection, from the ker
         CHECK(id->known);
         CHECK(id->uid == uid);
         CHECK_FALSE(id->unix_socket);
-        stop(child);
+        stop_peer(child);
     }
 }
 
@@ -113,7 +113,7 @@ TEST_CASE("peer identity: a unix socket peer by SO_PEERCRED") {
     CHECK(id->unix_socket);
     CHECK(id->uid == uid);
     CHECK(id->pid == child);
-    stop(child);
+    stop_peer(child);
     ::unlink(path.c_str());
 }
 
@@ -160,7 +160,7 @@ TEST_CASE("peer identity: a client that has closed is unidentified, never root")
         REQUIRE(before);
         REQUIRE(before->known);
         // The client's process dies: its socket is closed, our side is not.
-        stop(child);
+        stop_peer(child);
         // Our socket has seen the FIN once the client's close is through.
         pollfd p{s.get(), POLLRDHUP, 0};
         REQUIRE(::poll(&p, 1, 5000) == 1);

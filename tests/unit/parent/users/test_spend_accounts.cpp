@@ -9,26 +9,26 @@
 using namespace proxy;
 
 namespace {
-constexpr std::int64_t kT0 = 1796169600;  // 2026-12-02 00:00:00 UTC, a Wednesday
+constexpr std::int64_t kSpendT0 = 1796169600;  // 2026-12-02 00:00:00 UTC, a Wednesday
 }
 
 TEST_CASE("accounts: a dollar budget spent refuses until the period resets") {
     UserAccounts acc;
     EffectiveLimits lim;
     lim.dollars_per_day = 1'000'000;  // $1
-    REQUIRE(acc.admit(1000, lim, Reservation{10, 500'000}, kT0 + 3600, 1).refusal == nullptr);
-    acc.stream_ended(1000, Reservation{10, 500'000}, TokenCharge{100, 100, false}, kT0 + 3601,
+    REQUIRE(acc.admit(1000, lim, Reservation{10, 500'000}, kSpendT0 + 3600, 1).refusal == nullptr);
+    acc.stream_ended(1000, Reservation{10, 500'000}, TokenCharge{100, 100, false}, kSpendT0 + 3601,
                      1'000'000, 2);
-    const auto v = acc.admit(1000, lim, Reservation{10, 500'000}, kT0 + 3602, 3);
+    const auto v = acc.admit(1000, lim, Reservation{10, 500'000}, kSpendT0 + 3602, 3);
     REQUIRE(v.refusal != nullptr);
     CHECK(std::string(v.refusal->code) == "spend_budget_exceeded");
     CHECK(v.refusal == &refusal::kSpendBudgetDay);
     CHECK(v.retry_after == 86400 - 3602);
     // Another user is served; the next day this one is again.
-    CHECK(acc.admit(1001, lim, Reservation{10, 500'000}, kT0 + 3602, 3).refusal == nullptr);
-    CHECK(acc.admit(1000, lim, Reservation{10, 500'000}, kT0 + 86400, 4).refusal == nullptr);
+    CHECK(acc.admit(1001, lim, Reservation{10, 500'000}, kSpendT0 + 3602, 3).refusal == nullptr);
+    CHECK(acc.admit(1000, lim, Reservation{10, 500'000}, kSpendT0 + 86400, 4).refusal == nullptr);
     // The week and the month still hold the dollar.
-    const UserStanding s = acc.standing(1000, kT0 + 86400, 4);
+    const UserStanding s = acc.standing(1000, kSpendT0 + 86400, 4);
     CHECK(s.used[BudgetPeriod::Day].counters.dollars == 0);
     CHECK(s.used[BudgetPeriod::Week].counters.dollars == 1'000'000);
     CHECK(s.used[BudgetPeriod::Month].counters.dollars == 1'000'000);
@@ -42,13 +42,13 @@ TEST_CASE("accounts: a week spent is refused past the day, until Monday in the z
     EffectiveLimits lim;
     lim.tokens_per_day = 1000;
     lim.tokens_per_week = 100;
-    REQUIRE(acc.admit(7, lim, 10, kT0, 0).refusal == nullptr);
-    acc.stream_ended(7, 10, TokenCharge{60, 60, false}, kT0);
-    const auto v = acc.admit(7, lim, 10, kT0 + 86400, 1);  // Thursday
+    REQUIRE(acc.admit(7, lim, 10, kSpendT0, 0).refusal == nullptr);
+    acc.stream_ended(7, 10, TokenCharge{60, 60, false}, kSpendT0);
+    const auto v = acc.admit(7, lim, 10, kSpendT0 + 86400, 1);  // Thursday
     REQUIRE(v.refusal == &refusal::kTokenBudgetWeek);
     // Monday 2026-12-07 00:00 in Berlin is Sunday 23:00 UTC.
-    const std::int64_t monday = kT0 + 5 * 86400 - 3600;
-    CHECK(v.retry_after == monday - (kT0 + 86400));
+    const std::int64_t monday = kSpendT0 + 5 * 86400 - 3600;
+    CHECK(v.retry_after == monday - (kSpendT0 + 86400));
     CHECK(acc.admit(7, lim, 10, monday - 1, 2).refusal == &refusal::kTokenBudgetWeek);
     CHECK(acc.admit(7, lim, 10, monday, 3).refusal == nullptr);
 }
@@ -57,15 +57,15 @@ TEST_CASE("accounts: tokens per minute are charged after the fact") {
     UserAccounts acc;
     EffectiveLimits lim;
     lim.tokens_per_minute = 600;  // 10 a second
-    REQUIRE(acc.admit(5, lim, 100, kT0, 100.0).refusal == nullptr);
-    acc.stream_ended(5, 100, TokenCharge{400, 400, false}, kT0, 0, 100.0);  // 200 owed
-    const auto v = acc.admit(5, lim, 100, kT0, 100.0);
+    REQUIRE(acc.admit(5, lim, 100, kSpendT0, 100.0).refusal == nullptr);
+    acc.stream_ended(5, 100, TokenCharge{400, 400, false}, kSpendT0, 0, 100.0);  // 200 owed
+    const auto v = acc.admit(5, lim, 100, kSpendT0, 100.0);
     REQUIRE(v.refusal == &refusal::kTokensPerMinute);
     CHECK(std::string(v.refusal->code) == "tokens_per_minute_exceeded");
     CHECK(v.retry_after == 21);  // 201 tokens at 10 a second
-    CHECK(acc.admit(5, lim, 100, kT0, 121.0).refusal == nullptr);
+    CHECK(acc.admit(5, lim, 100, kSpendT0, 121.0).refusal == nullptr);
     // The view of the bucket does not charge it.
-    CHECK(acc.standing(5, kT0, 121.0).tokens_this_minute_left.has_value());
+    CHECK(acc.standing(5, kSpendT0, 121.0).tokens_this_minute_left.has_value());
 }
 
 TEST_CASE("usage view: JSON and headers say what remains") {
@@ -73,15 +73,15 @@ TEST_CASE("usage view: JSON and headers say what remains") {
     EffectiveLimits lim;
     lim.tokens_per_day = 1000;
     lim.dollars_per_month = 5'000'000;
-    REQUIRE(acc.admit(1000, lim, 10, kT0, 0).refusal == nullptr);
-    acc.stream_ended(1000, 10, TokenCharge{100, 50, false}, kT0, 1'250'000, 0);
+    REQUIRE(acc.admit(1000, lim, 10, kSpendT0, 0).refusal == nullptr);
+    acc.stream_ended(1000, 10, TokenCharge{100, 50, false}, kSpendT0, 1'250'000, 0);
     UsageView v;
     v.uid = 1000;
     v.user = "alice";
     v.zone = "UTC";
     v.limits = lim;
-    v.standing = acc.standing(1000, kT0 + 60, 0);
-    v.now = kT0 + 60;
+    v.standing = acc.standing(1000, kSpendT0 + 60, 0);
+    v.now = kSpendT0 + 60;
     const std::string json = usage_json(v);
     CHECK(json.rfind("{\"uid\":1000,\"user\":\"alice\",\"timezone\":\"UTC\",\"periods\":{\"day\":"
                      "{\"period\":\"2026-12-02\",\"resets_at\":1796256000,\"resets_in_s\":86340,"

@@ -12,7 +12,7 @@ using proxy::test::day_of;
 using proxy::test::day_of_key;
 
 namespace {
-constexpr std::int64_t kT0 = 1796169600;  // 2026-12-02 00:00:00 UTC
+constexpr std::int64_t kAccountsT0 = 1796169600;  // 2026-12-02 00:00:00 UTC
 }
 
 TEST_CASE("user accounts: parallel streams reserve, and the reservations fill the budget") {
@@ -22,7 +22,7 @@ TEST_CASE("user accounts: parallel streams reserve, and the reservations fill th
     const std::uint64_t r = token_reservation(41, 64 << 20);  // 11 + 4096
     unsigned admitted = 0;
     for (int i = 0; i < 8; ++i) {
-        auto v = acc.admit(1000, lim, r, kT0, i);
+        auto v = acc.admit(1000, lim, r, kAccountsT0, i);
         if (v.refusal == nullptr) {
             ++admitted;
             continue;
@@ -33,25 +33,25 @@ TEST_CASE("user accounts: parallel streams reserve, and the reservations fill th
     }
     CHECK(admitted == 2);  // 2 * 4107 <= 10000 < 3 * 4107
     CHECK(acc.reserved_tokens(1000) == 2 * r);
-    CHECK(day_of(acc, 1000, kT0).refused == 6);
+    CHECK(day_of(acc, 1000, kAccountsT0).refused == 6);
     // Another user has their own budget.
-    CHECK(acc.admit(1001, lim, r, kT0, 9).refusal == nullptr);
+    CHECK(acc.admit(1001, lim, r, kAccountsT0, 9).refusal == nullptr);
 
     // A stream ends: its reservation goes, its charge stays.
-    acc.stream_ended(1000, r, TokenCharge{11, 20, true}, kT0 + 1);
+    acc.stream_ended(1000, r, TokenCharge{11, 20, true}, kAccountsT0 + 1);
     CHECK(acc.reserved_tokens(1000) == r);
     CHECK(acc.open_streams(1000) == 1);
-    const UsageCounters c = day_of(acc, 1000, kT0);
+    const UsageCounters c = day_of(acc, 1000, kAccountsT0);
     CHECK(c.tokens_in == 11);
     CHECK(c.tokens_out == 20);
     CHECK(c.tokens_estimated == 31);
-    CHECK(acc.admit(1000, lim, r, kT0 + 1, 10).refusal == nullptr);
-    acc.stream_ended(1000, r, TokenCharge{60, 50, false}, kT0 + 2);
-    acc.stream_ended(1000, r, TokenCharge{}, kT0 + 2);  // never reached the upstream
+    CHECK(acc.admit(1000, lim, r, kAccountsT0 + 1, 10).refusal == nullptr);
+    acc.stream_ended(1000, r, TokenCharge{60, 50, false}, kAccountsT0 + 2);
+    acc.stream_ended(1000, r, TokenCharge{}, kAccountsT0 + 2);  // never reached the upstream
     CHECK(acc.reserved_tokens(1000) == 0);
     CHECK(acc.open_streams(1000) == 0);
-    CHECK(day_of(acc, 1000, kT0).tokens_estimated == 31);
-    CHECK(day_of(acc, 1000, kT0).tokens_in == 71);
+    CHECK(day_of(acc, 1000, kAccountsT0).tokens_estimated == 31);
+    CHECK(day_of(acc, 1000, kAccountsT0).tokens_in == 71);
 }
 
 TEST_CASE("user accounts: alone, a request starts below the budget whatever it reserves") {
@@ -63,19 +63,19 @@ TEST_CASE("user accounts: alone, a request starts below the budget whatever it r
     // estimate, and the budget ends up refusing.
     int served = 0;
     for (int i = 0; i < 10; ++i) {
-        auto v = acc.admit(7, lim, r, kT0, i);
+        auto v = acc.admit(7, lim, r, kAccountsT0, i);
         if (v.refusal != nullptr) {
             CHECK(v.refusal == &refusal::kTokenBudget);
             CHECK(v.retry_after == 86400);
             break;
         }
         // A second one while the first is in flight: held.
-        CHECK(acc.admit(7, lim, r, kT0, i + 0.5).refusal == &refusal::kTokenBudgetHeld);
+        CHECK(acc.admit(7, lim, r, kAccountsT0, i + 0.5).refusal == &refusal::kTokenBudgetHeld);
         ++served;
-        acc.stream_ended(7, r, TokenCharge{11, 20, true}, kT0);
+        acc.stream_ended(7, r, TokenCharge{11, 20, true}, kAccountsT0);
     }
     CHECK(served == 5);  // 5 * 31 = 155 >= 150
-    CHECK(day_of(acc, 7, kT0).tokens_estimated == 155);
+    CHECK(day_of(acc, 7, kAccountsT0).tokens_estimated == 155);
     CHECK(acc.reserved_tokens(7) == 0);
 }
 
@@ -83,10 +83,10 @@ TEST_CASE("user accounts: a stream that ends on the next day is charged there") 
     UserAccounts acc;
     EffectiveLimits lim;
     lim.tokens_per_day = 100;
-    REQUIRE(acc.admit(3, lim, 4096, kT0 + 86399, 0).refusal == nullptr);
-    acc.stream_ended(3, 4096, TokenCharge{40, 200, true}, kT0 + 86400 + 5);
-    CHECK(day_of_key(acc, kT0 + 86400 + 5) == "2026-12-03");
-    CHECK(day_of(acc, 3, kT0 + 86400 + 5).tokens_estimated == 240);
+    REQUIRE(acc.admit(3, lim, 4096, kAccountsT0 + 86399, 0).refusal == nullptr);
+    acc.stream_ended(3, 4096, TokenCharge{40, 200, true}, kAccountsT0 + 86400 + 5);
+    CHECK(day_of_key(acc, kAccountsT0 + 86400 + 5) == "2026-12-03");
+    CHECK(day_of(acc, 3, kAccountsT0 + 86400 + 5).tokens_estimated == 240);
     CHECK(acc.reserved_tokens(3) == 0);
-    CHECK(acc.admit(3, lim, 4096, kT0 + 86400 + 6, 1).refusal == &refusal::kTokenBudget);
+    CHECK(acc.admit(3, lim, 4096, kAccountsT0 + 86400 + 6, 1).refusal == &refusal::kTokenBudget);
 }
