@@ -26,7 +26,7 @@ core_flags+=" -fno-omit-frame-pointer -Wno-unknown-warning-option"
 CC=clang CXX=clang++ cmake -S "$src" -B "$build" \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPROXY_FUZZ=ON -DPROXY_TESTS=ON -DPROXY_PCH=ON \
+    -DPROXY_FUZZ=ON -DPROXY_TESTS=ON -DPROXY_PCH=ON -DCMAKE_UNITY_BUILD=ON \
     -DCMAKE_CXX_FLAGS="$core_flags" >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
