@@ -1,21 +1,14 @@
 #include "policy/policy_file.hpp"
 
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
 
 #include "common/dollars.hpp"
-#include "common/unique_fd.hpp"
 #include "policy/model_pattern.hpp"
 #include "policy/request_body_policy.hpp"
 #include "policy/time_zone.hpp"
@@ -23,17 +16,10 @@
 namespace proxy {
 namespace {
 
-// A policy is a few dozen lines; anything this big is a mistake (a log file
-// given by accident), and reading it whole would only delay the error.
-constexpr std::size_t kMaxFileBytes = 1024 * 1024;
-
 // (uid_t)-1 means "no id" to chown(2) and setreuid(2); the kernel never
 // reports it as anyone's uid, so naming it can only be a typo.
 constexpr std::uint64_t kMaxId = std::numeric_limits<std::uint32_t>::max() - 1;
 static_assert(std::is_same_v<uid_t, std::uint32_t> && std::is_same_v<gid_t, std::uint32_t>);
-
-// A group entry holds its member list; past this the database is broken.
-constexpr std::size_t kMaxNssBuffer = 1024 * 1024;
 
 // The toml++ parser reports errors by exception already, so the checks below
 // do too; parse_policy_text() turns both into the one-line error value and
@@ -374,35 +360,7 @@ class PolicyReader {
     const NameResolver& names_;
 };
 
-// getpwnam_r and getgrnam_r share a shape; the buffer grows on ERANGE because
-// an entry can be as large as its group's member list.
-template <typename Entry, typename Lookup>
-std::optional<std::uint32_t> nss_lookup(std::string_view name, Lookup lookup,
-                                        std::uint32_t Entry::*id) {
-    if (name.find('\0') != std::string_view::npos) return std::nullopt;
-    const std::string key(name);
-    std::vector<char> buf(1024);
-    for (;;) {
-        Entry entry{};
-        Entry* found = nullptr;
-        const int rc = lookup(key.c_str(), &entry, buf.data(), buf.size(), &found);
-        if (rc == ERANGE && buf.size() < kMaxNssBuffer) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        if (rc != 0 || found == nullptr) return std::nullopt;
-        return found->*id;
-    }
-}
-
 }  // namespace
-
-NameResolver system_name_resolver() {
-    return NameResolver{
-        [](std::string_view name) { return nss_lookup<passwd>(name, getpwnam_r, &passwd::pw_uid); },
-        [](std::string_view name) { return nss_lookup<group>(name, getgrnam_r, &group::gr_gid); },
-    };
-}
 
 std::variant<UserPolicy, std::string> parse_policy_text(std::string_view text,
                                                         std::string_view source_name,
@@ -419,32 +377,6 @@ std::variant<UserPolicy, std::string> parse_policy_text(std::string_view text,
     } catch (const PolicyError& e) {
         return e.text;
     }
-}
-
-std::variant<UserPolicy, std::string> load_policy_file(const std::string& path,
-                                                       const UserPolicy& base,
-                                                       const NameResolver& names) {
-    const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd) return "cannot read " + path + ": " + std::strerror(errno);
-    return read_policy_file(fd.get(), path, base, names);
-}
-
-std::variant<UserPolicy, std::string> read_policy_file(int fd, const std::string& path,
-                                                       const UserPolicy& base,
-                                                       const NameResolver& names) {
-    // Read up to one byte past the limit rather than trust st_size, which
-    // is 0 for /proc files and pipes (--check-policy /dev/stdin).
-    std::string text;
-    char chunk[16384];
-    for (;;) {
-        const ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return "cannot read " + path + ": " + std::strerror(errno);
-        if (n == 0) break;
-        text.append(chunk, static_cast<std::size_t>(n));
-        if (text.size() > kMaxFileBytes) return path + ": larger than 1 MiB, not a policy file";
-    }
-    return parse_policy_text(text, path, base, names);
 }
 
 }  // namespace proxy
