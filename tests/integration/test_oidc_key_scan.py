@@ -13,7 +13,7 @@ import time
 import harness
 from harness import ProxyTestCase, codex_headers
 from oidc_standins import ExchangeStandIn, GithubStandIn, fake_token, oidc_args
-from test_key_scan import describe_hits, is_root, proc_file, proxy_pids, scan_memory
+from memory_scan import describe_hits, is_root, proc_file, proxy_pids, scan_memory
 
 LIFETIME = 8       # seconds: renewed every 4 s
 LOAD_SECONDS = 10

@@ -31,7 +31,7 @@ import unittest
 import harness
 import proc_status
 from harness import ProxyTestCase, codex_headers
-from test_key_scan import scan_memory
+from memory_scan import scan_memory
 from test_packaging import SERVICE
 from test_supervision import children, seccomp_mode
 
