@@ -1,7 +1,9 @@
 // UsageScanner: token counts from a response as it streams by, split anywhere.
 #include <doctest/doctest.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include "parent/users/usage_scanner.hpp"
 
@@ -124,4 +126,81 @@ TEST_CASE("usage scanner: a delta that is not a string, or a value named delta")
     CHECK(s.delta_bytes() == 0);
     s.feed("{\"delta\":\"\"}{\"delta\":\"ab\"}");
     CHECK(s.delta_bytes() == 2);
+}
+
+namespace {
+struct ScanResult {
+    std::optional<TokenUsage> usage;
+    std::uint64_t delta_bytes;
+    std::vector<std::string> models;
+};
+ScanResult scan_in_pieces(const std::string& text, const std::vector<std::size_t>& cuts) {
+    UsageScanner s;
+    std::size_t from = 0;
+    for (const std::size_t cut : cuts) {
+        s.feed(std::string_view(text).substr(from, cut - from));
+        from = cut;
+    }
+    s.feed(std::string_view(text).substr(from));
+    return {s.usage(), s.delta_bytes(), s.models()};
+}
+bool same_usage(const std::optional<TokenUsage>& a, const std::optional<TokenUsage>& b) {
+    if (!a || !b) return !a && !b;
+    return a->input == b->input && a->output == b->output && a->cached_input == b->cached_input;
+}
+}  // namespace
+
+// A whole piece takes the fast path (a memchr per quote, the key compared at
+// once); one byte at a time takes step() for every byte, as the scanner did
+// before. Both, and random cuts between, must agree on any mix of keys,
+// quotes, escapes and braces.
+TEST_CASE("usage scanner: whole pieces, single bytes and random cuts agree") {
+    const std::vector<std::string> fragments = {"\"usage\"",
+                                                "\"delta\"",
+                                                "\"model\"",
+                                                ":",
+                                                " ",
+                                                "{",
+                                                "}",
+                                                "\"",
+                                                "\\",
+                                                "\\\"",
+                                                "\"input_tokens\":",
+                                                "\"output_tokens\":",
+                                                "\"cached_tokens\":",
+                                                "12",
+                                                ",",
+                                                "\"gpt-5\"",
+                                                "abc",
+                                                "null",
+                                                "\n",
+                                                "\"usa",
+                                                "ge\"",
+                                                "\"del",
+                                                "data: ",
+                                                "[",
+                                                "]"};
+    std::mt19937 rng(20261205);
+    for (int round = 0; round < 3000; ++round) {
+        std::string text;
+        const int n = std::uniform_int_distribution<int>(1, 120)(rng);
+        for (int k = 0; k < n; ++k)
+            text +=
+                fragments[std::uniform_int_distribution<std::size_t>(0, fragments.size() - 1)(rng)];
+        std::vector<std::size_t> every_byte;
+        for (std::size_t k = 1; k < text.size(); ++k) every_byte.push_back(k);
+        std::vector<std::size_t> random_cuts;
+        for (std::size_t k = 1; k < text.size(); ++k)
+            if (std::uniform_int_distribution<int>(0, 9)(rng) == 0) random_cuts.push_back(k);
+        const ScanResult whole = scan_in_pieces(text, {});
+        const ScanResult bytes = scan_in_pieces(text, every_byte);
+        const ScanResult cut = scan_in_pieces(text, random_cuts);
+        CAPTURE(text);
+        CHECK(same_usage(whole.usage, bytes.usage));
+        CHECK(whole.delta_bytes == bytes.delta_bytes);
+        CHECK(whole.models == bytes.models);
+        CHECK(same_usage(cut.usage, bytes.usage));
+        CHECK(cut.delta_bytes == bytes.delta_bytes);
+        CHECK(cut.models == bytes.models);
+    }
 }
