@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 #include "common/ascii.hpp"
 
@@ -12,6 +14,36 @@ namespace {
 constexpr std::string_view kUsageKey = "\"usage\"";
 constexpr std::string_view kDeltaKey = "\"delta\"";
 constexpr std::string_view kModelKey = "\"model\"";
+
+bool key_letter(unsigned char c) {
+    return c == 'u' || c == 'd' || c == 'm';
+}
+
+// The first position from i that holds a quote followed by u, d or m (a key
+// may start there), or a quote in the last byte (what follows is in the
+// next piece); npos if none. Sixteen bytes at a time with GCC's portable
+// vector extensions (SSE2 on x86-64, NEON on arm64, plain code elsewhere);
+// a block with a hit is searched byte by byte, so byte order never matters.
+std::size_t key_candidate(std::string_view data, std::size_t i) {
+    using Bytes = unsigned char __attribute__((vector_size(16)));
+    using Lanes = std::uint64_t __attribute__((vector_size(16)));
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    const std::size_t n = data.size();
+    for (; i + 17 <= n; i += 16) {
+        Bytes here, next;
+        std::memcpy(&here, p + i, sizeof here);
+        std::memcpy(&next, p + i + 1, sizeof next);
+        const auto hit = (here == '"') & ((next == 'u') | (next == 'd') | (next == 'm'));
+        Lanes lanes;
+        std::memcpy(&lanes, &hit, sizeof lanes);
+        if ((lanes[0] | lanes[1]) != 0) break;  // the byte loop below finds it
+    }
+    for (; i + 1 < n; ++i) {
+        if (p[i] == '"' && key_letter(p[i + 1])) return i;
+    }
+    if (i < n && p[i] == '"') return i;
+    return std::string_view::npos;
+}
 }  // namespace
 
 void UsageScanner::feed(std::string_view data) {
@@ -22,13 +54,14 @@ void UsageScanner::feed(std::string_view data) {
             continue;
         }
         if (state_ == State::Search && matched_ == 0) {
-            // Only an unescaped quote can start a key, and every other byte
-            // here just becomes prev_: skip to the next quote (memchr) and
-            // compare the key's seven bytes there at once. The profile of an
-            // SSE-heavy answer (150 events, ~20 strings each) had step() and
-            // feed() at 40% of the parent's CPU when each quote and the byte
-            // after it went through step() (bench/HISTORY.md, 2026-12-05).
-            const std::size_t q = data.find('"', i);
+            // Only an unescaped quote followed by u, d or m can start a
+            // key, and every other byte here just becomes prev_: skip to the
+            // next such quote and compare the key's seven bytes there at
+            // once. The profile of an SSE-heavy answer (150 events, ~20
+            // strings each) had step() and feed() at 40% of the parent's CPU
+            // when each quote and the byte after it went through step(), and
+            // a memchr per quote still 23% (bench/HISTORY.md, 2026-12-05).
+            const std::size_t q = key_candidate(data, i);
             if (q == std::string_view::npos) {
                 prev_ = data.back();
                 return;
