@@ -5,7 +5,7 @@
 # as root only), the same suite under ASan/UBSan, and a short smoke run of each
 # libFuzzer target. Installs its Debian packages first when missing.
 #
-#   bash tests/run_all.sh            # everything (about 13 minutes on 2 cores)
+#   bash tests/run_all.sh            # everything (13-15 minutes on 2 cores)
 #   SKIP_SANITIZE=1 SKIP_FUZZ=1 SKIP_PACKAGE=1 bash tests/run_all.sh   # quick: normal build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
