@@ -24,6 +24,7 @@ import time
 
 import harness
 from harness import ProxyTestCase, codex_headers
+from memory_scan import proxy_pids
 
 NOBODY = 65534
 ZERO_CAPS = "0000000000000000"
@@ -39,14 +40,7 @@ def status(pid):
 
 
 def children(parent):
-    kids = set()
-    for tid in os.listdir("/proc/%d/task" % parent):
-        try:
-            with open("/proc/%d/task/%s/children" % (parent, tid)) as f:
-                kids.update(int(x) for x in f.read().split())
-        except OSError:
-            pass
-    return sorted(kids)
+    return proxy_pids(parent)[1]
 
 
 def sandboxed(st):
