@@ -3,8 +3,8 @@
 // by CMake; a measurement to run by hand after changing the scanner:
 //
 //   python3 bench/micro/make_bodies.py /tmp
-//   c++ -std=c++20 -O2 -I. bench/micro/json_scan.cpp common/json_object_scanner*.cpp \
-//       common/json_member_appender.cpp common/json.cpp -o /tmp/json_scan
+//   SRC="common/json_object_scanner*.cpp common/json_member_appender.cpp common/json.cpp"
+//   c++ -std=c++20 -O2 -I. bench/micro/json_scan.cpp $SRC -o /tmp/json_scan
 //   /tmp/json_scan /tmp/codex.json /tmp/pretty.json /tmp/cjk.json
 #include <time.h>
 

@@ -5,8 +5,9 @@
 // new side by side (build one binary per version of usage_scanner.cpp):
 //
 //   python3 bench/workloads.py /tmp/wl        # writes /tmp/wl/sse150.txt
-//   c++ -std=c++20 -O2 -I. bench/micro/usage_scan.cpp parent/users/usage_scanner.cpp -o
-//   /tmp/usage_scan /tmp/usage_scan /tmp/wl/sse150.txt
+//   SRC=parent/users/usage_scanner.cpp
+//   c++ -std=c++20 -O2 -I. bench/micro/usage_scan.cpp $SRC -o /tmp/usage_scan
+//   /tmp/usage_scan /tmp/wl/sse150.txt
 #include <time.h>
 
 #include <cstdio>
