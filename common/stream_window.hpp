@@ -19,9 +19,11 @@ class StreamWindow {
   public:
     // Body bytes a sender may have uncredited before it stops sending.
     static constexpr std::uint64_t kSize = 256 * 1024;
-    // A receiver credits once this much has left, or whenever nothing it
-    // received is still waiting: a credit per piece would cost the sender a
-    // wakeup per piece.
+    // A receiver credits once this much has left, and not before: a credit
+    // per piece would cost the sender a wakeup per piece (an SSE event is a
+    // piece of a few hundred bytes that leaves at once). A sender is stopped
+    // only at kSize, far above it, so the credit that frees it always comes
+    // once its receiver's buffer drains.
     static constexpr std::uint64_t kCreditBatch = 16 * 1024;
     // What a receiver takes before it calls the sender hostile: a sender
     // stops at kSize, but its last piece (up to a message) may cross it; the
@@ -48,12 +50,12 @@ class StreamWindow {
         return uncredited_ <= kMaxUncredited;
     }
     // The credit to send now, after some of what was received has left;
-    // `pending`: how much of it still waits in the outgoing buffer. 0 when no
-    // credit is worth a message yet. What it returns counts as credited.
+    // `pending`: how much of it still waits in the outgoing buffer. 0 while
+    // less than a batch has left. What it returns counts as credited.
     std::uint64_t grant(std::uint64_t pending) {
         if (uncredited_ <= pending) return 0;
         const std::uint64_t credit = uncredited_ - pending;
-        if (credit < kCreditBatch && pending != 0) return 0;
+        if (credit < kCreditBatch) return 0;
         uncredited_ -= credit;
         return credit;
     }

@@ -36,16 +36,16 @@ TEST_CASE("stream window: a receiver refuses a sender that ignores the window") 
     CHECK_FALSE(w.received(1));
 }
 
-TEST_CASE("stream window: credit is batched while bytes still wait, whole once none do") {
+TEST_CASE("stream window: credit goes in batches, however fast the bytes leave") {
     StreamWindow w;
     REQUIRE(w.received(40 * 1024));
-    // Nothing has left yet, or less than a batch while the rest waits.
+    // Nothing has left yet, or less than a batch.
     CHECK(w.grant(40 * 1024) == 0);
     CHECK(w.grant(40 * 1024 - (StreamWindow::kCreditBatch - 1)) == 0);
     // A batch has left.
     CHECK(w.grant(40 * 1024 - StreamWindow::kCreditBatch) == StreamWindow::kCreditBatch);
     CHECK(w.uncredited() == 40 * 1024 - StreamWindow::kCreditBatch);
-    // The buffer ran empty: whatever is left, however small.
+    // The buffer ran empty: all that is owed, being over a batch.
     REQUIRE(w.received(10));
     CHECK(w.grant(0) == 40 * 1024 - StreamWindow::kCreditBatch + 10);
     CHECK(w.uncredited() == 0);
@@ -55,6 +55,48 @@ TEST_CASE("stream window: credit is batched while bytes still wait, whole once n
     CHECK(w.grant(100) == 0);
     w.clear();
     CHECK(w.uncredited() == 0);
+}
+
+TEST_CASE("stream window: a paced stream of small pieces costs one credit per batch, not per piece") {
+    // SSE: each event a few hundred bytes that the client takes at once.
+    // Before, every drained piece was credited (a message and a wakeup of
+    // the sender each); now one credit covers kCreditBatch bytes.
+    StreamWindow sender, receiver;
+    constexpr std::uint64_t kEvent = 230;
+    int credits = 0;
+    std::uint64_t total = 0;
+    for (int k = 0; k < 1000; ++k) {
+        REQUIRE_FALSE(sender.full());
+        sender.sent(kEvent);
+        REQUIRE(receiver.received(kEvent));
+        total += kEvent;
+        if (const std::uint64_t credit = receiver.grant(0)) {
+            CHECK(credit >= StreamWindow::kCreditBatch);
+            REQUIRE(sender.take_credit(credit));
+            ++credits;
+        }
+    }
+    // One credit per batch's worth of whole events: 72 of 230 bytes.
+    const std::uint64_t events_per_credit = (StreamWindow::kCreditBatch + kEvent - 1) / kEvent;
+    CHECK(credits == static_cast<int>(1000 / events_per_credit));
+    CHECK(sender.uncredited() < StreamWindow::kCreditBatch);
+}
+
+TEST_CASE("stream window: a sender stopped at the window is freed once its receiver drains") {
+    StreamWindow sender, receiver;
+    while (!sender.full()) {
+        sender.sent(proxy::ipc::kMaxPayload);
+        REQUIRE(receiver.received(proxy::ipc::kMaxPayload));
+    }
+    // The client takes the bytes a few at a time: credit comes in batches,
+    // and once all have left the sender owes nothing and may send again.
+    std::uint64_t waiting = receiver.uncredited();
+    while (waiting != 0) {
+        waiting -= std::min<std::uint64_t>(waiting, 1000);
+        if (const std::uint64_t credit = receiver.grant(waiting)) REQUIRE(sender.take_credit(credit));
+    }
+    CHECK(sender.uncredited() < StreamWindow::kCreditBatch);
+    CHECK_FALSE(sender.full());
 }
 
 TEST_CASE("stream window: both ends together never disagree and never overrun") {
