@@ -173,6 +173,11 @@ void AccessControl::count_refusal(const PeerIdentity& who) {
     accounts_.count_refusal(account_of(who), unix_now());
 }
 
+void AccessControl::count_body_refusal(const PeerIdentity& who) {
+    std::lock_guard lock(mu_);
+    accounts_.count_body_refusal(account_of(who), unix_now());
+}
+
 void AccessControl::audit(const PeerIdentity& who, AuditRecord& r) {
     std::lock_guard lock(mu_);
     r.uid_known = who.known;

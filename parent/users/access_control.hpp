@@ -75,6 +75,8 @@ class AccessControl {
     // per-user gauges, users by name.
     std::string render_metrics();
     void count_refusal(const PeerIdentity& who);
+    // An admitted request refused for its body: a refusal, not a request.
+    void count_body_refusal(const PeerIdentity& who);
 
     // Fills in uid, user and pid, and writes the line.
     void audit(const PeerIdentity& who, AuditRecord& r);

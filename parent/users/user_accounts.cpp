@@ -181,6 +181,15 @@ void UserAccounts::count_refusal(uid_t uid, std::int64_t now_unix) {
     dirty_ = true;
 }
 
+void UserAccounts::count_body_refusal(uid_t uid, std::int64_t now_unix) {
+    for (PeriodUsage& p : periods_of(uid, now_unix).periods) {
+        // Admitted in this period, unless it began before a reset.
+        if (p.counters.requests != 0) --p.counters.requests;
+        ++p.counters.refused;
+    }
+    dirty_ = true;
+}
+
 UserStanding UserAccounts::standing(uid_t uid, std::int64_t now_unix, double now_mono_s) {
     UserStanding s;
     s.used = periods_of(uid, now_unix);

@@ -66,6 +66,9 @@ class UserAccounts {
     void stream_ended(uid_t uid, const Reservation& reservation, const TokenCharge& charge,
                       std::int64_t now_unix, MicroDollars dollars = 0, double now_mono_s = 0);
     void count_refusal(uid_t uid, std::int64_t now_unix);
+    // An admitted request the parent then refused for its body (the body
+    // rules): it moves from the periods' requests to their refusals.
+    void count_body_refusal(uid_t uid, std::int64_t now_unix);
 
     // One user's current periods (rolled over to `now_unix` first).
     UserStanding standing(uid_t uid, std::int64_t now_unix, double now_mono_s);

@@ -156,6 +156,9 @@ void WorkerLink::account_for(UpstreamExchange& ex) {
     const ExchangeRecord& rec = ex.record();
     const TokenCharge charge = ex.charge();
     env_.access.stream_ended(ex.caller, ex.reserved, charge, ex.answer_models());
+    // A body the parent refused was admitted as a request and counted so;
+    // it is a refusal, in REFUSED, like the 403s and 429s at admission.
+    if (std::string_view(rec.outcome) == "refused") env_.access.count_body_refusal(ex.caller);
     AuditRecord a;
     a.method = "POST";
     a.path = "/v1/responses";

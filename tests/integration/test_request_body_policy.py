@@ -76,6 +76,12 @@ class Models(BodyPolicyCase):
         self.assertEqual(self.post("cpxtest2", body())["status"], 200)
         self.assertEqual(self.post("cpxtest1", body(model="gpt-5-mini"))["status"], 200)
         self.assertEqual(len(self.settled()), 2)
+        # The refused body is a refusal in the caller's figures, not a request.
+        got = request_as("cpxtest1", self.proxy.port, method="GET", path="/usage", body=b"",
+                         headers=())
+        self.assertEqual(got.get("status"), 200, got)
+        day = json.loads(got["body"])["periods"]["day"]
+        self.assertEqual((day["requests"], day["refused"]), (1, 1), day)
 
     def test_model_after_100_kb_never_reaches_the_upstream_whole(self):
         self.start(extra_args=["--allow-model", "gpt-5-mini", "--allow-user", "cpxtest1"])

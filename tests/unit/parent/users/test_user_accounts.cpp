@@ -90,3 +90,23 @@ TEST_CASE("user accounts: a stream that ends on the next day is charged there") 
     CHECK(acc.reserved_tokens(3) == 0);
     CHECK(acc.admit(3, lim, 4096, kAccountsT0 + 86400 + 6, 1).refusal == &refusal::kTokenBudget);
 }
+
+TEST_CASE("user accounts: a request refused for its body counts as a refusal, not a request") {
+    UserAccounts acc;
+    EffectiveLimits lim;
+    lim.tokens_per_day = 10000;
+    const std::uint64_t r = token_reservation(41, 64 << 20);
+    REQUIRE(acc.admit(1000, lim, r, kAccountsT0, 0).refusal == nullptr);
+    REQUIRE(acc.admit(1000, lim, r, kAccountsT0, 1).refusal == nullptr);
+    CHECK(day_of(acc, 1000, kAccountsT0).requests == 2);
+    // The second one's body names a model the policy refuses.
+    acc.stream_ended(1000, r, TokenCharge{}, kAccountsT0 + 1);
+    acc.count_body_refusal(1000, kAccountsT0 + 1);
+    CHECK(day_of(acc, 1000, kAccountsT0).requests == 1);
+    CHECK(day_of(acc, 1000, kAccountsT0).refused == 1);
+    CHECK(acc.open_streams(1000) == 1);
+    // Never below zero, whatever a period saw (one that began since).
+    acc.count_body_refusal(1001, kAccountsT0 + 2);
+    CHECK(day_of(acc, 1001, kAccountsT0).requests == 0);
+    CHECK(day_of(acc, 1001, kAccountsT0).refused == 1);
+}
