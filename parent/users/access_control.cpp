@@ -121,7 +121,8 @@ void AccessControl::stream_ended(const PeerIdentity& who, const Reservation& res
     const MicroDollars dollars = policy_.prices.price_answer(
         models, AnswerTokens{charge.input, charge.cached_input, charge.output});
     accounts_.stream_ended(account_of(who), reserve, charge, unix_now(), dollars, mono_now());
-    if (dollars != 0) proxy_metrics().add_spend(who.uid, who.known, static_cast<double>(dollars) / 1e6);
+    if (dollars != 0)
+        proxy_metrics().add_spend(who.uid, who.known, static_cast<double>(dollars) / 1e6);
 }
 
 std::vector<std::pair<std::string, std::string>> AccessControl::budget_headers(

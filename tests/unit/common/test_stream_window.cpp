@@ -57,7 +57,7 @@ TEST_CASE("stream window: credit goes in batches, however fast the bytes leave")
     CHECK(w.uncredited() == 0);
 }
 
-TEST_CASE("stream window: a paced stream of small pieces costs one credit per batch, not per piece") {
+TEST_CASE("stream window: paced small pieces cost one credit per batch, not one per piece") {
     // SSE: each event a few hundred bytes that the client takes at once.
     // Before, every drained piece was credited (a message and a wakeup of
     // the sender each); now one credit covers kCreditBatch bytes.
@@ -93,7 +93,8 @@ TEST_CASE("stream window: a sender stopped at the window is freed once its recei
     std::uint64_t waiting = receiver.uncredited();
     while (waiting != 0) {
         waiting -= std::min<std::uint64_t>(waiting, 1000);
-        if (const std::uint64_t credit = receiver.grant(waiting)) REQUIRE(sender.take_credit(credit));
+        if (const std::uint64_t credit = receiver.grant(waiting))
+            REQUIRE(sender.take_credit(credit));
     }
     CHECK(sender.uncredited() < StreamWindow::kCreditBatch);
     CHECK_FALSE(sender.full());
