@@ -6,15 +6,12 @@
 //   SRC="common/json_object_scanner*.cpp common/json_member_appender.cpp common/json.cpp"
 //   c++ -std=c++20 -O2 -I. bench/micro/json_scan.cpp $SRC -o /tmp/json_scan
 //   /tmp/json_scan /tmp/codex.json /tmp/pretty.json /tmp/cjk.json
-#include <time.h>
-
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 
+#include "bench/micro/cpu_timer.hpp"
 #include "common/json_member_appender.hpp"
 #include "common/json_object_scanner.hpp"
 
@@ -24,35 +21,16 @@ constexpr std::string_view kKeys[] = {"model",      "max_output_tokens",    "ser
                                       "background", "previous_response_id", "conversation",
                                       "store"};
 
-// This thread's CPU time: on a shared, loaded machine, wall time measures
-// the neighbours.
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 template <typename F>
 double mb_per_s(const std::string& body, F&& run) {
-    std::size_t rounds = 0;
-    const double start = cpu_seconds();
-    double now = start;
-    do {
-        for (int k = 0; k < 20; ++k) run();
-        rounds += 20;
-        now = cpu_seconds();
-    } while (now - start < 0.5);
-    return static_cast<double>(body.size() * rounds) / (now - start) / 1e6;
+    return static_cast<double>(body.size()) / bench::seconds_per_run(run) / 1e6;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     for (int a = 1; a < argc; ++a) {
-        std::ifstream in(argv[a], std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        const std::string body = ss.str();
+        const std::string body = bench::read_whole(argv[a]);
         bool ok = true;
         auto scan = [&](std::size_t piece) {
             return [&, piece] {

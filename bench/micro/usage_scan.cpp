@@ -8,42 +8,22 @@
 //   SRC=parent/users/usage_scanner.cpp
 //   c++ -std=c++20 -O2 -I. bench/micro/usage_scan.cpp $SRC -o /tmp/usage_scan
 //   /tmp/usage_scan /tmp/wl/sse150.txt
-#include <time.h>
-
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 
+#include "bench/micro/cpu_timer.hpp"
 #include "parent/users/usage_scanner.hpp"
 
 namespace {
-
-// This thread's CPU time: on a shared, loaded machine, wall time measures
-// the neighbours.
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 // CPU microseconds per pass of run() over the body, the best of 5 half-second tries.
 template <typename F>
 double us_per_pass(F&& run) {
     double best = 1e30;
-    for (int attempt = 0; attempt < 5; ++attempt) {
-        std::size_t rounds = 0;
-        const double start = cpu_seconds();
-        double now = start;
-        do {
-            for (int k = 0; k < 20; ++k) run();
-            rounds += 20;
-            now = cpu_seconds();
-        } while (now - start < 0.5);
-        best = std::min(best, (now - start) / static_cast<double>(rounds) * 1e6);
-    }
+    for (int attempt = 0; attempt < 5; ++attempt)
+        best = std::min(best, bench::seconds_per_run(run) * 1e6);
     return best;
 }
 
@@ -51,10 +31,7 @@ double us_per_pass(F&& run) {
 
 int main(int argc, char** argv) {
     for (int a = 1; a < argc; ++a) {
-        std::ifstream in(argv[a], std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        const std::string body = ss.str();
+        const std::string body = bench::read_whole(argv[a]);
         std::uint64_t check = 0;
         auto scan = [&](std::size_t piece) {
             return [&, piece] {
