@@ -23,6 +23,31 @@ std::string limit_text(std::uint64_t v) {
     return v == 0 ? "-" : std::to_string(v);
 }
 
+std::string list_text(const std::vector<std::string>& v) {
+    if (v.empty()) return "any";
+    std::string out;
+    for (const auto& item : v) out += (out.empty() ? "" : " ") + item;
+    return out;
+}
+
+// What request bodies may ask for at one level of the policy, as it was read:
+// every rule (`all`: the defaults, where one not given means any) or only
+// those this level gives (an override).
+std::string body_rules_text(const BodyLimits& b, bool all) {
+    std::string out;
+    auto add = [&out](const std::string& item) { out += (out.empty() ? "" : ", ") + item; };
+    if (b.models || all) add("models " + list_text(b.models.value_or(std::vector<std::string>{})));
+    if (b.max_output_tokens || all) {
+        const std::uint64_t cap = b.max_output_tokens.value_or(0);
+        add("max_output_tokens " + (cap != 0 ? std::to_string(cap) : std::string("-")));
+    }
+    if (b.service_tiers || all)
+        add("service_tiers " + list_text(b.service_tiers.value_or(std::vector<std::string>{})));
+    if (b.response_ownership)
+        add(std::string("response_ownership ") + (*b.response_ownership ? "on" : "off"));
+    return out;
+}
+
 }  // namespace
 
 int check_policy_command(const Options& o) {
@@ -33,10 +58,22 @@ int check_policy_command(const Options& o) {
     const UserPolicy& p = *loaded;
     std::printf(
         "%s: ok (%zu allowed users, %zu allowed groups, %zu denied users, %zu denied "
-        "groups, %zu user and %zu group overrides, %zu prices, budget zone %s)\n",
+        "groups, %zu user and %zu group overrides, %zu metrics users, %zu metrics groups, %zu "
+        "prices, budget zone %s)\n",
         o.check_policy.c_str(), p.allow_users.size(), p.allow_groups.size(), p.deny_users.size(),
-        p.deny_groups.size(), p.users.size(), p.groups.size(), p.prices.size(),
-        p.budget_zone().name().c_str());
+        p.deny_groups.size(), p.users.size(), p.groups.size(), p.metrics_users.size(),
+        p.metrics_groups.size(), p.prices.size(), p.budget_zone().name().c_str());
+    // The body rules as the proxy reads them: the defaults (flags, then the
+    // file's [defaults]) and each override that says something of its own.
+    std::printf("body rules, defaults: %s\n", body_rules_text(p.defaults.body, true).c_str());
+    for (const auto& [uid, limits] : p.users)
+        if (limits.body != BodyLimits{})
+            std::printf("body rules, uid %u: %s\n", static_cast<unsigned>(uid),
+                        body_rules_text(limits.body, false).c_str());
+    for (const auto& [gid, limits] : p.groups)
+        if (limits.body != BodyLimits{})
+            std::printf("body rules, gid %u: %s\n", static_cast<unsigned>(gid),
+                        body_rules_text(limits.body, false).c_str());
     // The price table as the proxy reads it, in USD per million tokens.
     for (const auto& [pattern, entry] : p.prices.entries()) {
         std::printf("price %s: input %s, cached_input %s, output %s\n", pattern.c_str(),

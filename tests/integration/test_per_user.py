@@ -245,11 +245,20 @@ class PolicyFile(PerUserTestCase):
     def test_check_policy(self):
         import subprocess
         from testenv import proxy_bin
-        good = self.write('[access]\nallow_users = ["cpxtest1"]\n[users.cpxtest1]\nmax_streams = 2\n')
+        good = self.write('[access]\nallow_users = ["cpxtest1"]\nmetrics_users = ["cpxtest2"]\n'
+                          '[defaults]\nmodels = ["gpt-5-mini", "gpt-5*"]\nmax_output_tokens = 4096\n'
+                          '[users.cpxtest1]\nmax_streams = 2\n[users.cpxtest2]\nmodels = ["o3"]\n')
         r = subprocess.run([proxy_bin(), "--check-policy", good], capture_output=True, text=True,
                            timeout=10, stdin=subprocess.DEVNULL)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("ok", r.stdout)
+        # The summary shows what the file says, body rules and the metrics readers included.
+        self.assertIn("1 metrics users", r.stdout)
+        self.assertIn("body rules, defaults: models gpt-5-mini gpt-5*, max_output_tokens 4096, "
+                      "service_tiers any\n", r.stdout)
+        import pwd
+        self.assertIn("body rules, uid %d: models o3\n" % pwd.getpwnam("cpxtest2").pw_uid, r.stdout)
+        self.assertNotIn("uid %d" % pwd.getpwnam("cpxtest1").pw_uid, r.stdout)  # says none of its own
         bad = self.write('[access]\nallow_users = ["cpxtest1"]\nfrobnicate = 1\n', "bad.toml")
         r = subprocess.run([proxy_bin(), "--check-policy", bad], capture_output=True, text=True,
                            timeout=10, stdin=subprocess.DEVNULL)
