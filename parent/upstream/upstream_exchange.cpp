@@ -127,6 +127,9 @@ void UpstreamExchange::connected() {
 
 void UpstreamExchange::append_body(std::string_view data) {
     if (data.empty()) return;  // an empty chunk would end the body
+    // The dump shows the request as forwarded: after the body rules (an
+    // output cap they added is in it; what they held back and refused is not).
+    if (dump_) dump_->request_body(data);
     evbuffer* out = phase_ == Phase::Connecting ? pending_.get() : conn_->transport->output();
     if (upstream_chunked()) {
         evbuffer_add_printf(out, "%zx\r\n", data.size());
@@ -146,7 +149,6 @@ bool UpstreamExchange::on_req_body(std::string_view data) {
         return false;
     // A worker that ignores the credit window is trying to make us buffer.
     if (!req_window_.received(data.size())) return false;
-    if (dump_) dump_->request_body(data);
     if (phase_ == Phase::Finished || data.empty()) return true;
     if (gate_) {
         data = gate_->feed(data);
@@ -164,15 +166,16 @@ bool UpstreamExchange::on_req_end() {
     if (request_.framing == BodyFraming::Length && req_body_bytes_ != request_.content_length)
         return false;
     req_done_ = true;
-    if (dump_) dump_->request_done();
     if (phase_ != Phase::Finished && gate_) {
         auto verdict = gate_->finish();
         if (auto* refused = std::get_if<DetailedRefusal>(&verdict)) {
+            if (dump_) dump_->request_done();
             refuse_body(*refused);
             return true;
         }
-        append_body(std::get<std::string>(verdict));
+        append_body(std::get<std::string>(verdict));  // the held-back end, the cap added
     }
+    if (dump_) dump_->request_done();
     if (phase_ != Phase::Finished && upstream_chunked()) {
         evbuffer* out = phase_ == Phase::Connecting ? pending_.get() : conn_->transport->output();
         evbuffer_add(out, "0\r\n\r\n", 5);

@@ -103,6 +103,21 @@ class DumpDir(ProxyTestCase):
         self.assertEqual(resp["body"], answer)
         self.assert_key_nowhere()
 
+    def test_request_dumped_as_forwarded_after_the_body_rules(self):
+        # --max-output-tokens adds the cap to a body without one: the dump
+        # shows the body the upstream got, not the client's.
+        self.start(extra_args=["--dump-dir", self.dump, "--max-output-tokens", "1000"])
+        body = {"model": "gpt-5", "input": "capped"}
+        r = self.client().post(codex_headers(), json.dumps(body).encode())
+        self.assertEqual(r.status, 200, r)
+        self.upstream.wait_requests(1)
+        sent = json.loads(self.upstream.requests[0].body)
+        self.assertEqual(sent.get("max_output_tokens"), 1000, sent)
+        names = self.wait_files(2)
+        _, req = self.load(names[0])
+        self.assertEqual(req["body"], sent)
+        self.assert_key_nowhere()
+
     def test_non_json_bodies_are_strings_and_sequence_increments(self):
         sse = b"event: response.created\ndata: {\"a\":1}\n\n" + b"data: [DONE]\n\n"
         self.start(handler=lambda req, conn: conn.sse([sse[:40], sse[40:]]),
