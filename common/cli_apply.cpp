@@ -133,15 +133,19 @@ bool apply_upstream_proxy(Options& o, std::string_view v, std::string& expected)
     return true;
 }
 
-// Checked again, with the policy file's patterns, by policy/request_body_policy.hpp.
+// The shape policy/model_pattern.hpp's model_pattern_error checks again, with
+// the policy file's patterns and the prices' (common/ cannot call it): at most
+// 128 bytes of visible ASCII, no quote or backslash, '*' only at the end.
 bool apply_allow_model(Options& o, std::string_view v, std::string& expected) {
-    bool ok = !v.empty() && v.size() <= 256;
+    bool ok = !v.empty() && v.size() <= 128;
     for (std::size_t i = 0; i < v.size(); ++i) {
         const auto c = static_cast<unsigned char>(v[i]);
-        ok = ok && c > 0x20 && c < 0x7f && (c != '*' || i + 1 == v.size());
+        ok = ok && c > 0x20 && c < 0x7f && c != '"' && c != '\\' && (c != '*' || i + 1 == v.size());
     }
     if (!ok) {
-        expected = "a model name, or a prefix ending in '*' (printable ASCII, no spaces)";
+        expected =
+            "a model name, or a prefix ending in '*' (at most 128 bytes of printable ASCII, "
+            "no spaces, quotes or backslashes)";
         return false;
     }
     o.allow_models.emplace_back(v);

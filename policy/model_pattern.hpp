@@ -3,13 +3,18 @@
 // (policy/pricing.hpp) and by the models a user may call.
 #pragma once
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace proxy {
 
 // A model name as OpenAI spells them is short, printable ASCII without
 // spaces; a pattern may end in one "*" and has none elsewhere.
+// The same rule for the prices' patterns and the models a user may call.
 inline constexpr std::size_t kMaxModelPatternBytes = 128;
+// Why `pattern` is not one, or empty when it is.
+std::string model_pattern_error(std::string_view pattern);
 bool valid_model_pattern(std::string_view pattern);
 
 constexpr bool is_prefix_pattern(std::string_view pattern) {

@@ -209,20 +209,6 @@ JsonObjectScanner make_body_scanner() {
     return JsonObjectScanner(kBodyFields);
 }
 
-std::string model_pattern_error(std::string_view pattern) {
-    if (pattern.empty()) return "a model pattern is empty";
-    if (pattern.size() > JsonObjectScanner::kMaxValue)
-        return "a model pattern is longer than 256 bytes";
-    for (std::size_t i = 0; i < pattern.size(); ++i) {
-        const auto c = static_cast<unsigned char>(pattern[i]);
-        if (c <= 0x20 || c >= 0x7f)
-            return "a model pattern has a space, a control character or a non-ASCII byte";
-        if (c == '*' && i + 1 != pattern.size())
-            return "a model pattern has '*' other than at its end";
-    }
-    return {};
-}
-
 std::optional<DetailedRefusal> check_request_body(const JsonObjectScanner& scan,
                                                   const BodyRules& rules,
                                                   const BodyCheckContext& context) {

@@ -103,11 +103,9 @@ struct BodyRules {
     }
 };
 
-// model_matches: policy/model_pattern.hpp, shared with the price table.
-// Whether a pattern from the policy file or --allow-model is acceptable:
-// 1 to 256 bytes of printable ASCII without spaces, '*' only at the end.
-// The reason it is not, or empty.
-std::string model_pattern_error(std::string_view pattern);
+// model_matches and model_pattern_error (whether a pattern from the policy
+// file or --allow-model is acceptable): policy/model_pattern.hpp, shared with
+// the price table.
 
 // Who created a stored response or conversation (policy/response_owners.hpp);
 // nullopt when nobody the proxy remembers did.

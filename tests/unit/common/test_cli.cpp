@@ -286,6 +286,16 @@ TEST_CASE("cli: text values") {
         INFO(bad);
         parse_cli_error({bad});
     }
+    // --allow-model: the shape policy/model_pattern.hpp checks for every pattern.
+    CHECK(parse_cli_ok({"--allow-model=gpt-5*", "--allow-model", std::string(128, 'm')})
+              .allow_models.size() == 2);
+    const std::vector<std::string> bad_models = {
+        "--allow-model=",       "--allow-model=gpt*5",  "--allow-model=gpt 5",
+        "--allow-model=gpt\"5", "--allow-model=gpt\\5", "--allow-model=" + std::string(129, 'm')};
+    for (const std::string& bad : bad_models) {
+        INFO(bad);
+        parse_cli_error({bad});
+    }
     // A value may start with a single dash in the separate form.
     CHECK(parse_cli_ok({"--dump-dir", "-odd"}).dump_dir == "-odd");
     CHECK(parse_cli_ok({"--dump-dir=--odd"}).dump_dir == "--odd");

@@ -106,6 +106,11 @@ TEST_CASE("body policy: models, exact or by a trailing '*', named in the refusal
     CHECK_FALSE(model_pattern_error("gpt 5").empty());
     CHECK_FALSE(model_pattern_error("gpt-\xc3\xa9").empty());
     CHECK_FALSE(model_pattern_error(std::string(257, 'a')).empty());
+    // One rule with the price table's: at most 128 bytes, no quote or backslash.
+    CHECK(model_pattern_error(std::string(128, 'a')).empty());
+    CHECK_FALSE(model_pattern_error(std::string(129, 'a')).empty());
+    CHECK_FALSE(model_pattern_error("gpt\"5").empty());
+    CHECK_FALSE(model_pattern_error("gpt\\5").empty());
 }
 
 TEST_CASE("body policy: the output cap") {
