@@ -1,9 +1,7 @@
 #include "policy/rate_limit.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
 
 namespace proxy {
 namespace {
@@ -42,24 +40,6 @@ bool take(TokenBucket& bucket, double now_s, std::uint32_t per_minute,
 std::uint32_t retry_after_seconds(double wait_s) {
     return static_cast<std::uint32_t>(
         std::min(4294967295.0, std::max(1.0, std::ceil(wait_s - kRoundingSlack))));
-}
-
-std::string utc_day(std::int64_t unix_seconds) {
-    // The civil calendar of <chrono>: no time zone, no libc state, and
-    // correct for days before 1970 (floor, not truncation, of negatives).
-    using namespace std::chrono;
-    const sys_days day = floor<days>(sys_seconds{seconds{unix_seconds}});
-    const year_month_day ymd{day};
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-    return buf;
-}
-
-std::uint32_t seconds_until_next_utc_day(std::int64_t unix_seconds) {
-    using namespace std::chrono;
-    const sys_seconds now{seconds{unix_seconds}};
-    return static_cast<std::uint32_t>((floor<days>(now) + days{1} - now).count());
 }
 
 }  // namespace proxy

@@ -27,11 +27,4 @@ bool take(TokenBucket& bucket, double now_s, std::uint32_t per_minute,
 // 1 and at most 2^32-1; a hair above a whole second (1e-9) is rounding.
 std::uint32_t retry_after_seconds(double wait_s);
 
-// "YYYY-MM-DD" of the UTC day that contains unix_seconds: the key under
-// which tokens_per_day is counted, so every user's day turns at 00:00 UTC.
-std::string utc_day(std::int64_t unix_seconds);
-
-// Seconds from unix_seconds to the next 00:00 UTC, 1..86400.
-std::uint32_t seconds_until_next_utc_day(std::int64_t unix_seconds);
-
 }  // namespace proxy

@@ -61,21 +61,3 @@ TEST_CASE("a lowered rate caps the tokens saved at the old rate") {
     CHECK(allowed == 2);
 }
 
-TEST_CASE("utc_day") {
-    CHECK(utc_day(0) == "1970-01-01");
-    CHECK(utc_day(86399) == "1970-01-01");
-    CHECK(utc_day(86400) == "1970-01-02");
-    CHECK(utc_day(-1) == "1969-12-31");
-    CHECK(utc_day(951782400) == "2000-02-29");  // leap day of a century leap year
-    CHECK(utc_day(1798761599) == "2026-12-31");
-    CHECK(utc_day(1798761600) == "2027-01-01");
-}
-
-TEST_CASE("seconds_until_next_utc_day") {
-    CHECK(seconds_until_next_utc_day(0) == 86400);
-    CHECK(seconds_until_next_utc_day(1) == 86399);
-    CHECK(seconds_until_next_utc_day(86399) == 1);
-    CHECK(seconds_until_next_utc_day(1798761599) == 1);
-    CHECK(seconds_until_next_utc_day(-1) == 1);
-    CHECK(seconds_until_next_utc_day(-86400) == 86400);
-}
