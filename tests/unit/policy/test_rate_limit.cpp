@@ -60,4 +60,3 @@ TEST_CASE("a lowered rate caps the tokens saved at the old rate") {
     while (take(b, 0.0, 2, retry)) ++allowed;
     CHECK(allowed == 2);
 }
-
